@@ -1,0 +1,49 @@
+// Command cairn is the model supply-chain registry and integrity verifier:
+// one binary for the server (serve), its maintenance (gc, scrub) and the
+// client commands.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+)
+
+// Exit codes, relied on by scripts: 0 success or verified, 1 refused or a
+// failed check, 2 could not run (usage, configuration, I/O, network).
+const (
+	exitOK      = 0
+	exitRefused = 1
+	exitError   = 2
+)
+
+// exitErr carries an exit code through cobra's RunE.
+type exitErr struct {
+	code int
+	err  error
+}
+
+func (e *exitErr) Error() string { return e.err.Error() }
+func (e *exitErr) Unwrap() error { return e.err }
+
+// refused wraps err so that main exits 1.
+func refused(err error) error { return &exitErr{code: exitRefused, err: err} }
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	root := newRootCmd()
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintln(os.Stderr, "cairn:", err)
+	var ee *exitErr
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return exitError
+}

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"cairn.dev/cairn/registry"
+	"cairn.dev/cairn/registry/cas"
+	"cairn.dev/cairn/registry/meta"
+)
+
+// shutdownTimeout bounds how long serve waits for requests in flight.
+const shutdownTimeout = 30 * time.Second
+
+type serveOptions struct {
+	addr        string
+	data        string
+	tlsCert     string
+	tlsKey      string
+	maxBlobSize sizeFlag
+	uploadTTL   time.Duration
+	gcInterval  time.Duration
+	gcGrace     time.Duration
+	logLevel    string
+	logFormat   string
+}
+
+func newServeCmd() *cobra.Command {
+	o := serveOptions{maxBlobSize: registry.DefaultMaxBlobSize}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the registry (OCI distribution API at /v2/)",
+		Long: `Run the registry on its embedded storage: blobs as files and metadata in a
+bbolt database, both under --data. Nothing else needs to be started.
+
+Endpoints: the OCI distribution API at /v2/, /healthz, and Prometheus
+metrics at /metrics. SIGINT or SIGTERM stops the server gracefully.`,
+		Example: `  cairn serve
+  cairn serve --addr 0.0.0.0:5000 --data /var/lib/cairn`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runServe(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.addr, "addr", "127.0.0.1:5000", "address to listen on")
+	f.StringVar(&o.data, "data", "./cairn-data", "directory for blobs and metadata")
+	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (PEM); serve HTTPS with --tls-key")
+	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
+	f.Var(&o.maxBlobSize, "max-blob-size", "largest blob accepted (e.g. 500GiB)")
+	f.DurationVar(&o.uploadTTL, "upload-ttl", registry.DefaultUploadTTL, "how long an upload session may stay open")
+	f.DurationVar(&o.gcInterval, "gc-interval", 24*time.Hour, "collect garbage this often while serving (0 disables)")
+	f.DurationVar(&o.gcGrace, "gc-grace", registry.DefaultGCGrace, "age below which unreferenced blobs are kept")
+	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&o.logFormat, "log-format", "text", "text or json")
+	return cmd
+}
+
+// openStores opens the embedded stores under dir.
+func openStores(dir string, lockTimeout time.Duration) (*cas.Store, *meta.DB, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, nil, fmt.Errorf("create data directory: %w", err)
+	}
+	blobs, err := cas.Open(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := meta.Open(filepath.Join(dir, "meta.db"), &meta.Options{LockTimeout: lockTimeout})
+	if err != nil {
+		return nil, nil, err
+	}
+	return blobs, db, nil
+}
+
+func runServe(ctx context.Context, o serveOptions) error {
+	log := newLogger(o.logLevel, o.logFormat)
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	blobs, db, err := openStores(o.data, 2*time.Second)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	promReg := prometheus.NewRegistry()
+	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := registry.NewMetrics(promReg)
+	reg, err := registry.New(registry.Config{
+		Blobs:   blobs,
+		Meta:    db,
+		Logger:  log,
+		Metrics: metrics,
+		Limits:  registry.Limits{MaxBlobSize: int64(o.maxBlobSize), UploadTTL: o.uploadTTL},
+	})
+	if err != nil {
+		return err
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.Write([]byte("ok\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(promReg, promhttp.HandlerOpts{}))
+	api := metrics.Middleware(reg)
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The API is dispatched before ServeMux, which would answer
+		// unclean paths (.., //) with a redirect instead of an OCI error.
+		if r.URL.Path == "/v2" || strings.HasPrefix(r.URL.Path, "/v2/") {
+			api.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: registry.ReadHeaderTimeout,
+		IdleTimeout:       registry.IdleTimeout,
+		MaxHeaderBytes:    registry.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if o.gcInterval > 0 {
+		go collectGarbage(ctx, log, reg, o.gcInterval, o.gcGrace)
+	}
+
+	errc := make(chan error, 1)
+	go func() {
+		scheme := "http"
+		if o.tlsCert != "" {
+			scheme = "https"
+			errc <- srv.ServeTLS(ln, o.tlsCert, o.tlsKey)
+			return
+		}
+		log.Info("serving", "url", scheme+"://"+ln.Addr().String(), "data", o.data)
+		errc <- srv.Serve(ln)
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// collectGarbage runs the online collector every interval until ctx ends.
+func collectGarbage(ctx context.Context, log *slog.Logger, reg *registry.Registry, every, grace time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		rep, err := reg.GC(ctx, registry.GCOptions{Grace: grace})
+		if err != nil {
+			log.Error("garbage collection failed", "err", err)
+			continue
+		}
+		log.Info("garbage collected", "blobs", rep.BlobsRemoved, "bytes", rep.BytesFreed, "uploads", rep.UploadsRemoved)
+	}
+}

@@ -1,0 +1,136 @@
+package registry
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// pageParams reads n and last, capping n at the page limit.
+func (r *Registry) pageParams(req *http.Request) (n int, last string, err error) {
+	q := req.URL.Query()
+	last = q.Get("last")
+	n = r.limits.MaxPageSize
+	if s := q.Get("n"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 0 {
+			return 0, "", newError(http.StatusBadRequest, codeUnsupported, "invalid n %q", truncate(s))
+		}
+		n = min(v, r.limits.MaxPageSize)
+	}
+	return n, last, nil
+}
+
+func writeJSON(w http.ResponseWriter, contentType string, v any) {
+	b, _ := json.Marshal(v)
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(b)
+}
+
+// setNextLink adds the RFC 5988 Link header of the next page when the page
+// is full.
+func setNextLink(w http.ResponseWriter, path string, items []string, n int) {
+	if n == 0 || len(items) < n {
+		return
+	}
+	q := url.Values{"n": {strconv.Itoa(n)}, "last": {items[len(items)-1]}}
+	w.Header().Set("Link", fmt.Sprintf(`<%s?%s>; rel="next"`, path, q.Encode()))
+}
+
+func (r *Registry) catalog(w http.ResponseWriter, req *http.Request) error {
+	n, last, err := r.pageParams(req)
+	if err != nil {
+		return err
+	}
+	repos := []string{}
+	if n > 0 {
+		repos, err = r.meta.Repositories(req.Context(), last, n)
+		if err != nil {
+			return err
+		}
+	}
+	setNextLink(w, "/v2/_catalog", repos, n)
+	writeJSON(w, "application/json", map[string][]string{"repositories": nonNil(repos)})
+	return nil
+}
+
+func (r *Registry) tags(w http.ResponseWriter, req *http.Request, name string) error {
+	n, last, err := r.pageParams(req)
+	if err != nil {
+		return err
+	}
+	tags, err := r.meta.Tags(req.Context(), name, last, max(n, 1))
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		tags = nil
+	}
+	setNextLink(w, "/v2/"+name+"/tags/list", tags, n)
+	writeJSON(w, "application/json", struct {
+		Name string   `json:"name"`
+		Tags []string `json:"tags"`
+	}{name, nonNil(tags)})
+	return nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func (r *Registry) referrers(w http.ResponseWriter, req *http.Request, name, ref string) error {
+	dgst, err := digestParam(ref)
+	if err != nil {
+		return err
+	}
+	descs, err := r.meta.Referrers(req.Context(), name, dgst)
+	if err != nil {
+		return err
+	}
+	if at := req.URL.Query().Get("artifactType"); at != "" {
+		kept := descs[:0]
+		for _, d := range descs {
+			if d.ArtifactType == at {
+				kept = append(kept, d)
+			}
+		}
+		descs = kept
+		w.Header().Set("OCI-Filters-Applied", "artifactType")
+	}
+	if len(descs) > r.limits.MaxReferrers {
+		descs = descs[:r.limits.MaxReferrers]
+	}
+	idx := ocispec.Index{
+		Versioned: specs.Versioned{SchemaVersion: 2},
+		MediaType: ocispec.MediaTypeImageIndex,
+		Manifests: descs,
+	}
+	writeJSON(w, ocispec.MediaTypeImageIndex, idx)
+	return nil
+}
+
+func (r *Registry) history(w http.ResponseWriter, req *http.Request, name string) error {
+	tag := req.URL.Query().Get("tag")
+	if tag != "" && !ValidTag(tag) {
+		return newError(http.StatusBadRequest, codeTagInvalid, "invalid tag %q", truncate(tag))
+	}
+	moves, err := r.meta.History(req.Context(), name, tag)
+	if err != nil {
+		return err
+	}
+	if moves == nil {
+		return newError(http.StatusNotFound, codeManifestUnknown, "no history for %s:%s", name, tag)
+	}
+	writeJSON(w, "application/json", moves)
+	return nil
+}

@@ -1,0 +1,23 @@
+// Package meta is the embedded metadata store: one bbolt file implementing
+// storage.Metadata.
+//
+// Layout (bucket names are constants in buckets.go):
+//
+//	meta                     schema -> version (uint64, big endian)
+//	repos/<name>/manifests   digest -> JSON record (storage.Manifest without content)
+//	repos/<name>/content     digest -> manifest bytes as pushed
+//	repos/<name>/tags        tag -> digest
+//	repos/<name>/history     tag 0x00 seq(8 bytes) -> JSON storage.TagMove
+//	repos/<name>/referrers   subject 0x00 referrer -> empty
+//	repos/<name>/blobs       digest -> JSON {size, linked}
+//	uploads                  id -> JSON storage.UploadSession
+//
+// Every change is one db.Update, so each storage.Metadata method is atomic.
+// Values are copied out before a transaction ends (bbolt's memory is only
+// valid inside it). The schema version is checked on Open and migrations run
+// in order; a database newer than this binary is refused.
+//
+// bbolt holds an exclusive file lock: only one process opens the database at
+// a time. Offline tools (gc, scrub) therefore fail fast with ErrLocked while
+// a server runs on the same directory.
+package meta

@@ -1,0 +1,455 @@
+#!/usr/bin/env bash
+# scripts/bench.sh: benchmark cairn side by side with the CNCF reference
+# registry (distribution) on this machine, with the same client (oras and
+# scripts/loadgen) for both, and print a Markdown table of ratios.
+#
+# See docs/benchmarks.md for what each line measures.
+#
+# Usage:
+#   CAIRN=/path/to/cairn scripts/bench.sh
+#
+# Environment:
+#   CAIRN            path to the cairn binary (required unless BENCH_CAIRN_CMD is set)
+#   REGISTRY         path to the distribution registry binary
+#                    (default: `registry` on PATH, else /work/tools/bin/registry)
+#   ORAS             path to oras (default: `oras` on PATH, else /work/tools/bin/oras)
+#   SIZE_MIB         size of the push/pull blob in MiB (default 1024)
+#   BIG_MIB          size of the blob pushed for the memory test in MiB (default 4096)
+#   ROUNDS           rounds per measurement; the median is reported (default 3)
+#   MANIFEST_SECONDS duration of one manifest GET run (default 10)
+#   MANIFEST_CONC    concurrent clients for manifest GETs (default 16)
+#   DROP_CACHES      1 = sync and drop the page cache before every timed
+#                    transfer if allowed (default 1); 0 = only sync
+#   DIST_ACCESSLOG   1 = keep distribution's per-request access log (default 0:
+#                    disabled, so distribution does not pay for logging)
+#   BENCH_DIR        parent directory of the temporary work dir (default /tmp)
+#   OUT              also write the report (Markdown) to this file
+#   BENCH_CAIRN_CMD  command that replaces the cairn start command, with
+#                    {PORT} and {DATA} placeholders, e.g. to test the script
+#                    against a second distribution instance:
+#                      BENCH_CAIRN_CMD='scripts/bench.sh --serve-distribution {PORT} {DATA}'
+#
+# Internal mode: `bench.sh --serve-distribution PORT DATA` writes a
+# distribution config for PORT/DATA and execs the registry (used through
+# BENCH_CAIRN_CMD while cairn does not build).
+
+set -euo pipefail
+
+SELF_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd "$SELF_DIR/.." && pwd)
+
+find_tool() { # name env_value
+	local name=$1 val=${2:-}
+	if [[ -n $val ]]; then
+		echo "$val"
+	elif command -v "$name" >/dev/null 2>&1; then
+		command -v "$name"
+	elif [[ -x /work/tools/bin/$name ]]; then
+		echo "/work/tools/bin/$name"
+	else
+		echo "bench.sh: cannot find $name (set ${name^^}=...)" >&2
+		return 1
+	fi
+}
+
+REGISTRY=$(find_tool registry "${REGISTRY:-}")
+DIST_ACCESSLOG=${DIST_ACCESSLOG:-0}
+
+# write_dist_config PORT DATA FILE
+write_dist_config() {
+	local port=$1 data=$2 file=$3 accesslog=true
+	[[ $DIST_ACCESSLOG == 1 ]] && accesslog=false
+	cat >"$file" <<EOF
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: $accesslog
+storage:
+  filesystem:
+    rootdirectory: $data
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$port
+EOF
+}
+
+if [[ ${1:-} == --serve-distribution ]]; then
+	[[ $# -eq 3 ]] || { echo "usage: $0 --serve-distribution PORT DATA" >&2; exit 2; }
+	mkdir -p "$3"
+	cfg="${3%/}.dist.yml"
+	write_dist_config "$2" "$3" "$cfg"
+	exec "$REGISTRY" serve "$cfg"
+fi
+
+ORAS=$(find_tool oras "${ORAS:-}")
+SIZE_MIB=${SIZE_MIB:-1024}
+BIG_MIB=${BIG_MIB:-4096}
+ROUNDS=${ROUNDS:-3}
+MANIFEST_SECONDS=${MANIFEST_SECONDS:-10}
+MANIFEST_CONC=${MANIFEST_CONC:-16}
+DROP_CACHES=${DROP_CACHES:-1}
+BENCH_CAIRN_CMD=${BENCH_CAIRN_CMD:-}
+OUT=${OUT:-}
+OCI_MANIFEST=application/vnd.oci.image.manifest.v1+json
+
+if [[ -z $BENCH_CAIRN_CMD ]]; then
+	: "${CAIRN:?set CAIRN=/path/to/cairn (or BENCH_CAIRN_CMD)}"
+	[[ -x $CAIRN ]] || { echo "bench.sh: CAIRN=$CAIRN is not executable" >&2; exit 2; }
+	CAIRN=$(cd "$(dirname "$CAIRN")" && pwd)/$(basename "$CAIRN")
+fi
+[[ -x $REGISTRY ]] || { echo "bench.sh: REGISTRY=$REGISTRY is not executable" >&2; exit 2; }
+for v in SIZE_MIB BIG_MIB ROUNDS MANIFEST_SECONDS MANIFEST_CONC; do
+	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: $v must be a positive integer" >&2; exit 2; }
+done
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+WORK=$(mktemp -d "${BENCH_DIR:-/tmp}/cairn-bench.XXXXXX")
+declare -A PID PORT DATA LPID
+SERVERS=(distribution cairn)
+
+cleanup() {
+	local rc=$? s
+	trap - EXIT INT TERM
+	for s in "${SERVERS[@]}"; do
+		[[ -n ${PID[$s]:-} ]] && stop_server "$s" || true
+	done
+	rm -rf "$WORK"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------- helpers
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+free_port() {
+	local p i
+	for i in $(seq 200); do
+		p=$((20000 + RANDOM % 40000))
+		port_in_use "$p" || { echo "$p"; return 0; }
+	done
+	return 1
+}
+
+# start_server NAME DATADIR: starts NAME on a free port with DATADIR.
+start_server() {
+	local s=$1 data=$2 port cmd i code
+	port=$(free_port) || die "no free port"
+	mkdir -p "$data"
+	case $s in
+	distribution)
+		write_dist_config "$port" "$data" "$WORK/distribution.yml"
+		"$REGISTRY" serve "$WORK/distribution.yml" >>"$WORK/distribution.log" 2>&1 &
+		;;
+	cairn)
+		if [[ -n $BENCH_CAIRN_CMD ]]; then
+			cmd=${BENCH_CAIRN_CMD//\{PORT\}/$port}
+			cmd=${cmd//\{DATA\}/$data}
+			(cd "$REPO_DIR" && exec bash -c "exec $cmd") >>"$WORK/cairn.log" 2>&1 &
+		else
+			"$CAIRN" serve --addr "127.0.0.1:$port" --data "$data" >>"$WORK/cairn.log" 2>&1 &
+		fi
+		;;
+	esac
+	PID[$s]=$!
+	PORT[$s]=$port
+	DATA[$s]=$data
+	for i in $(seq 300); do
+		kill -0 "${PID[$s]}" 2>/dev/null || { tail -20 "$WORK/$s.log" >&2; die "$s exited during start-up"; }
+		code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v2/" || true)
+		[[ $code == 200 || $code == 401 ]] && break
+		sleep 0.1
+	done
+	[[ $code == 200 || $code == 401 ]] || { tail -20 "$WORK/$s.log" >&2; die "$s did not answer /v2/ on port $port"; }
+	# The process that owns the listening socket (differs from $! only if a
+	# BENCH_CAIRN_CMD wrapper does not exec); its VmHWM is the one we read.
+	LPID[$s]=${PID[$s]}
+	if command -v ss >/dev/null 2>&1; then
+		local lp
+		lp=$(ss -ltnpH "sport = :$port" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2 || true)
+		[[ -n $lp ]] && LPID[$s]=$lp
+	fi
+	log "$s listening on 127.0.0.1:$port (pid ${LPID[$s]}), data $data"
+}
+
+stop_server() {
+	local s=$1 p=${PID[$1]:-} i
+	[[ -n $p ]] || return 0
+	if kill -0 "$p" 2>/dev/null; then
+		kill -TERM "$p" 2>/dev/null || true
+		for i in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null || true
+	fi
+	if [[ ${LPID[$s]:-$p} != "$p" ]] && kill -0 "${LPID[$s]}" 2>/dev/null; then
+		kill -TERM "${LPID[$s]}" 2>/dev/null || true
+		sleep 1
+		kill -KILL "${LPID[$s]}" 2>/dev/null || true
+	fi
+	wait "$p" 2>/dev/null || true
+	PID[$s]=
+}
+
+CACHES_DROPPED=unknown
+drop_caches() {
+	sync
+	[[ $DROP_CACHES == 1 ]] || { CACHES_DROPPED=no; return 0; }
+	if { echo 3 >/proc/sys/vm/drop_caches; } 2>/dev/null; then
+		[[ $CACHES_DROPPED == no ]] || CACHES_DROPPED=yes
+	else
+		CACHES_DROPPED=no
+	fi
+}
+
+# gen_random FILE MIB: MIB MiB of pseudo-random data (AES-CTR keystream with a
+# random key, falls back to /dev/urandom).
+gen_random() {
+	local f=$1 n=$(($2 * 1024 * 1024)) key
+	key=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	{ openssl enc -aes-256-ctr -pbkdf2 -nosalt -pass "pass:$key" </dev/zero 2>/dev/null || true; } | head -c "$n" >"$f" || true
+	if [[ $(stat -c %s "$f" 2>/dev/null || echo 0) != "$n" ]]; then
+		head -c "$n" /dev/urandom >"$f"
+	fi
+}
+
+now() { date +%s.%N; }
+sub() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", a-b}'; }
+
+median() {
+	printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END{ if (NR%2) printf "%.3f", a[(NR+1)/2]; else printf "%.3f", (a[NR/2]+a[NR/2+1])/2 }'
+}
+
+# timed OUTVAR RSSVAR cmd...: runs cmd, stores elapsed seconds and the
+# client's peak RSS in KiB (if /usr/bin/time exists).
+HAVE_TIME=0
+[[ -x /usr/bin/time ]] && HAVE_TIME=1
+timed() {
+	local __t=$1 __r=$2 t0 t1 rc=0
+	shift 2
+	t0=$(now)
+	if [[ $HAVE_TIME == 1 ]]; then
+		/usr/bin/time -f '%M' -o "$WORK/time.out" "$@" >>"$WORK/client.log" 2>&1 || rc=$?
+	else
+		"$@" >>"$WORK/client.log" 2>&1 || rc=$?
+	fi
+	t1=$(now)
+	if [[ $rc != 0 ]]; then
+		tail -20 "$WORK/client.log" >&2
+		die "command failed ($rc): $*"
+	fi
+	printf -v "$__t" '%s' "$(sub "$t1" "$t0")"
+	if [[ $HAVE_TIME == 1 ]]; then
+		printf -v "$__r" '%s' "$(tail -1 "$WORK/time.out")"
+	else
+		printf -v "$__r" '%s' ""
+	fi
+}
+
+# order ROUND: alternate which server goes first, to even out drift.
+order() { if (($1 % 2)); then echo distribution cairn; else echo cairn distribution; fi; }
+
+json_field() { sed -E "s/.*\"$2\":(\"[^\"]*\"|[^,}]*).*/\1/" <<<"$1" | tr -d '"'; }
+
+# ---------------------------------------------------------------- machine info
+
+CPU_MODEL=$(awk -F': *' '/^model name/{print $2; exit}' /proc/cpuinfo 2>/dev/null || echo unknown)
+MEM_GIB=$(awk '/^MemTotal/{printf "%.1f", $2/1048576}' /proc/meminfo 2>/dev/null || echo "?")
+GO_VERSION=$(go version 2>/dev/null || echo "go: not found")
+DIST_VERSION=$("$REGISTRY" --version 2>/dev/null | awk '{print $NF}' || true)
+ORAS_VERSION=$("$ORAS" version 2>/dev/null | awk '/^Version/{print $2}' || true)
+FS_INFO=$(df -hT "$WORK" | awk 'NR==2{print $2" on "$1}')
+if [[ -n $BENCH_CAIRN_CMD ]]; then
+	CAIRN_DESC="BENCH_CAIRN_CMD='$BENCH_CAIRN_CMD' (NOT cairn)"
+else
+	CAIRN_DESC="$CAIRN (sha256 $(sha256sum "$CAIRN" | cut -c1-12))"
+fi
+
+log "work dir $WORK"
+log "building loadgen"
+(cd "$REPO_DIR" && go build -o "$WORK/loadgen" ./scripts/loadgen) || die "cannot build scripts/loadgen"
+
+# ---------------------------------------------------------------- push / pull
+
+for s in "${SERVERS[@]}"; do start_server "$s" "$WORK/data-$s"; done
+
+SRC=$WORK/src
+mkdir -p "$SRC"
+log "generating ${SIZE_MIB} MiB of random data"
+gen_random "$SRC/blob.bin" "$SIZE_MIB"
+
+declare -A PUSH_T PULL_T WPULL_T RPS P50 P99 ERRS BIG_T BIG_CLIENT HWM
+for s in "${SERVERS[@]}"; do PUSH_T[$s]=""; PULL_T[$s]=""; WPULL_T[$s]=""; RPS[$s]=""; P50[$s]=""; P99[$s]=""; ERRS[$s]=0; done
+
+cd "$SRC" # oras records the file name; keep it relative
+for r in $(seq "$ROUNDS"); do
+	# Change the content each round (append the round number) so that no
+	# blob is deduplicated against an earlier round.
+	printf 'cairn-bench round %d\n' "$r" >>blob.bin
+	for s in $(order "$r"); do
+		drop_caches
+		cat blob.bin >/dev/null # the client's input is in the page cache for both
+		timed t rss "$ORAS" push --plain-http --no-tty \
+			"127.0.0.1:${PORT[$s]}/bench/push-$r:latest" blob.bin
+		PUSH_T[$s]+="$t "
+		log "push round $r/$ROUNDS $s: ${t}s (oras peak RSS ${rss:-?} KiB)"
+	done
+done
+
+# Every round pulls bench/push-1 (the same artifact) into a fresh directory.
+# bench/push-1 holds the random data plus the line appended in round 1.
+want_size=$((SIZE_MIB * 1024 * 1024 + $(printf 'cairn-bench round %d\n' 1 | wc -c)))
+for r in $(seq "$ROUNDS"); do
+	for s in $(order "$r"); do
+		dst=$WORK/pull-$s-$r
+		mkdir -p "$dst"
+		drop_caches
+		timed t rss "$ORAS" pull --plain-http --no-tty -o "$dst" \
+			"127.0.0.1:${PORT[$s]}/bench/push-1:latest"
+		got=$(stat -c %s "$dst/blob.bin" 2>/dev/null || echo 0)
+		[[ $got == "$want_size" ]] || die "pull from $s: got $got bytes, want $want_size"
+		rm -rf "$dst"
+		PULL_T[$s]+="$t "
+		log "pull round $r/$ROUNDS $s: ${t}s (oras peak RSS ${rss:-?} KiB)"
+	done
+done
+# Informational: the same pulls with the blob already in the page cache (the
+# previous pull left it there; no drop), i.e. server CPU cost rather than disk.
+# One untimed pull from each server first puts its blob in the page cache.
+for s in "${SERVERS[@]}"; do
+	"$ORAS" pull --plain-http --no-tty -o "$WORK/prime-$s" "127.0.0.1:${PORT[$s]}/bench/push-1:latest" >>"$WORK/client.log" 2>&1 ||
+		die "priming pull from $s failed"
+	rm -rf "$WORK/prime-$s"
+done
+for r in $(seq "$ROUNDS"); do
+	for s in $(order "$r"); do
+		dst=$WORK/pull-$s-$r
+		mkdir -p "$dst"
+		sync
+		timed t rss "$ORAS" pull --plain-http --no-tty -o "$dst" \
+			"127.0.0.1:${PORT[$s]}/bench/push-1:latest"
+		got=$(stat -c %s "$dst/blob.bin" 2>/dev/null || echo 0)
+		[[ $got == "$want_size" ]] || die "pull from $s: got $got bytes, want $want_size"
+		rm -rf "$dst"
+		WPULL_T[$s]+="$t "
+		log "warm pull round $r/$ROUNDS $s: ${t}s"
+	done
+done
+cd "$WORK"
+
+# ---------------------------------------------------------------- manifest GETs
+
+for s in "${SERVERS[@]}"; do
+	code=$(curl -s -o /dev/null -w '%{http_code}' -H "Accept: $OCI_MANIFEST" \
+		"http://127.0.0.1:${PORT[$s]}/v2/bench/push-1/manifests/latest")
+	[[ $code == 200 ]] || die "manifest GET on $s answered $code"
+done
+for r in $(seq "$ROUNDS"); do
+	for s in $(order "$r"); do
+		out=$("$WORK/loadgen" -url "http://127.0.0.1:${PORT[$s]}/v2/bench/push-1/manifests/latest" \
+			-accept "$OCI_MANIFEST" -c "$MANIFEST_CONC" -d "${MANIFEST_SECONDS}s" -warmup 1s)
+		echo "$s round $r: $out" >>"$WORK/loadgen.log"
+		RPS[$s]+="$(json_field "$out" rps) "
+		P50[$s]+="$(json_field "$out" p50_ms) "
+		P99[$s]+="$(json_field "$out" p99_ms) "
+		ERRS[$s]=$((ERRS[$s] + $(json_field "$out" errors)))
+		log "manifest GETs round $r/$ROUNDS $s: $out"
+	done
+done
+
+# ---------------------------------------------------------------- memory
+
+# Free the disk used so far, then push a BIG_MIB blob to a freshly started
+# server (fresh data dir) so that VmHWM covers start-up plus this push only.
+for s in "${SERVERS[@]}"; do stop_server "$s"; rm -rf "${DATA[$s]}" "$WORK/data-$s.dist.yml"; done
+rm -rf "$SRC"
+mkdir -p "$WORK/big"
+cd "$WORK/big"
+log "generating ${BIG_MIB} MiB of random data"
+gen_random big.bin "$BIG_MIB"
+for s in $(order 1); do
+	start_server "$s" "$WORK/bigdata-$s"
+	drop_caches
+	cat big.bin >/dev/null
+	timed t rss "$ORAS" push --plain-http --no-tty "127.0.0.1:${PORT[$s]}/bench/big:latest" big.bin
+	hwm=$(awk '/^VmHWM/{print $2}' "/proc/${LPID[$s]}/status" 2>/dev/null || true)
+	[[ -n $hwm ]] || die "cannot read VmHWM of $s (pid ${LPID[$s]})"
+	HWM[$s]=$hwm
+	BIG_T[$s]=$t
+	BIG_CLIENT[$s]=$rss
+	log "big push $s: ${t}s, server VmHWM $hwm KiB, oras peak RSS ${rss:-?} KiB"
+	stop_server "$s"
+	rm -rf "$WORK/bigdata-$s" "$WORK/bigdata-$s.dist.yml"
+done
+cd "$WORK"
+rm -rf "$WORK/big"
+
+# ---------------------------------------------------------------- report
+
+fmt() { awk -v v="$1" -v f="$2" 'BEGIN{ if (v == "") print "n/a"; else printf f, v }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a == "" || b == "" || a+0 == 0) print "n/a"; else printf "%.2fx", b/a }'; }
+# met VALUE OP LIMIT
+met() { awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN{ if (v == "") { print "n/a"; exit }
+	ok = (op == "<=") ? (v+0 <= l+0) : (v+0 >= l+0); print ok ? "yes" : "no" }'; }
+rawratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a+0 == 0) print ""; else print b/a }'; }
+kib2mib() { [[ -n $1 ]] && awk -v k="$1" 'BEGIN{printf "%.1f", k/1024}' || true; }
+
+# shellcheck disable=SC2086
+{
+	d_push=$(median ${PUSH_T[distribution]}); c_push=$(median ${PUSH_T[cairn]})
+	d_pull=$(median ${PULL_T[distribution]}); c_pull=$(median ${PULL_T[cairn]})
+	d_wpull=$(median ${WPULL_T[distribution]}); c_wpull=$(median ${WPULL_T[cairn]})
+	d_rps=$(median ${RPS[distribution]}); c_rps=$(median ${RPS[cairn]})
+	d_p50=$(median ${P50[distribution]}); c_p50=$(median ${P50[cairn]})
+	d_p99=$(median ${P99[distribution]}); c_p99=$(median ${P99[cairn]})
+}
+d_hwm=$(kib2mib "${HWM[distribution]}"); c_hwm=$(kib2mib "${HWM[cairn]}")
+d_cl=$(kib2mib "${BIG_CLIENT[distribution]}"); c_cl=$(kib2mib "${BIG_CLIENT[cairn]}")
+roundlist() { local p=$1; shift; printf "%.${p}f " "$@" | sed 's/ $//'; }
+mibps() { awk -v t="$1" -v m="$2" 'BEGIN{ if (t+0 > 0) printf "%.0f", m/t; else print "n/a" }'; }
+
+REPORT=$WORK/report.md
+{
+	echo "## cairn benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	echo
+	echo "- machine: $(nproc) cores, $CPU_MODEL, ${MEM_GIB} GiB RAM, $(uname -sr)"
+	echo "- disk: $FS_INFO (work dir under ${BENCH_DIR:-/tmp})"
+	echo "- $GO_VERSION"
+	echo "- distribution: $REGISTRY ($DIST_VERSION), access log $([[ $DIST_ACCESSLOG == 1 ]] && echo on || echo off)"
+	echo "- cairn column: $CAIRN_DESC"
+	echo "- client: oras $ORAS_VERSION; scripts/loadgen ($MANIFEST_CONC clients, ${MANIFEST_SECONDS}s per run)"
+	echo "- SIZE_MIB=$SIZE_MIB BIG_MIB=$BIG_MIB ROUNDS=$ROUNDS (median reported)"
+	echo "- page cache dropped before each timed transfer: $CACHES_DROPPED"
+	echo
+	echo "| work | distribution | cairn | ratio (cairn/distribution) | target | met |"
+	echo "|---|---|---|---|---|---|"
+	echo "| push ${SIZE_MIB} MiB (s) | $(fmt "$d_push" %.2f) | $(fmt "$c_push" %.2f) | $(ratio "$d_push" "$c_push") | <= 0.4x | $(met "$(rawratio "$d_push" "$c_push")" '<=' 0.4) |"
+	echo "| pull ${SIZE_MIB} MiB (s) | $(fmt "$d_pull" %.2f) | $(fmt "$c_pull" %.2f) | $(ratio "$d_pull" "$c_pull") | <= 0.8x | $(met "$(rawratio "$d_pull" "$c_pull")" '<=' 0.8) |"
+	echo "| manifest GETs, $MANIFEST_CONC clients (req/s) | $(fmt "$d_rps" %.0f) | $(fmt "$c_rps" %.0f) | $(ratio "$d_rps" "$c_rps") | >= 1.5x | $(met "$(rawratio "$d_rps" "$c_rps")" '>=' 1.5) |"
+	echo "| server peak RSS, ${BIG_MIB} MiB push (MiB) | $(fmt "$d_hwm" %.1f) | $(fmt "$c_hwm" %.1f) | $(ratio "$d_hwm" "$c_hwm") | cairn <= 100 MiB | $(met "$c_hwm" '<=' 100) |"
+	echo "| _info:_ push throughput (MiB/s) | $(mibps "$d_push" "$SIZE_MIB") | $(mibps "$c_push" "$SIZE_MIB") | | | |"
+	echo "| _info:_ pull throughput (MiB/s) | $(mibps "$d_pull" "$SIZE_MIB") | $(mibps "$c_pull" "$SIZE_MIB") | | | |"
+	echo "| _info:_ pull ${SIZE_MIB} MiB, blob in page cache (s) | $(fmt "$d_wpull" %.2f) | $(fmt "$c_wpull" %.2f) | $(ratio "$d_wpull" "$c_wpull") | | |"
+	echo "| _info:_ manifest GET p50 / p99 (ms) | $(fmt "$d_p50" %.2f) / $(fmt "$d_p99" %.2f) | $(fmt "$c_p50" %.2f) / $(fmt "$c_p99" %.2f) | | | |"
+	echo "| _info:_ manifest GET errors (all rounds) | ${ERRS[distribution]} | ${ERRS[cairn]} | | | |"
+	echo "| _info:_ ${BIG_MIB} MiB push (s) | $(fmt "${BIG_T[distribution]}" %.2f) | $(fmt "${BIG_T[cairn]}" %.2f) | $(ratio "${BIG_T[distribution]}" "${BIG_T[cairn]}") | | |"
+	echo "| _info:_ oras peak RSS, ${BIG_MIB} MiB push (MiB) | $(fmt "$d_cl" %.1f) | $(fmt "$c_cl" %.1f) | | | |"
+	echo
+	echo "Per-round values (in run order of rounds; servers alternate going first):"
+	echo
+	for s in "${SERVERS[@]}"; do
+		echo "- $s: push s [$(roundlist 2 ${PUSH_T[$s]})], pull s [$(roundlist 2 ${PULL_T[$s]})]," \
+			"warm pull s [$(roundlist 2 ${WPULL_T[$s]})], manifest req/s [$(roundlist 0 ${RPS[$s]})]"
+	done
+} >"$REPORT"
+
+echo
+cat "$REPORT"
+if [[ -n $OUT ]]; then
+	cp "$REPORT" "$OUT"
+	log "report written to $OUT"
+fi
