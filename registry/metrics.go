@@ -56,7 +56,7 @@ func (m *Metrics) Middleware(h http.Handler) http.Handler {
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 		h.ServeHTTP(sw, req)
 		kind := "other"
-		if rt, ok := parseRoute(req.URL.Path); ok {
+		if rt, ok := parseRoute(req.URL.EscapedPath()); ok {
 			kind = rt.kind
 		}
 		m.requests.WithLabelValues(kind, req.Method, strconv.Itoa(sw.code)).Inc()

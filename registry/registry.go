@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -89,9 +90,22 @@ type route struct {
 	arg  string
 }
 
-// parseRoute splits a /v2/ path. Repository names may contain slashes, so
-// the kind is found from the end of the path.
+// parseRoute splits an escaped /v2/ path. Repository names may contain
+// slashes, so the kind is found from the end of the path; the name and the
+// argument are unescaped only after the split, so an encoded slash cannot
+// move a path element from one to the other.
 func parseRoute(path string) (route, bool) {
+	rt, ok := splitRoute(path)
+	if !ok {
+		return rt, false
+	}
+	var err1, err2 error
+	rt.name, err1 = url.PathUnescape(rt.name)
+	rt.arg, err2 = url.PathUnescape(rt.arg)
+	return rt, err1 == nil && err2 == nil
+}
+
+func splitRoute(path string) (route, bool) {
 	p, ok := strings.CutPrefix(path, "/v2/")
 	if !ok {
 		if path == "/v2" {
@@ -139,7 +153,7 @@ func parseRoute(path string) (route, bool) {
 // ServeHTTP implements http.Handler.
 func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
-	rt, ok := parseRoute(req.URL.Path)
+	rt, ok := parseRoute(req.URL.EscapedPath())
 	if !ok {
 		r.fail(w, req, newError(http.StatusNotFound, codeNameUnknown, "no such endpoint"))
 		return

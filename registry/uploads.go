@@ -144,7 +144,7 @@ func (r *Registry) uploadStatus(w http.ResponseWriter, req *http.Request, name, 
 		return err
 	}
 	size := u.Size()
-	u.Close()
+	u.Abort()
 	uploadAccepted(w, http.StatusNoContent, name, id, size)
 	return nil
 }
@@ -208,10 +208,7 @@ func (r *Registry) patchUpload(w http.ResponseWriter, req *http.Request, name, i
 		return err
 	}
 	if err := r.appendBody(w, req, name, u); err != nil {
-		u.Close()
-		if errors.Is(err, errBodyTooLarge) {
-			r.dropUpload(req, id)
-		}
+		u.Abort()
 		return err
 	}
 	size := u.Size()
@@ -244,10 +241,7 @@ func (r *Registry) putUpload(w http.ResponseWriter, req *http.Request, name, id 
 		return err
 	}
 	if err := r.appendBody(w, req, name, u); err != nil {
-		u.Close()
-		if errors.Is(err, errBodyTooLarge) {
-			r.dropUpload(req, id)
-		}
+		u.Abort()
 		return err
 	}
 	size := u.Size()

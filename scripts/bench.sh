@@ -10,6 +10,8 @@
 #
 # Environment:
 #   CAIRN            path to the cairn binary (required unless BENCH_CAIRN_CMD is set)
+#   CAIRN_ARGS       extra arguments for `cairn serve` (default none), e.g.
+#                    CAIRN_ARGS='--log-level error'
 #   REGISTRY         path to the distribution registry binary
 #                    (default: `registry` on PATH, else /work/tools/bin/registry)
 #   ORAS             path to oras (default: `oras` on PATH, else /work/tools/bin/oras)
@@ -91,6 +93,7 @@ MANIFEST_SECONDS=${MANIFEST_SECONDS:-10}
 MANIFEST_CONC=${MANIFEST_CONC:-16}
 DROP_CACHES=${DROP_CACHES:-1}
 BENCH_CAIRN_CMD=${BENCH_CAIRN_CMD:-}
+CAIRN_ARGS=${CAIRN_ARGS:-}
 OUT=${OUT:-}
 OCI_MANIFEST=application/vnd.oci.image.manifest.v1+json
 
@@ -153,7 +156,8 @@ start_server() {
 			cmd=${cmd//\{DATA\}/$data}
 			(cd "$REPO_DIR" && exec bash -c "exec $cmd") >>"$WORK/cairn.log" 2>&1 &
 		else
-			"$CAIRN" serve --addr "127.0.0.1:$port" --data "$data" >>"$WORK/cairn.log" 2>&1 &
+			# shellcheck disable=SC2086 # CAIRN_ARGS is split on purpose
+			"$CAIRN" serve --addr "127.0.0.1:$port" --data "$data" $CAIRN_ARGS >>"$WORK/cairn.log" 2>&1 &
 		fi
 		;;
 	esac
@@ -266,7 +270,7 @@ FS_INFO=$(df -hT "$WORK" | awk 'NR==2{print $2" on "$1}')
 if [[ -n $BENCH_CAIRN_CMD ]]; then
 	CAIRN_DESC="BENCH_CAIRN_CMD='$BENCH_CAIRN_CMD' (NOT cairn)"
 else
-	CAIRN_DESC="$CAIRN (sha256 $(sha256sum "$CAIRN" | cut -c1-12))"
+	CAIRN_DESC="$CAIRN (sha256 $(sha256sum "$CAIRN" | cut -c1-12)), started as \`cairn serve --addr 127.0.0.1:PORT --data DIR${CAIRN_ARGS:+ $CAIRN_ARGS}\`"
 fi
 
 log "work dir $WORK"
@@ -343,8 +347,10 @@ cd "$WORK"
 
 # ---------------------------------------------------------------- manifest GETs
 
+declare -A MSIZE
+NOTES=()
 for s in "${SERVERS[@]}"; do
-	code=$(curl -s -o /dev/null -w '%{http_code}' -H "Accept: $OCI_MANIFEST" \
+	read -r code MSIZE[$s] < <(curl -s -o /dev/null -w '%{http_code} %{size_download}\n' -H "Accept: $OCI_MANIFEST" \
 		"http://127.0.0.1:${PORT[$s]}/v2/bench/push-1/manifests/latest")
 	[[ $code == 200 ]] || die "manifest GET on $s answered $code"
 done
@@ -357,6 +363,11 @@ for r in $(seq "$ROUNDS"); do
 		P50[$s]+="$(json_field "$out" p50_ms) "
 		P99[$s]+="$(json_field "$out" p99_ms) "
 		ERRS[$s]=$((ERRS[$s] + $(json_field "$out" errors)))
+		body=$(json_field "$out" avg_body_bytes)
+		if ! awk -v a="$body" -v b="${MSIZE[$s]}" 'BEGIN{exit !(a == b)}'; then
+			NOTES+=("WARNING: $s manifest GET round $r: mean body $body bytes, expected ${MSIZE[$s]}")
+			log "${NOTES[-1]}"
+		fi
 		log "manifest GETs round $r/$ROUNDS $s: $out"
 	done
 done
@@ -438,6 +449,7 @@ REPORT=$WORK/report.md
 	echo "| _info:_ manifest GET errors (all rounds) | ${ERRS[distribution]} | ${ERRS[cairn]} | | | |"
 	echo "| _info:_ ${BIG_MIB} MiB push (s) | $(fmt "${BIG_T[distribution]}" %.2f) | $(fmt "${BIG_T[cairn]}" %.2f) | $(ratio "${BIG_T[distribution]}" "${BIG_T[cairn]}") | | |"
 	echo "| _info:_ oras peak RSS, ${BIG_MIB} MiB push (MiB) | $(fmt "$d_cl" %.1f) | $(fmt "$c_cl" %.1f) | | | |"
+	for n in "${NOTES[@]}"; do echo; echo "$n"; done
 	echo
 	echo "Per-round values (in run order of rounds; servers alternate going first):"
 	echo

@@ -31,6 +31,8 @@ type upload struct {
 	h    hash.Hash
 	size int64
 	done bool
+	// opened is the size when the upload was opened, for Abort.
+	opened int64
 }
 
 // uploadState is what ingest/<id>.state holds.
@@ -97,9 +99,16 @@ func (u *upload) restore(statePath string) error {
 	}
 	if b, err := os.ReadFile(statePath); err == nil {
 		var st uploadState
-		if json.Unmarshal(b, &st) == nil && st.Size == fi.Size() {
+		// Bytes beyond the saved size were never acknowledged (the request
+		// failed or the process died): drop them.
+		if json.Unmarshal(b, &st) == nil && st.Size <= fi.Size() {
 			if u.h.(encoding.BinaryUnmarshaler).UnmarshalBinary(st.Hash) == nil {
-				u.size = st.Size
+				if st.Size < fi.Size() {
+					if err := u.f.Truncate(st.Size); err != nil {
+						return fmt.Errorf("cas: truncate upload: %w", err)
+					}
+				}
+				u.size, u.opened = st.Size, st.Size
 				_, err := u.f.Seek(u.size, io.SeekStart)
 				return err
 			}
@@ -113,7 +122,7 @@ func (u *upload) restore(statePath string) error {
 	if err != nil {
 		return fmt.Errorf("cas: rehash upload: %w", err)
 	}
-	u.size = n
+	u.size, u.opened = n, n
 	return nil
 }
 
@@ -150,6 +159,23 @@ func (u *upload) Close() error {
 	}
 	if err := os.WriteFile(u.f.Name()+".state", b, 0o644); err != nil {
 		return fmt.Errorf("cas: save upload state: %w", err)
+	}
+	return nil
+}
+
+func (u *upload) Abort() error {
+	if u.done {
+		return nil
+	}
+	u.done = true
+	// The saved state still says u.opened; trimming now keeps the file
+	// consistent with it even before the next ResumeUpload.
+	terr := u.f.Truncate(u.opened)
+	if err := u.f.Close(); err != nil {
+		return fmt.Errorf("cas: close upload: %w", err)
+	}
+	if terr != nil {
+		return fmt.Errorf("cas: truncate upload: %w", terr)
 	}
 	return nil
 }

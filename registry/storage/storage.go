@@ -59,6 +59,9 @@ type Upload interface {
 	Commit(ctx context.Context, dgst digest.Digest) error
 	// Close saves the state so that ResumeUpload can continue later.
 	Close() error
+	// Abort releases the upload without keeping what was written since it
+	// was opened or resumed: a failed request leaves the upload as it was.
+	Abort() error
 	// Cancel discards the upload.
 	Cancel(ctx context.Context) error
 }

@@ -7,10 +7,11 @@
 // error. It prints one JSON line:
 //
 //	{"url":"...","concurrency":16,"duration_s":10.0,"requests":N,"errors":E,
-//	 "rps":R,"p50_ms":X,"p99_ms":Y}
+//	 "rps":R,"p50_ms":X,"p99_ms":Y,"avg_body_bytes":B}
 //
-// rps counts successful (200) requests only. Latencies are measured over all
-// completed requests (successful or not).
+// rps counts successful (200) requests only; avg_body_bytes is the mean body
+// size of those (a sanity check that real manifests were served). Latencies
+// are measured over all completed requests (successful or not).
 //
 // Only the standard library is used.
 package main
@@ -37,11 +38,13 @@ type result struct {
 	RPS         float64 `json:"rps"`
 	P50ms       float64 `json:"p50_ms"`
 	P99ms       float64 `json:"p99_ms"`
+	AvgBody     float64 `json:"avg_body_bytes"`
 	FirstError  string  `json:"first_error,omitempty"`
 }
 
 type workerStats struct {
 	ok, errs int64
+	bytes    int64
 	lat      []time.Duration
 	firstErr string
 }
@@ -91,8 +94,9 @@ func main() {
 		req := newReq()
 		t0 := time.Now()
 		resp, err := client.Do(req)
+		var n int64
 		if err == nil {
-			_, err = io.Copy(io.Discard, resp.Body)
+			n, err = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 		}
 		d := time.Since(t0)
@@ -113,6 +117,7 @@ func main() {
 			}
 		default:
 			st.ok++
+			st.bytes += n
 		}
 	}
 
@@ -154,15 +159,20 @@ func main() {
 	res.Concurrency = *conc
 	res.DurationS = elapsed.Seconds()
 	var all []time.Duration
+	var okBytes int64
 	for i := range stats {
 		res.Requests += stats[i].ok + stats[i].errs
 		res.Errors += stats[i].errs
+		okBytes += stats[i].bytes
 		all = append(all, stats[i].lat...)
 		if res.FirstError == "" {
 			res.FirstError = stats[i].firstErr
 		}
 	}
 	res.RPS = float64(res.Requests-res.Errors) / elapsed.Seconds()
+	if ok := res.Requests - res.Errors; ok > 0 {
+		res.AvgBody = float64(okBytes) / float64(ok)
+	}
 	sort.Slice(all, func(a, b int) bool { return all[a] < all[b] })
 	res.P50ms = pct(all, 0.50)
 	res.P99ms = pct(all, 0.99)
