@@ -103,6 +103,9 @@ if [[ -z $BENCH_CAIRN_CMD ]]; then
 	CAIRN=$(cd "$(dirname "$CAIRN")" && pwd)/$(basename "$CAIRN")
 fi
 [[ -x $REGISTRY ]] || { echo "bench.sh: REGISTRY=$REGISTRY is not executable" >&2; exit 2; }
+for t in curl go awk; do
+	command -v "$t" >/dev/null 2>&1 || { echo "bench.sh: $t is required" >&2; exit 2; }
+done
 for v in SIZE_MIB BIG_MIB ROUNDS MANIFEST_SECONDS MANIFEST_CONC; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: $v must be a positive integer" >&2; exit 2; }
 done
@@ -273,6 +276,7 @@ else
 	CAIRN_DESC="$CAIRN (sha256 $(sha256sum "$CAIRN" | cut -c1-12)), started as \`cairn serve --addr 127.0.0.1:PORT --data DIR${CAIRN_ARGS:+ $CAIRN_ARGS}\`"
 fi
 
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
 log "work dir $WORK"
 log "building loadgen"
 (cd "$REPO_DIR" && go build -o "$WORK/loadgen" ./scripts/loadgen) || die "cannot build scripts/loadgen"
@@ -434,6 +438,7 @@ REPORT=$WORK/report.md
 	echo "- cairn column: $CAIRN_DESC"
 	echo "- client: oras $ORAS_VERSION; scripts/loadgen ($MANIFEST_CONC clients, ${MANIFEST_SECONDS}s per run)"
 	echo "- SIZE_MIB=$SIZE_MIB BIG_MIB=$BIG_MIB ROUNDS=$ROUNDS (median reported)"
+	echo "- load average (1/5/15 min) at start: $LOAD_START, at end: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?") (other work on the machine skews results)"
 	echo "- page cache dropped before each timed transfer: $CACHES_DROPPED"
 	echo
 	echo "| work | distribution | cairn | ratio (cairn/distribution) | target | met |"
