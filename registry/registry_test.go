@@ -260,7 +260,9 @@ func TestHandler_BadInputChangesNothing(t *testing.T) {
 				t.Fatalf("status %d, want %d; body %s", status, tc.status, body)
 			}
 			if tc.code != "" {
-				var e struct{ Errors []struct{ Code, Message string } }
+				var e struct {
+					Errors []struct{ Code, Message string }
+				}
 				if err := json.Unmarshal(body, &e); err != nil || len(e.Errors) == 0 {
 					t.Fatalf("no OCI error body: %q", body)
 				}

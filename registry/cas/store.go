@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -54,13 +53,14 @@ func (s *Store) Root() string { return s.root }
 
 // checkDigest rejects anything but a well-formed sha256 or sha512 digest.
 func checkDigest(dgst digest.Digest) error {
+	// Validate first: Algorithm panics on a digest without a colon.
+	if err := dgst.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", storage.ErrUnsupportedDigest, err)
+	}
 	switch dgst.Algorithm() {
 	case digest.SHA256, digest.SHA512:
 	default:
 		return fmt.Errorf("%q: %w", dgst.Algorithm(), storage.ErrUnsupportedDigest)
-	}
-	if err := dgst.Validate(); err != nil {
-		return fmt.Errorf("%w: %v", storage.ErrUnsupportedDigest, err)
 	}
 	return nil
 }
@@ -132,13 +132,6 @@ func (s *Store) Put(ctx context.Context, dgst digest.Digest, size int64, r io.Re
 		return fmt.Errorf("got %s, want %s: %w", got, dgst, storage.ErrDigestMismatch)
 	}
 	return s.commitFile(f, dgst)
-}
-
-// copyHashing copies r to w, hashing what passes.
-func copyHashing(w io.Writer, h hash.Hash, r io.Reader) (int64, error) {
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
-	return io.CopyBuffer(io.MultiWriter(w, h), r, *bp)
 }
 
 // commitFile fsyncs f, closes it and renames it to the blob's path. If the

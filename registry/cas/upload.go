@@ -33,6 +33,9 @@ type upload struct {
 	done bool
 	// opened is the size when the upload was opened, for Abort.
 	opened int64
+	// broken is set by a failed write: the hash may no longer match the
+	// file, so Close must not save it.
+	broken bool
 }
 
 // uploadState is what ingest/<id>.state holds.
@@ -115,10 +118,7 @@ func (u *upload) restore(statePath string) error {
 		}
 		u.h.Reset()
 	}
-	if _, err := u.f.Seek(0, io.SeekStart); err != nil {
-		return fmt.Errorf("cas: rewind upload: %w", err)
-	}
-	n, err := copyHashing(io.Discard, u.h, u.f)
+	n, err := hashFile(u.f, u.h)
 	if err != nil {
 		return fmt.Errorf("cas: rehash upload: %w", err)
 	}
@@ -133,17 +133,26 @@ func (u *upload) Write(p []byte) (int, error) {
 	n, err := u.f.Write(p)
 	u.h.Write(p[:n])
 	u.size += int64(n)
+	if err != nil {
+		u.broken = true
+	}
 	return n, err
 }
 
-// ReadFrom makes io.Copy into an upload use one large buffer.
+// ReadFrom makes io.Copy into an upload hash and write in a pipeline.
 func (u *upload) ReadFrom(r io.Reader) (int64, error) {
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
-	return io.CopyBuffer(struct{ io.Writer }{u}, r, *bp)
+	n, err := copyHashing(u.f, u.h, r)
+	u.size += n
+	if err != nil {
+		u.broken = true
+	}
+	return n, err
 }
 
 func (u *upload) Close() error {
+	if u.broken {
+		return errors.Join(errors.New("cas: upload write failed; bytes since it was opened are dropped"), u.Abort())
+	}
 	if u.done {
 		return nil
 	}
@@ -190,11 +199,8 @@ func (u *upload) Commit(ctx context.Context, dgst digest.Digest) error {
 	got := digest.NewDigest(digest.SHA256, u.h)
 	if dgst.Algorithm() != digest.SHA256 {
 		// The algorithm is known only now: hash the file once more.
-		if _, err := u.f.Seek(0, io.SeekStart); err != nil {
-			return fmt.Errorf("cas: rewind upload: %w", err)
-		}
 		h := dgst.Algorithm().Hash()
-		if _, err := copyHashing(io.Discard, h, u.f); err != nil {
+		if _, err := hashFile(u.f, h); err != nil {
 			return fmt.Errorf("cas: hash upload: %w", err)
 		}
 		got = digest.NewDigest(dgst.Algorithm(), h)

@@ -47,7 +47,8 @@ type BlobInfo struct {
 }
 
 // Upload is an upload in progress. Writes append. An upload is used by one
-// goroutine at a time.
+// goroutine at a time. After a failed write only Abort and Cancel are
+// meaningful (Close then aborts and returns an error).
 type Upload interface {
 	io.Writer
 	// ID names the upload for ResumeUpload.
