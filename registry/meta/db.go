@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -523,12 +524,15 @@ func (db *DB) LiveBlobs(ctx context.Context, cutoff time.Time) (map[digest.Diges
 		if err != nil {
 			return err
 		}
+		// A recent link in one repository must not keep an old link in
+		// another: only manifest references protect old links.
+		referenced := maps.Clone(live)
 		return repos.ForEachBucket(func(name []byte) error {
 			blobs := repos.Bucket(name).Bucket(bucketBlobs)
 			var stale [][]byte
 			err := blobs.ForEach(func(k, v []byte) error {
 				d := digest.Digest(k)
-				if live[d] {
+				if referenced[d] {
 					return nil
 				}
 				l, err := decodeLink(v)
