@@ -65,7 +65,7 @@ func (m *Metrics) Middleware(h http.Handler) http.Handler {
 }
 
 // statusWriter records the status code. Unwrap keeps ResponseController
-// (read deadlines) and ReadFrom (sendfile) working through it.
+// (read deadlines) working through it.
 type statusWriter struct {
 	http.ResponseWriter
 	code int

@@ -35,6 +35,9 @@
 # distribution config for PORT/DATA and execs the registry (used through
 # BENCH_CAIRN_CMD while cairn does not build).
 
+# The whole script is one { ... } block so that bash parses all of it before
+# running anything: editing or checking out this file during a run is safe.
+{
 set -euo pipefail
 
 SELF_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -120,7 +123,7 @@ SERVERS=(distribution cairn)
 cleanup() {
 	local rc=$? s
 	trap - EXIT INT TERM
-	for s in "${SERVERS[@]}"; do
+	for s in "${!PID[@]}"; do
 		[[ -n ${PID[$s]:-} ]] && stop_server "$s" || true
 	done
 	rm -rf "$WORK"
@@ -143,7 +146,8 @@ free_port() {
 	return 1
 }
 
-# start_server NAME DATADIR: starts NAME on a free port with DATADIR.
+# start_server NAME DATADIR: starts NAME (distribution, cairn or null) on a
+# free port with DATADIR. null is scripts/nullreg, serving $NULL_BLOB if set.
 start_server() {
 	local s=$1 data=$2 port cmd i code
 	port=$(free_port) || die "no free port"
@@ -163,11 +167,16 @@ start_server() {
 			"$CAIRN" serve --addr "127.0.0.1:$port" --data "$data" $CAIRN_ARGS >>"$WORK/cairn.log" 2>&1 &
 		fi
 		;;
+	null)
+		local args=(-addr "127.0.0.1:$port")
+		[[ -n ${NULL_BLOB:-} ]] && args+=(-blob "$NULL_BLOB")
+		"$WORK/nullreg" "${args[@]}" >>"$WORK/null.log" 2>&1 &
+		;;
 	esac
 	PID[$s]=$!
 	PORT[$s]=$port
 	DATA[$s]=$data
-	for i in $(seq 300); do
+	for i in $(seq 600); do
 		kill -0 "${PID[$s]}" 2>/dev/null || { tail -20 "$WORK/$s.log" >&2; die "$s exited during start-up"; }
 		code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v2/" || true)
 		[[ $code == 200 || $code == 401 ]] && break
@@ -278,12 +287,14 @@ fi
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
 log "work dir $WORK"
-log "building loadgen"
-(cd "$REPO_DIR" && go build -o "$WORK/loadgen" ./scripts/loadgen) || die "cannot build scripts/loadgen"
+log "building scripts/loadgen and scripts/nullreg"
+(cd "$REPO_DIR" && go build -o "$WORK/loadgen" ./scripts/loadgen && go build -o "$WORK/nullreg" ./scripts/nullreg) ||
+	die "cannot build scripts/loadgen or scripts/nullreg"
 
 # ---------------------------------------------------------------- push / pull
 
 for s in "${SERVERS[@]}"; do start_server "$s" "$WORK/data-$s"; done
+start_server null "$WORK/data-null" # stores nothing
 
 SRC=$WORK/src
 mkdir -p "$SRC"
@@ -291,6 +302,7 @@ log "generating ${SIZE_MIB} MiB of random data"
 gen_random "$SRC/blob.bin" "$SIZE_MIB"
 
 declare -A PUSH_T PULL_T WPULL_T RPS P50 P99 ERRS BIG_T BIG_CLIENT HWM
+PUSH_T[null]=""; PULL_T[null]=""; WPULL_T[null]=""
 for s in "${SERVERS[@]}"; do PUSH_T[$s]=""; PULL_T[$s]=""; WPULL_T[$s]=""; RPS[$s]=""; P50[$s]=""; P99[$s]=""; ERRS[$s]=0; done
 
 cd "$SRC" # oras records the file name; keep it relative
@@ -306,20 +318,63 @@ for r in $(seq "$ROUNDS"); do
 		PUSH_T[$s]+="$t "
 		log "push round $r/$ROUNDS $s: ${t}s (oras peak RSS ${rss:-?} KiB)"
 	done
+	# The same push to scripts/nullreg, which discards everything: the
+	# client's own share of the push time.
+	drop_caches
+	cat blob.bin >/dev/null
+	timed t rss "$ORAS" push --plain-http --no-tty "127.0.0.1:${PORT[null]}/bench/push-$r:latest" blob.bin
+	PUSH_T[null]+="$t "
+	log "push round $r/$ROUNDS null: ${t}s"
 done
+# The same push with a client that does no hashing of its own: curl, with
+# the digest computed before the clock starts, POST then PUT of the whole
+# body (distribution takes no body on POST). What remains is the servers'
+# own cost: receive, hash, write (and for cairn, fsync).
+curl_put() { # HOSTPORT REPO DIGEST FILE
+	local loc sep
+	loc=$(curl -fsS -D - -o /dev/null -X POST "http://$1/v2/$2/blobs/uploads/" | tr -d '\r' | awk 'tolower($1)=="location:"{print $2}')
+	[[ $loc == http* ]] || loc=http://$1$loc
+	sep='?'; [[ $loc == *\?* ]] && sep='&'
+	curl -fsS -o /dev/null -T "$4" -H 'Content-Type: application/octet-stream' "$loc${sep}digest=$3"
+}
+declare -A CPUSH_T
+cp blob.bin curl.bin
+for s in "${SERVERS[@]}"; do CPUSH_T[$s]=""; done
+for r in $(seq "$ROUNDS"); do
+	printf 'cairn-bench curl round %d\n' "$r" >>curl.bin
+	dig=sha256:$(sha256sum curl.bin | cut -d' ' -f1)
+	for s in $(order "$r"); do
+		drop_caches
+		cat curl.bin >/dev/null
+		t0=$(now)
+		curl_put "127.0.0.1:${PORT[$s]}" "bench/curl-$r" "$dig" curl.bin || die "curl push to $s failed"
+		t=$(sub "$(now)" "$t0")
+		CPUSH_T[$s]+="$t "
+		log "curl push round $r/$ROUNDS $s: ${t}s"
+	done
+done
+rm -f curl.bin
+
+# From now on nullreg serves blob.bin (as it is after the last round) for
+# pulls, with as little work as possible: the client's share of pull times.
+stop_server null
+NULL_BLOB=$SRC/blob.bin start_server null "$WORK/data-null"
+null_size=$(stat -c %s blob.bin)
 
 # Every round pulls bench/push-1 (the same artifact) into a fresh directory.
 # bench/push-1 holds the random data plus the line appended in round 1.
 want_size=$((SIZE_MIB * 1024 * 1024 + $(printf 'cairn-bench round %d\n' 1 | wc -c)))
 for r in $(seq "$ROUNDS"); do
-	for s in $(order "$r"); do
+	for s in $(order "$r") null; do
 		dst=$WORK/pull-$s-$r
 		mkdir -p "$dst"
 		drop_caches
 		timed t rss "$ORAS" pull --plain-http --no-tty -o "$dst" \
 			"127.0.0.1:${PORT[$s]}/bench/push-1:latest"
 		got=$(stat -c %s "$dst/blob.bin" 2>/dev/null || echo 0)
-		[[ $got == "$want_size" ]] || die "pull from $s: got $got bytes, want $want_size"
+		want=$want_size
+		[[ $s == null ]] && want=$null_size
+		[[ $got == "$want" ]] || die "pull from $s: got $got bytes, want $want"
 		rm -rf "$dst"
 		PULL_T[$s]+="$t "
 		log "pull round $r/$ROUNDS $s: ${t}s (oras peak RSS ${rss:-?} KiB)"
@@ -328,25 +383,28 @@ done
 # Informational: the same pulls with the blob already in the page cache (the
 # previous pull left it there; no drop), i.e. server CPU cost rather than disk.
 # One untimed pull from each server first puts its blob in the page cache.
-for s in "${SERVERS[@]}"; do
+for s in "${SERVERS[@]}" null; do
 	"$ORAS" pull --plain-http --no-tty -o "$WORK/prime-$s" "127.0.0.1:${PORT[$s]}/bench/push-1:latest" >>"$WORK/client.log" 2>&1 ||
 		die "priming pull from $s failed"
 	rm -rf "$WORK/prime-$s"
 done
 for r in $(seq "$ROUNDS"); do
-	for s in $(order "$r"); do
+	for s in $(order "$r") null; do
 		dst=$WORK/pull-$s-$r
 		mkdir -p "$dst"
 		sync
 		timed t rss "$ORAS" pull --plain-http --no-tty -o "$dst" \
 			"127.0.0.1:${PORT[$s]}/bench/push-1:latest"
 		got=$(stat -c %s "$dst/blob.bin" 2>/dev/null || echo 0)
-		[[ $got == "$want_size" ]] || die "pull from $s: got $got bytes, want $want_size"
+		want=$want_size
+		[[ $s == null ]] && want=$null_size
+		[[ $got == "$want" ]] || die "pull from $s: got $got bytes, want $want"
 		rm -rf "$dst"
 		WPULL_T[$s]+="$t "
 		log "warm pull round $r/$ROUNDS $s: ${t}s"
 	done
 done
+stop_server null
 cd "$WORK"
 
 # ---------------------------------------------------------------- manifest GETs
@@ -416,7 +474,9 @@ kib2mib() { [[ -n $1 ]] && awk -v k="$1" 'BEGIN{printf "%.1f", k/1024}' || true;
 # shellcheck disable=SC2086
 {
 	d_push=$(median ${PUSH_T[distribution]}); c_push=$(median ${PUSH_T[cairn]})
+	n_push=$(median ${PUSH_T[null]}); n_pull=$(median ${PULL_T[null]}); n_wpull=$(median ${WPULL_T[null]})
 	d_pull=$(median ${PULL_T[distribution]}); c_pull=$(median ${PULL_T[cairn]})
+	d_cpush=$(median ${CPUSH_T[distribution]}); c_cpush=$(median ${CPUSH_T[cairn]})
 	d_wpull=$(median ${WPULL_T[distribution]}); c_wpull=$(median ${WPULL_T[cairn]})
 	d_rps=$(median ${RPS[distribution]}); c_rps=$(median ${RPS[cairn]})
 	d_p50=$(median ${P50[distribution]}); c_p50=$(median ${P50[cairn]})
@@ -447,9 +507,13 @@ REPORT=$WORK/report.md
 	echo "| pull ${SIZE_MIB} MiB (s) | $(fmt "$d_pull" %.2f) | $(fmt "$c_pull" %.2f) | $(ratio "$d_pull" "$c_pull") | <= 0.8x | $(met "$(rawratio "$d_pull" "$c_pull")" '<=' 0.8) |"
 	echo "| manifest GETs, $MANIFEST_CONC clients (req/s) | $(fmt "$d_rps" %.0f) | $(fmt "$c_rps" %.0f) | $(ratio "$d_rps" "$c_rps") | >= 1.5x | $(met "$(rawratio "$d_rps" "$c_rps")" '>=' 1.5) |"
 	echo "| server peak RSS, ${BIG_MIB} MiB push (MiB) | $(fmt "$d_hwm" %.1f) | $(fmt "$c_hwm" %.1f) | $(ratio "$d_hwm" "$c_hwm") | cairn <= 100 MiB | $(met "$c_hwm" '<=' 100) |"
+	echo "| _info:_ client floor: push ${SIZE_MIB} MiB to nullreg (s) | $(fmt "$n_push" %.2f) | $(fmt "$n_push" %.2f) | $(ratio "$d_push" "$n_push") | best reachable push ratio | |"
+	echo "| _info:_ client floor: pull ${SIZE_MIB} MiB from nullreg (s) | $(fmt "$n_pull" %.2f) | $(fmt "$n_pull" %.2f) | $(ratio "$d_pull" "$n_pull") | best reachable pull ratio | |"
+	echo "| _info:_ push ${SIZE_MIB} MiB with curl, no client hashing (s) | $(fmt "$d_cpush" %.2f) | $(fmt "$c_cpush" %.2f) | $(ratio "$d_cpush" "$c_cpush") | server's own share | |"
+	echo "| _info:_ pull ${SIZE_MIB} MiB, blob in page cache (s) | $(fmt "$d_wpull" %.2f) | $(fmt "$c_wpull" %.2f) | $(ratio "$d_wpull" "$c_wpull") | | |"
+	echo "| _info:_ client floor: pull from nullreg, blob in page cache (s) | $(fmt "$n_wpull" %.2f) | $(fmt "$n_wpull" %.2f) | $(ratio "$d_wpull" "$n_wpull") | | |"
 	echo "| _info:_ push throughput (MiB/s) | $(mibps "$d_push" "$SIZE_MIB") | $(mibps "$c_push" "$SIZE_MIB") | | | |"
 	echo "| _info:_ pull throughput (MiB/s) | $(mibps "$d_pull" "$SIZE_MIB") | $(mibps "$c_pull" "$SIZE_MIB") | | | |"
-	echo "| _info:_ pull ${SIZE_MIB} MiB, blob in page cache (s) | $(fmt "$d_wpull" %.2f) | $(fmt "$c_wpull" %.2f) | $(ratio "$d_wpull" "$c_wpull") | | |"
 	echo "| _info:_ manifest GET p50 / p99 (ms) | $(fmt "$d_p50" %.2f) / $(fmt "$d_p99" %.2f) | $(fmt "$c_p50" %.2f) / $(fmt "$c_p99" %.2f) | | | |"
 	echo "| _info:_ manifest GET errors (all rounds) | ${ERRS[distribution]} | ${ERRS[cairn]} | | | |"
 	echo "| _info:_ ${BIG_MIB} MiB push (s) | $(fmt "${BIG_T[distribution]}" %.2f) | $(fmt "${BIG_T[cairn]}" %.2f) | $(ratio "${BIG_T[distribution]}" "${BIG_T[cairn]}") | | |"
@@ -460,8 +524,10 @@ REPORT=$WORK/report.md
 	echo
 	for s in "${SERVERS[@]}"; do
 		echo "- $s: push s [$(roundlist 2 ${PUSH_T[$s]})], pull s [$(roundlist 2 ${PULL_T[$s]})]," \
-			"warm pull s [$(roundlist 2 ${WPULL_T[$s]})], manifest req/s [$(roundlist 0 ${RPS[$s]})]"
+			"warm pull s [$(roundlist 2 ${WPULL_T[$s]})], curl push s [$(roundlist 2 ${CPUSH_T[$s]})], manifest req/s [$(roundlist 0 ${RPS[$s]})]"
 	done
+	echo "- nullreg (client floor): push s [$(roundlist 2 ${PUSH_T[null]})], pull s [$(roundlist 2 ${PULL_T[null]})]," \
+		"warm pull s [$(roundlist 2 ${WPULL_T[null]})]"
 } >"$REPORT"
 
 echo
@@ -470,3 +536,5 @@ if [[ -n $OUT ]]; then
 	cp "$REPORT" "$OUT"
 	log "report written to $OUT"
 fi
+exit 0
+}
