@@ -1,0 +1,125 @@
+package client
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// Cache is a local content-addressed store of verified blobs, shared by
+// pulls.
+type Cache struct {
+	root string
+}
+
+// OpenCache opens (creating) a cache rooted at dir.
+func OpenCache(dir string) (*Cache, error) {
+	for _, d := range []string{"blobs/sha256", "ingest", "uploads"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return nil, fmt.Errorf("cache: %w", err)
+		}
+	}
+	return &Cache{root: dir}, nil
+}
+
+// Root returns the cache directory.
+func (c *Cache) Root() string { return c.root }
+
+func checkSHA256(d digest.Digest) error {
+	if err := d.Validate(); err != nil {
+		return fmt.Errorf("digest %q: %w", d, err)
+	}
+	if d.Algorithm() != digest.SHA256 {
+		return fmt.Errorf("digest %s: only sha256 blobs are cached", d)
+	}
+	return nil
+}
+
+// Path returns where a verified blob lives in the cache.
+func (c *Cache) Path(d digest.Digest) string {
+	return filepath.Join(c.root, "blobs", "sha256", d.Encoded())
+}
+
+// Lookup reports whether the cache holds d. The file is re-hashed before it
+// is trusted: the cache is an optimisation, never a source of truth, and a
+// blob that no longer matches is removed.
+func (c *Cache) Lookup(d digest.Digest, size int64) (string, bool, error) {
+	if err := checkSHA256(d); err != nil {
+		return "", false, err
+	}
+	p := c.Path(d)
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.CopyBuffer(h, f, make([]byte, 1<<20))
+	if err != nil {
+		return "", false, err
+	}
+	if n != size || hex.EncodeToString(h.Sum(nil)) != d.Encoded() {
+		os.Remove(p)
+		return "", false, nil
+	}
+	return p, true, nil
+}
+
+// commit moves a verified ingest file into blobs/.
+func (c *Cache) commit(tmp string, d digest.Digest) (string, error) {
+	dst := c.Path(d)
+	if err := os.Chmod(tmp, 0o444); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		return "", fmt.Errorf("cache: %w", err)
+	}
+	return dst, nil
+}
+
+// Place puts a cached blob at dst: a hard link when the cache and dst share a
+// filesystem (no copy; the file is read-only), a copy otherwise. The file
+// appears at dst only complete, by rename.
+func (c *Cache) Place(d digest.Digest, dst string) error {
+	src := c.Path(d)
+	tmp := dst + ".cairn-tmp"
+	os.Remove(tmp)
+	if err := os.Link(src, tmp); err != nil {
+		if err := copyFile(src, tmp); err != nil {
+			os.Remove(tmp)
+			return err
+		}
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
