@@ -5,7 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/go-digest"
 
 	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -133,4 +138,78 @@ func (r *Registry) history(w http.ResponseWriter, req *http.Request, name string
 	}
 	writeJSON(w, "application/json", moves)
 	return nil
+}
+
+// Version is one manifest of a repository as GET
+// /v2/<name>/_cairn/versions lists it: cairn ls and the web UI read it.
+type Version struct {
+	Digest       digest.Digest `json:"digest"`
+	MediaType    string        `json:"mediaType"`
+	ArtifactType string        `json:"artifactType,omitempty"`
+	// Size is the manifest plus every blob it references.
+	Size     int64     `json:"size"`
+	Tags     []string  `json:"tags"`
+	Pushed   time.Time `json:"pushed"`
+	PushedBy string    `json:"pushedBy,omitempty"`
+	// Subject is set for referrers (signatures, attestations).
+	Subject digest.Digest `json:"subject,omitempty"`
+	// Referrers counts the manifests whose subject is this one, by
+	// artifact type.
+	Referrers map[string]int `json:"referrers,omitempty"`
+}
+
+// versions lists a repository's manifests, newest first.
+func (r *Registry) versions(w http.ResponseWriter, req *http.Request, name string) error {
+	ctx := req.Context()
+	ms, err := r.meta.RepositoryManifests(ctx, name)
+	if err != nil {
+		return err
+	}
+	tags, err := r.meta.TagsByDigest(ctx, name)
+	if err != nil {
+		return err
+	}
+	refs := map[digest.Digest]map[string]int{}
+	for _, m := range ms {
+		if m.Subject != "" {
+			if refs[m.Subject] == nil {
+				refs[m.Subject] = map[string]int{}
+			}
+			refs[m.Subject][m.ArtifactType]++
+		}
+	}
+	out := make([]Version, 0, len(ms))
+	for _, m := range ms {
+		v := Version{Digest: m.Digest, MediaType: m.MediaType, ArtifactType: m.ArtifactType, Size: m.Size + contentSize(m.Content),
+			Tags: nonNil(tags[m.Digest]), Pushed: m.Pushed, PushedBy: m.PushedBy, Subject: m.Subject, Referrers: refs[m.Digest]}
+		slices.Sort(v.Tags)
+		out = append(out, v)
+	}
+	slices.SortStableFunc(out, func(a, b Version) int {
+		if c := b.Pushed.Compare(a.Pushed); c != 0 {
+			return c
+		}
+		return strings.Compare(string(a.Digest), string(b.Digest))
+	})
+	writeJSON(w, "application/json", out)
+	return nil
+}
+
+// contentSize sums the config and layer sizes a manifest declares.
+func contentSize(content []byte) int64 {
+	var m struct {
+		Config *ocispec.Descriptor  `json:"config"`
+		Layers []ocispec.Descriptor `json:"layers"`
+	}
+	if json.Unmarshal(content, &m) != nil {
+		return 0
+	}
+	var n int64
+	if m.Config != nil {
+		n += m.Config.Size
+	}
+	for _, l := range m.Layers {
+		n += l.Size
+	}
+	return n
 }

@@ -203,4 +203,3 @@ func (b *countBody) Read(p []byte) (int, error) {
 	b.served.Add(int64(n))
 	return n, err
 }
-

@@ -584,6 +584,43 @@ func (db *DB) BlobLive(ctx context.Context, dgst digest.Digest) (bool, error) {
 	return false, err
 }
 
+// RepositoryManifests implements storage.Metadata.
+func (db *DB) RepositoryManifests(ctx context.Context, repo string) ([]*storage.Manifest, error) {
+	var ms []*storage.Manifest
+	err := db.db.View(func(tx *bolt.Tx) error {
+		rb := repoBucket(tx, repo)
+		if rb == nil {
+			return fmt.Errorf("%s: %w", repo, storage.ErrNameUnknown)
+		}
+		return rb.Bucket(bucketManifests).ForEach(func(k, v []byte) error {
+			m, err := decodeManifest(rb, digest.Digest(k), true)
+			if err != nil {
+				return err
+			}
+			ms = append(ms, m)
+			return nil
+		})
+	})
+	return ms, err
+}
+
+// TagsByDigest implements storage.Metadata.
+func (db *DB) TagsByDigest(ctx context.Context, repo string) (map[digest.Digest][]string, error) {
+	out := map[digest.Digest][]string{}
+	err := db.db.View(func(tx *bolt.Tx) error {
+		rb := repoBucket(tx, repo)
+		if rb == nil {
+			return fmt.Errorf("%s: %w", repo, storage.ErrNameUnknown)
+		}
+		return rb.Bucket(bucketTags).ForEach(func(k, v []byte) error {
+			d := digest.Digest(v)
+			out[d] = append(out[d], string(k))
+			return nil
+		})
+	})
+	return out, err
+}
+
 // Manifests implements storage.Metadata.
 func (db *DB) Manifests(ctx context.Context, fn func(*storage.Manifest) error) error {
 	repos, err := db.Repositories(ctx, "", 0)

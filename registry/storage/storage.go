@@ -181,4 +181,11 @@ type Metadata interface {
 	BlobLive(ctx context.Context, dgst digest.Digest) (bool, error)
 	// Manifests calls fn for every manifest of every repository.
 	Manifests(ctx context.Context, fn func(*Manifest) error) error
+	// RepositoryManifests returns the manifests of one repository, with
+	// content, in no particular order. An unknown repository returns
+	// ErrNameUnknown.
+	RepositoryManifests(ctx context.Context, repo string) ([]*Manifest, error)
+	// TagsByDigest returns the repository's tags grouped by the digest they
+	// point at.
+	TagsByDigest(ctx context.Context, repo string) (map[digest.Digest][]string, error)
 }
