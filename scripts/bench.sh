@@ -434,6 +434,59 @@ for r in $(seq "$ROUNDS"); do
 	done
 done
 
+# ---------------------------------------------------------------- models
+
+# A SIZE_MIB model of 4 safetensors files: cairn push to cairn serve against
+# oras push to distribution, and cairn pull (every digest checked, fresh
+# cache) against oras pull. Each round changes every file so nothing is
+# deduplicated.
+declare -A MPUSH_T MPULL_T MRSS
+for k in oras cairn; do MPUSH_T[$k]=""; MPULL_T[$k]=""; MRSS[$k]=0; done
+if [[ -n ${CAIRN:-} ]]; then
+	MODEL=$WORK/model
+	mkdir -p "$MODEL"
+	log "generating a ${SIZE_MIB} MiB model of 4 files"
+	for i in 1 2 3 4; do gen_random "$MODEL/model-0000$i-of-00004.safetensors" $((SIZE_MIB / 4)); done
+	peak() { local k=$1 v=$2; [[ -n $v ]] && ((v > MRSS[$k])) && MRSS[$k]=$v; return 0; }
+	for r in $(seq "$ROUNDS"); do
+		for f in "$MODEL"/*.safetensors; do printf 'cairn-bench model round %d\n' "$r" >>"$f"; done
+		for k in $( ((r % 2)) && echo oras cairn || echo cairn oras); do
+			drop_caches
+			cat "$MODEL"/* >/dev/null
+			if [[ $k == oras ]]; then
+				cd "$MODEL"
+				timed t rss "$ORAS" push --plain-http --no-tty "127.0.0.1:${PORT[distribution]}/bench/model-$r:v1" \
+					model-00001-of-00004.safetensors model-00002-of-00004.safetensors model-00003-of-00004.safetensors model-00004-of-00004.safetensors
+				cd "$WORK"
+			else
+				timed t rss "$CAIRN" push "$MODEL" "127.0.0.1:${PORT[cairn]}/bench/model-$r:v1" --cache "$WORK/pushcache-$r"
+				rm -rf "$WORK/pushcache-$r"
+				peak cairn "$rss"
+			fi
+			MPUSH_T[$k]+="$t "
+			log "model push round $r/$ROUNDS $k: ${t}s"
+		done
+	done
+	for r in $(seq "$ROUNDS"); do
+		for k in $( ((r % 2)) && echo oras cairn || echo cairn oras); do
+			dst=$WORK/mpull-$k-$r
+			drop_caches
+			if [[ $k == oras ]]; then
+				timed t rss "$ORAS" pull --plain-http --no-tty -o "$dst" "127.0.0.1:${PORT[distribution]}/bench/model-1:v1"
+			else
+				timed t rss "$CAIRN" pull "127.0.0.1:${PORT[cairn]}/bench/model-1:v1" "$dst" --cache "$WORK/pullcache-$r"
+				peak cairn "$rss"
+			fi
+			n=$(find "$dst" -name '*.safetensors' -type f | wc -l)
+			[[ $n == 4 ]] || die "model pull with $k gave $n files"
+			rm -rf "$dst" "$WORK/pullcache-$r"
+			MPULL_T[$k]+="$t "
+			log "model pull round $r/$ROUNDS $k: ${t}s"
+		done
+	done
+	rm -rf "$MODEL"
+fi
+
 # ---------------------------------------------------------------- memory
 
 # Free the disk used so far, then push a BIG_MIB blob to a freshly started
@@ -477,6 +530,8 @@ kib2mib() { [[ -n $1 ]] && awk -v k="$1" 'BEGIN{printf "%.1f", k/1024}' || true;
 	n_push=$(median ${PUSH_T[null]}); n_pull=$(median ${PULL_T[null]}); n_wpull=$(median ${WPULL_T[null]})
 	d_pull=$(median ${PULL_T[distribution]}); c_pull=$(median ${PULL_T[cairn]})
 	d_cpush=$(median ${CPUSH_T[distribution]}); c_cpush=$(median ${CPUSH_T[cairn]})
+	o_mpush=$(median ${MPUSH_T[oras]}); c_mpush=$(median ${MPUSH_T[cairn]})
+	o_mpull=$(median ${MPULL_T[oras]}); c_mpull=$(median ${MPULL_T[cairn]})
 	d_wpull=$(median ${WPULL_T[distribution]}); c_wpull=$(median ${WPULL_T[cairn]})
 	d_rps=$(median ${RPS[distribution]}); c_rps=$(median ${RPS[cairn]})
 	d_p50=$(median ${P50[distribution]}); c_p50=$(median ${P50[cairn]})
@@ -507,6 +562,9 @@ REPORT=$WORK/report.md
 	echo "| pull ${SIZE_MIB} MiB (s) | $(fmt "$d_pull" %.2f) | $(fmt "$c_pull" %.2f) | $(ratio "$d_pull" "$c_pull") | <= 0.8x | $(met "$(rawratio "$d_pull" "$c_pull")" '<=' 0.8) |"
 	echo "| manifest GETs, $MANIFEST_CONC clients (req/s) | $(fmt "$d_rps" %.0f) | $(fmt "$c_rps" %.0f) | $(ratio "$d_rps" "$c_rps") | >= 1.5x | $(met "$(rawratio "$d_rps" "$c_rps")" '>=' 1.5) |"
 	echo "| server peak RSS, ${BIG_MIB} MiB push (MiB) | $(fmt "$d_hwm" %.1f) | $(fmt "$c_hwm" %.1f) | $(ratio "$d_hwm" "$c_hwm") | cairn <= 100 MiB | $(met "$c_hwm" '<=' 100) |"
+	echo "| model of 4 files, ${SIZE_MIB} MiB: oras push to distribution vs cairn push to cairn (s) | $(fmt "$o_mpush" %.2f) | $(fmt "$c_mpush" %.2f) | $(ratio "$o_mpush" "$c_mpush") | <= 0.4x | $(met "$(rawratio "$o_mpush" "$c_mpush")" '<=' 0.4) |"
+	echo "| same model: oras pull from distribution vs cairn pull, digests checked (s) | $(fmt "$o_mpull" %.2f) | $(fmt "$c_mpull" %.2f) | $(ratio "$o_mpull" "$c_mpull") | <= 0.8x | $(met "$(rawratio "$o_mpull" "$c_mpull")" '<=' 0.8) |"
+	echo "| cairn client peak RSS, model push and pull (MiB) | | $(kib2mib "${MRSS[cairn]}") | | <= 100 MiB | $(met "$(kib2mib "${MRSS[cairn]}")" '<=' 100) |"
 	echo "| _info:_ client floor: push ${SIZE_MIB} MiB to nullreg (s) | $(fmt "$n_push" %.2f) | $(fmt "$n_push" %.2f) | $(ratio "$d_push" "$n_push") | best reachable push ratio | |"
 	echo "| _info:_ client floor: pull ${SIZE_MIB} MiB from nullreg (s) | $(fmt "$n_pull" %.2f) | $(fmt "$n_pull" %.2f) | $(ratio "$d_pull" "$n_pull") | best reachable pull ratio | |"
 	echo "| _info:_ push ${SIZE_MIB} MiB with curl, no client hashing (s) | $(fmt "$d_cpush" %.2f) | $(fmt "$c_cpush" %.2f) | $(ratio "$d_cpush" "$c_cpush") | server's own share | |"
@@ -526,6 +584,7 @@ REPORT=$WORK/report.md
 		echo "- $s: push s [$(roundlist 2 ${PUSH_T[$s]})], pull s [$(roundlist 2 ${PULL_T[$s]})]," \
 			"warm pull s [$(roundlist 2 ${WPULL_T[$s]})], curl push s [$(roundlist 2 ${CPUSH_T[$s]})], manifest req/s [$(roundlist 0 ${RPS[$s]})]"
 	done
+	echo "- models: oras push s [$(roundlist 2 ${MPUSH_T[oras]})], cairn push s [$(roundlist 2 ${MPUSH_T[cairn]})], oras pull s [$(roundlist 2 ${MPULL_T[oras]})], cairn pull s [$(roundlist 2 ${MPULL_T[cairn]})]"
 	echo "- nullreg (client floor): push s [$(roundlist 2 ${PUSH_T[null]})], pull s [$(roundlist 2 ${PULL_T[null]})]," \
 		"warm pull s [$(roundlist 2 ${WPULL_T[null]})]"
 } >"$REPORT"

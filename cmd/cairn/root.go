@@ -24,6 +24,11 @@ Show a tag's moves: cairn history 127.0.0.1:5000/models/llama:v1`,
 		newGCCmd(),
 		newScrubCmd(),
 		newHistoryCmd(),
+		newPushCmd(),
+		newPullCmd(),
+		newTagCmd(),
+		newLoginCmd(),
+		newLsCmd(), newInspectCmd(), newDiffCmd(),
 	)
 	return root
 }

@@ -1,0 +1,359 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/json"
+	"io/fs"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2"
+	"oras.land/oras-go/v2/content"
+	"oras.land/oras-go/v2/content/memory"
+	"oras.land/oras-go/v2/registry/remote"
+
+	"cairn.dev/cairn/registry"
+	"cairn.dev/cairn/registry/registrytest"
+)
+
+// writeTree creates files (path -> content) under dir.
+func writeTree(t *testing.T, dir string, files map[string][]byte) {
+	t.Helper()
+	for p, b := range files {
+		full := filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// readTree returns every regular file under dir but .cairn/.
+func readTree(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if d.IsDir() {
+			if rel == ".cairn" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			t.Errorf("%s is not a regular file (%v)", rel, d.Type())
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[filepath.ToSlash(rel)] = b
+		return nil
+	})
+	return out
+}
+
+func random(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+// countingServer serves a registry and counts the blob bytes it sends.
+type countingServer struct {
+	*registrytest.Server
+	sent atomic.Int64
+	// slow paces blob bodies, so that a test can kill a pull mid-transfer.
+	slow atomic.Bool
+}
+
+func newCountingServer(t *testing.T) *countingServer {
+	cs := &countingServer{Server: registrytest.NewServer(t, registry.Config{})}
+	h := cs.Server.Config.Handler
+	cs.Server.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
+			w = &countWriter{ResponseWriter: w, n: &cs.sent}
+			if cs.slow.Load() {
+				w = &slowWriter{ResponseWriter: w}
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+	return cs
+}
+
+type countWriter struct {
+	http.ResponseWriter
+	n *atomic.Int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.ResponseWriter.Write(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+func TestPushPull_RoundTrip(t *testing.T) {
+	srv := newCountingServer(t)
+	cache := t.TempDir()
+	src := t.TempDir()
+	files := map[string][]byte{
+		"config.json":                     []byte(`{"architectures":["LlamaForCausalLM"],"model_type":"llama","torch_dtype":"bfloat16"}`),
+		"model-00001-of-00002.safetensors": random(3 << 20),
+		"nested/deeper/weights.bin":        random(1 << 20),
+		"README.md":                        []byte("# model\n"),
+		"tokenizer.json":                   []byte(`{"version":"1.0"}`),
+	}
+	writeTree(t, src, files)
+	ref := srv.Host + "/models/llama:v1"
+
+	code, out := runCLI(t, "push", src, ref, "--cache", cache, "--json")
+	if code != 0 {
+		t.Fatalf("push: exit %d: %s", code, out)
+	}
+	var first pushResult
+	if err := json.Unmarshal([]byte(out), &first); err != nil {
+		t.Fatalf("push --json: %v: %s", err, out)
+	}
+	if first.Files != len(files) || first.Uploaded != len(files) {
+		t.Fatalf("first push: %+v", first)
+	}
+	// Pushing the same directory again gives the same digest and uploads
+	// nothing: the digests are known and the registry has the blobs.
+	code, out = runCLI(t, "push", src, srv.Host+"/models/llama:v1-again", "--cache", cache, "--json")
+	var second pushResult
+	json.Unmarshal([]byte(out), &second)
+	if code != 0 || second.Digest != first.Digest || second.Uploaded != 0 || second.Skipped != len(files) {
+		t.Fatalf("second push: exit %d: %+v (first %+v)", code, second, first)
+	}
+	// And from a fresh cache (nothing known locally) still the same digest.
+	code, out = runCLI(t, "push", src, srv.Host+"/models/llama:v1-fresh", "--cache", t.TempDir(), "--json")
+	var third pushResult
+	json.Unmarshal([]byte(out), &third)
+	if code != 0 || third.Digest != first.Digest {
+		t.Fatalf("push with a fresh cache: exit %d: %+v, want digest %s", code, third, first.Digest)
+	}
+
+	dst := filepath.Join(t.TempDir(), "out")
+	if code, out := runCLI(t, "pull", ref, dst, "--cache", t.TempDir()); code != 0 {
+		t.Fatalf("pull: exit %d: %s", code, out)
+	}
+	got := readTree(t, dst)
+	if len(got) != len(files) {
+		t.Fatalf("pulled %d files, want %d", len(got), len(files))
+	}
+	for p, want := range files {
+		if !bytes.Equal(got[p], want) {
+			t.Errorf("%s differs after the round trip", p)
+		}
+	}
+	for _, f := range []string{"manifest.json", "config.json", "referrers.json", "pull.json"} {
+		if _, err := os.Stat(filepath.Join(dst, ".cairn", f)); err != nil {
+			t.Errorf(".cairn/%s: %v", f, err)
+		}
+	}
+	man, _ := os.ReadFile(filepath.Join(dst, ".cairn", "manifest.json"))
+	if digest.FromBytes(man) != first.Digest {
+		t.Errorf(".cairn/manifest.json is not the pushed manifest")
+	}
+
+	// --include pulls part of the model.
+	part := filepath.Join(t.TempDir(), "part")
+	if code, out := runCLI(t, "pull", ref, part, "--cache", t.TempDir(), "--include", "*.json"); code != 0 {
+		t.Fatalf("pull --include: exit %d: %s", code, out)
+	}
+	if got := readTree(t, part); len(got) != 2 || got["config.json"] == nil || got["tokenizer.json"] == nil {
+		t.Fatalf("pull --include '*.json' gave %d files", len(got))
+	}
+}
+
+func TestPull_TamperedBlob(t *testing.T) {
+	srv := newCountingServer(t)
+	src := t.TempDir()
+	weights := random(2 << 20)
+	writeTree(t, src, map[string][]byte{"weights/model.safetensors": weights, "config.json": []byte(`{}`)})
+	ref := srv.Host + "/models/m:v1"
+	if code, out := runCLI(t, "push", src, ref, "--cache", t.TempDir()); code != 0 {
+		t.Fatalf("push: exit %d: %s", code, out)
+	}
+	want := digest.FromBytes(weights)
+	p, _ := srv.Blobs.BlobPath(want)
+	os.Chmod(p, 0o644)
+	bad := bytes.Clone(weights)
+	bad[12345] ^= 0xff
+	if err := os.WriteFile(p, bad, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dst := t.TempDir()
+	code, out := runCLI(t, "pull", ref, dst, "--cache", t.TempDir())
+	if code != exitRefused {
+		t.Fatalf("pull of a tampered blob: exit %d: %s", code, out)
+	}
+	for _, s := range []string{"weights/model.safetensors", want.String(), digest.FromBytes(bad).String()} {
+		if !strings.Contains(out, s) {
+			t.Errorf("error does not name %s: %s", s, out)
+		}
+	}
+	for p, b := range readTree(t, dst) {
+		if bytes.Equal(b, bad) {
+			t.Errorf("%s holds the tampered content", p)
+		}
+	}
+}
+
+// pushRaw pushes a manifest made with oras-go whose layers carry the given
+// file paths, as a hostile registry user could.
+func pushRaw(t *testing.T, host, repo, tag string, paths []string) {
+	t.Helper()
+	ctx := t.Context()
+	mem := memory.New()
+	var layers []ocispec.Descriptor
+	for i, p := range paths {
+		b := []byte{byte(i)}
+		d := content.NewDescriptorFromBytes("application/vnd.cncf.model.weight.v1.raw", b)
+		d.Annotations = map[string]string{"org.cncf.model.filepath": p}
+		mem.Push(ctx, d, bytes.NewReader(b))
+		layers = append(layers, d)
+	}
+	desc, err := oras.PackManifest(ctx, mem, oras.PackManifestVersion1_1, "application/vnd.cncf.model.manifest.v1+json", oras.PackManifestOptions{Layers: layers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem.Tag(ctx, desc, tag)
+	r, _ := remote.NewRepository(host + "/" + repo)
+	r.PlainHTTP = true
+	if _, err := oras.Copy(ctx, mem, tag, r, tag, oras.DefaultCopyOptions); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPull_RefusesUnsafePaths(t *testing.T) {
+	srv := registrytest.NewServer(t, registry.Config{})
+	for _, tc := range []struct{ name, path string }{
+		{"parent", "../x"},
+		{"absolute", "/tmp/cairn-escape-x"},
+		{"nested parent", "a/../../x"},
+		{"metadata dir", ".cairn/manifest.json"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			parent := t.TempDir()
+			dst := filepath.Join(parent, "model")
+			pushRaw(t, srv.Host, "evil/m", "v1", []string{"ok.bin", tc.path})
+			code, out := runCLI(t, "pull", srv.Host+"/evil/m:v1", dst, "--cache", t.TempDir())
+			if code != exitRefused || !strings.Contains(out, tc.path) {
+				t.Fatalf("exit %d, want 1 naming %q: %s", code, tc.path, out)
+			}
+			entries, _ := os.ReadDir(parent)
+			for _, e := range entries {
+				if e.Name() != "model" {
+					t.Errorf("pull wrote %s outside DIR", e.Name())
+				}
+			}
+			if _, err := os.Stat("/tmp/cairn-escape-x"); err == nil {
+				t.Error("pull wrote /tmp/cairn-escape-x")
+			}
+			if _, err := os.Stat(dst); err == nil {
+				if got := readTree(t, dst); len(got) != 0 {
+					t.Errorf("refused pull left files: %v", got)
+				}
+			}
+		})
+	}
+	pushRaw(t, srv.Host, "evil/dup", "v1", []string{"a.bin", "a.bin"})
+	if code, out := runCLI(t, "pull", srv.Host+"/evil/dup:v1", t.TempDir(), "--cache", t.TempDir()); code != exitRefused || !strings.Contains(out, "a.bin") {
+		t.Fatalf("duplicate paths: exit %d: %s", code, out)
+	}
+}
+
+// TestPull_ResumeAndShare kills a pull (the real binary, SIGKILL) half way,
+// then checks that the next pull fetches only what was missing, and that a
+// second model sharing files with the first fetches only its new files.
+func TestPull_ResumeAndShare(t *testing.T) {
+	bin := buildCairn(t)
+	srv := newCountingServer(t)
+	cache := t.TempDir()
+	src := t.TempDir()
+	shared := random(8 << 20)
+	writeTree(t, src, map[string][]byte{"a.safetensors": random(24 << 20), "shared.safetensors": shared})
+	if code, out := runCLI(t, "push", src, srv.Host+"/models/one:v1", "--cache", t.TempDir()); code != 0 {
+		t.Fatalf("push: %s", out)
+	}
+	total := int64(32 << 20)
+
+	// Slow the server down so the kill lands mid-transfer.
+	srv.slow.Store(true)
+	dst := t.TempDir()
+	cmd := exec.Command(bin, "pull", srv.Host+"/models/one:v1", dst, "--cache", cache, "--concurrency", "1")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for srv.sent.Load() < total/3 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	before := srv.sent.Load()
+	if before >= total {
+		t.Fatalf("the pull finished (%d bytes) before it was killed", before)
+	}
+	srv.slow.Store(false)
+
+	code, out := runCLI(t, "pull", srv.Host+"/models/one:v1", dst, "--cache", cache)
+	if code != 0 {
+		t.Fatalf("resumed pull: exit %d: %s", code, out)
+	}
+	again := srv.sent.Load() - before
+	if again+before > total+total/10 {
+		t.Fatalf("resumed pull fetched %d bytes after %d: more than the %d missing", again, before, total-before)
+	}
+
+	// A second model with one new file and the shared one.
+	src2 := t.TempDir()
+	fresh := random(4 << 20)
+	writeTree(t, src2, map[string][]byte{"b.safetensors": fresh, "shared.safetensors": shared})
+	if code, out := runCLI(t, "push", src2, srv.Host+"/models/two:v1", "--cache", t.TempDir()); code != 0 {
+		t.Fatalf("push two: %s", out)
+	}
+	start := srv.sent.Load()
+	if code, out := runCLI(t, "pull", srv.Host+"/models/two:v1", t.TempDir(), "--cache", cache); code != 0 {
+		t.Fatalf("pull two: %s", out)
+	}
+	fetched := srv.sent.Load() - start
+	if fetched > int64(len(fresh))+64<<10 {
+		t.Fatalf("pull of the second model fetched %d bytes; only the new file (%d) was missing", fetched, len(fresh))
+	}
+}
+
+// slowWriter paces blob bodies to about 16 MiB/s.
+type slowWriter struct{ http.ResponseWriter }
+
+func (s *slowWriter) Write(p []byte) (int, error) {
+	n := 0
+	for len(p) > 0 {
+		c := min(len(p), 64<<10)
+		m, err := s.ResponseWriter.Write(p[:c])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		p = p[c:]
+		time.Sleep(4 * time.Millisecond)
+	}
+	return n, nil
+}
