@@ -113,7 +113,7 @@ func TestPushPull_RoundTrip(t *testing.T) {
 	cache := t.TempDir()
 	src := t.TempDir()
 	files := map[string][]byte{
-		"config.json":                     []byte(`{"architectures":["LlamaForCausalLM"],"model_type":"llama","torch_dtype":"bfloat16"}`),
+		"config.json":                      []byte(`{"architectures":["LlamaForCausalLM"],"model_type":"llama","torch_dtype":"bfloat16"}`),
 		"model-00001-of-00002.safetensors": random(3 << 20),
 		"nested/deeper/weights.bin":        random(1 << 20),
 		"README.md":                        []byte("# model\n"),
