@@ -35,6 +35,8 @@ func TestMetadata(t *testing.T, newMeta func(t *testing.T) storage.Metadata) {
 	t.Run("LiveBlobs", func(t *testing.T) { testLiveBlobs(t, newMeta) })
 	t.Run("BlobLive", func(t *testing.T) { testBlobLive(t, newMeta) })
 	t.Run("Manifests", func(t *testing.T) { testManifests(t, newMeta) })
+	t.Run("RepositoryManifests", func(t *testing.T) { testRepositoryManifests(t, newMeta) })
+	t.Run("TagsByDigest", func(t *testing.T) { testTagsByDigest(t, newMeta) })
 	t.Run("ConcurrentTagMoves", func(t *testing.T) { testConcurrentTagMoves(t, newMeta) })
 }
 
@@ -1050,6 +1052,128 @@ func testManifests(t *testing.T, newMeta func(t *testing.T) storage.Metadata) {
 	var calls int
 	if err := md.Manifests(ctx, func(*storage.Manifest) error { calls++; return errStop }); !errors.Is(err, errStop) || calls != 1 {
 		t.Errorf("Manifests with a failing callback = %v after %d calls, want errStop after 1", err, calls)
+	}
+}
+
+func testRepositoryManifests(t *testing.T, newMeta func(t *testing.T) storage.Metadata) {
+	md := newMeta(t)
+	ctx := t.Context()
+	const repo, other, prefix = "rm/a", "rm/a/b", "rm/"
+	cfg := blobDigest("config")
+	linkBlob(t, md, repo, cfg, 1)
+	linkBlob(t, md, other, cfg, 1)
+	m1 := newManifest(repo, "one", cfg)
+	m1.Annotations = map[string]string{"k": "v"}
+	m2 := newManifest(repo, "two", cfg)
+	m2.Pushed = pushTime.Add(time.Minute)
+	m2.PushedBy = "bob"
+	sig := newManifest(repo, "signature of two")
+	sig.Subject = m2.Digest
+	sig.ArtifactType = "application/vnd.example.sig"
+	idx := newIndex(repo, "index", m1.Digest, m2.Digest)
+	gone := newManifest(repo, "deleted")
+	putManifest(t, md, m1, "v1")
+	putManifest(t, md, m2, "v2", "latest")
+	putManifest(t, md, sig)
+	putManifest(t, md, idx, "multi")
+	putManifest(t, md, gone, "gone")
+	if err := md.DeleteManifest(ctx, repo, gone.Digest, "carol"); err != nil {
+		t.Fatal(err)
+	}
+	// Another repository, whose name extends this one's, holds the same
+	// bytes and one manifest of its own.
+	putManifest(t, md, newManifest(other, "one", cfg), "v1")
+	putManifest(t, md, newManifest(other, "only in the other"))
+	putManifest(t, md, newManifest("rm", "parent"))
+
+	list := func(repo string) map[digest.Digest]*storage.Manifest {
+		t.Helper()
+		ms, err := md.RepositoryManifests(ctx, repo)
+		if err != nil {
+			t.Fatalf("RepositoryManifests(%s): %v", repo, err)
+		}
+		got := map[digest.Digest]*storage.Manifest{}
+		for _, m := range ms {
+			if _, ok := got[m.Digest]; ok {
+				t.Errorf("RepositoryManifests(%s) lists %s twice", repo, m.Digest)
+			}
+			got[m.Digest] = m
+		}
+		return got
+	}
+	got := list(repo)
+	want := []*storage.Manifest{m1, m2, sig, idx}
+	if len(got) != len(want) {
+		t.Errorf("RepositoryManifests(%s) lists %d manifests, want %d", repo, len(got), len(want))
+	}
+	for _, w := range want {
+		m, ok := got[w.Digest]
+		if !ok {
+			t.Errorf("RepositoryManifests(%s) does not list %s", repo, w.Digest)
+			continue
+		}
+		if diff := diffManifest(m, w); diff != "" {
+			t.Errorf("RepositoryManifests(%s): %s: %s", repo, w.Digest, diff)
+		}
+	}
+	if _, ok := got[gone.Digest]; ok {
+		t.Errorf("RepositoryManifests(%s) lists the deleted manifest", repo)
+	}
+	if got := list(other); len(got) != 2 || got[m1.Digest] == nil || got[m1.Digest].Repository != other {
+		t.Errorf("RepositoryManifests(%s) = %v, want its own two manifests", other, slices.Collect(maps.Keys(got)))
+	}
+
+	// The caller owns what it gets.
+	clear(got[m1.Digest].Content)
+	checkManifest(t, md, m1)
+
+	for _, name := range []string{"unknown", prefix, "rm/a/"} {
+		if ms, err := md.RepositoryManifests(ctx, name); !errors.Is(err, storage.ErrNameUnknown) {
+			t.Errorf("RepositoryManifests(%s) = %d manifests, %v, want ErrNameUnknown", name, len(ms), err)
+		}
+	}
+}
+
+func testTagsByDigest(t *testing.T, newMeta func(t *testing.T) storage.Metadata) {
+	md := newMeta(t)
+	ctx := t.Context()
+	const repo, other = "tbd/a", "tbd/b"
+	m1 := newManifest(repo, "one")
+	m2 := newManifest(repo, "two")
+	untagged := newManifest(repo, "untagged")
+	putManifest(t, md, m1, "v1", "latest", "stable")
+	putManifest(t, md, m2, "v2", "latest")
+	putManifest(t, md, untagged)
+	if err := md.DeleteTag(ctx, repo, "stable", "dave"); err != nil {
+		t.Fatal(err)
+	}
+	putManifest(t, md, newManifest(other, "one"), "elsewhere")
+
+	check := func(what string, want map[digest.Digest][]string) {
+		t.Helper()
+		got, err := md.TagsByDigest(ctx, repo)
+		if err != nil {
+			t.Fatalf("TagsByDigest(%s) %s: %v", repo, what, err)
+		}
+		for d, tags := range got {
+			slices.Sort(tags)
+			if len(tags) == 0 {
+				delete(got, d)
+			}
+		}
+		if !maps.EqualFunc(got, want, slices.Equal) {
+			t.Errorf("TagsByDigest(%s) %s = %v, want %v", repo, what, got, want)
+		}
+	}
+	check("after a move and a delete", map[digest.Digest][]string{m1.Digest: {"v1"}, m2.Digest: {"latest", "v2"}})
+
+	if err := md.DeleteManifest(ctx, repo, m2.Digest, "carol"); err != nil {
+		t.Fatal(err)
+	}
+	check("after the manifest was deleted", map[digest.Digest][]string{m1.Digest: {"v1"}})
+
+	if got, err := md.TagsByDigest(ctx, "unknown"); !okOr(err, storage.ErrNameUnknown) || len(got) != 0 {
+		t.Errorf("TagsByDigest(unknown) = %v, %v, want nothing", got, err)
 	}
 }
 
