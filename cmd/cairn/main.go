@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/pprof"
 )
 
 // Exit codes, relied on by scripts: 0 success or verified, 1 refused or a
@@ -34,6 +35,15 @@ func main() {
 }
 
 func run(args []string) int {
+	// CAIRN_CPUPROFILE=FILE writes a CPU profile of the command, for
+	// performance work (go tool pprof FILE).
+	if p := os.Getenv("CAIRN_CPUPROFILE"); p != "" {
+		if f, err := os.Create(p); err == nil {
+			if pprof.StartCPUProfile(f) == nil {
+				defer pprof.StopCPUProfile()
+			}
+		}
+	}
 	root := newRootCmd()
 	root.SetArgs(args)
 	err := root.Execute()

@@ -5,6 +5,8 @@ import (
 	"hash"
 	"io"
 	"os"
+
+	"cairn.dev/cairn/registry/internal/directio"
 )
 
 // pipelineDepth is how many copy buffers are in flight between the goroutine
@@ -31,13 +33,16 @@ func copyHashing(f *os.File, h hash.Hash, r io.Reader) (int64, error) {
 		free <- bufPool.Get().(*[]byte)
 	}
 	werr := make(chan error, 1)
+	dw := directio.NewWriter(f)
+	defer dw.Close()
 	go func() {
 		var err error
 		flushed := off
 		for b := range full {
 			if err == nil {
 				var n int
-				n, err = f.Write(b)
+				// Whole aligned megabytes bypass the page cache.
+				n, err = dw.WriteAt(b, off)
 				off += int64(n)
 				if off-flushed >= writebackChunk {
 					startWriteback(f, flushed, off-flushed)
@@ -73,6 +78,10 @@ func copyHashing(f *os.File, h hash.Hash, r io.Reader) (int64, error) {
 	err = <-werr
 	for range pipelineDepth {
 		bufPool.Put(<-free)
+	}
+	// WriteAt leaves the file position alone; later Writes append.
+	if _, serr := f.Seek(off, io.SeekStart); err == nil {
+		err = serr
 	}
 	if rerr != nil {
 		return total, rerr

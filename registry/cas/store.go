@@ -15,6 +15,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"cairn.dev/cairn/registry/internal/directio"
 	"cairn.dev/cairn/registry/storage"
 
 	_ "crypto/sha256" // register sha256 with go-digest
@@ -26,7 +27,7 @@ import (
 // concurrent uploads within a modest memory budget.
 const copyBufferSize = 1 << 20
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, copyBufferSize); return &b }}
+var bufPool = sync.Pool{New: func() any { b := directio.Buffer(copyBufferSize); return &b }}
 
 // Store is a storage.BlobStore on the local filesystem.
 type Store struct {

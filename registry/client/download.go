@@ -15,6 +15,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"cairn.dev/cairn/registry/internal/directio"
 )
 
 // saveEvery is how often a download saves its hash state, so a resumed
@@ -156,12 +158,16 @@ func (r *Remote) download(ctx context.Context, f *os.File, off *int64, h stateHa
 	// that sends more is caught by the size check, not allowed to fill the
 	// disk.
 	body := io.LimitReader(resp.Body, desc.Size-*off+1)
-	buf := make([]byte, 1<<20)
+	buf := directio.Buffer(1 << 20)
+	// Whole aligned megabytes are written with O_DIRECT: no page cache to
+	// fill (the pulled file is read by the workload later, not now).
+	dw := directio.NewWriter(f)
+	defer dw.Close()
 	lastSave := *off
 	for {
 		n, rerr := io.ReadFull(body, buf)
 		if n > 0 {
-			if _, err := f.Write(buf[:n]); err != nil {
+			if _, err := dw.WriteAt(buf[:n], *off); err != nil {
 				return err
 			}
 			h.Write(buf[:n])
