@@ -33,7 +33,9 @@ for the others.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			host := args[0]
-			store, err := credentials.NewStoreFromDocker(credentials.StoreOptions{})
+			// Like oras and docker, fall back to the config file when no
+			// credential helper is configured (and say so below).
+			store, err := credentials.NewStoreFromDocker(credentials.StoreOptions{AllowPlaintextPut: true})
 			if err != nil {
 				return err
 			}
