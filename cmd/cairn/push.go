@@ -23,6 +23,7 @@ type pushOptions struct {
 	annotations []string
 	name        string
 	version     string
+	ignore      []string
 }
 
 func newPushCmd() *cobra.Command {
@@ -55,6 +56,7 @@ stopped.`,
 	f.StringArrayVar(&o.annotations, "annotation", nil, "manifest annotation KEY=VALUE (repeatable)")
 	f.StringVar(&o.name, "name", "", "model name recorded in the config")
 	f.StringVar(&o.version, "version", "", "model version recorded in the config")
+	f.StringArrayVar(&o.ignore, "ignore", []string{".git", ".cache"}, "leave out paths matching PATTERN (path.Match; 'dir/**' for a subtree; a bare name matches at any depth)")
 	return cmd
 }
 
@@ -93,7 +95,7 @@ func runPush(cmd *cobra.Command, o pushOptions, dir, refStr string) error {
 	if err != nil {
 		return err
 	}
-	entries, err := model.Scan(dir, model.ScanOptions{Dataset: o.dataset})
+	entries, err := model.Scan(dir, model.ScanOptions{Dataset: o.dataset, Ignore: o.ignore})
 	if err != nil {
 		return refused(err)
 	}
