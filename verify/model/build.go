@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -237,19 +238,15 @@ func describe(entries []Entry, cfg *Config) error {
 	var st tensorStats
 	var gguf ggufInfo
 	gguf.fileType = -1
-	for _, e := range entries {
-		if e.Kind != KindWeight || e.Members != nil {
-			continue
-		}
-		ext := strings.ToLower(path.Ext(e.Path))
-		switch {
-		case format == "safetensors" && ext == ".safetensors":
+	for _, e := range metadataFiles(entries, format) {
+		switch format {
+		case "safetensors":
 			s, err := readHeader(e, func(r io.Reader) (tensorStats, error) { return readSafetensorsHeader(r, e.Size) })
 			if err != nil {
 				return err
 			}
 			st.merge(s)
-		case format == "gguf" && ext == ".gguf":
+		case "gguf":
 			g, err := readHeader(e, readGGUFHeader)
 			if err != nil {
 				return err
@@ -302,7 +299,46 @@ func describe(entries []Entry, cfg *Config) error {
 	if c.Precision == "" {
 		c.Precision = hc.dtype()
 	}
+	if q := strings.ToLower(hc.QuantizationConfig.QuantMethod); c.Quantization == "" && isIdent(q) {
+		c.Quantization = q
+	}
 	return nil
+}
+
+// ggufSplit matches the shards of a split GGUF model (llama.cpp's
+// gguf-split names them <name>-00001-of-00003.gguf).
+var ggufSplit = regexp.MustCompile(`-[0-9]{5}-of-[0-9]{5}\.gguf$`)
+
+// metadataFiles are the weight files whose headers describe the model:
+// every .safetensors file (shards, and the components of a diffusers
+// pipeline, add up), and for GGUF the shards of a split model, or else the
+// largest file alone (repositories often hold one GGUF per quantization of
+// the same model, which must not add up).
+func metadataFiles(entries []Entry, format string) []Entry {
+	var files []Entry
+	for _, e := range entries {
+		if e.Kind == KindWeight && e.Members == nil && e.Source != "" &&
+			strings.EqualFold(path.Ext(e.Path), "."+format) {
+			files = append(files, e)
+		}
+	}
+	if format != "gguf" || len(files) < 2 {
+		return files
+	}
+	split := true
+	for _, e := range files {
+		split = split && ggufSplit.MatchString(strings.ToLower(e.Path))
+	}
+	if split {
+		return files
+	}
+	largest := files[0]
+	for _, e := range files[1:] {
+		if e.Size > largest.Size {
+			largest = e
+		}
+	}
+	return []Entry{largest}
 }
 
 // readHeader opens e's file and runs parse on it. I/O errors are returned;

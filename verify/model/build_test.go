@@ -137,7 +137,7 @@ func TestBuild_Metadata(t *testing.T) {
 		{"general.architecture", "qwen2"},
 		{"general.file_type", uint32(15)},
 	}, []tensor{
-		{name: "blk.0.attn_q.weight", ggml: 12, shape: []uint64{2000, 1000}, bytes: 0},
+		{name: "blk.0.attn_q.weight", ggml: 12, shape: []uint64{2000, 1000}, bytes: 1000},
 		{name: "blk.0.attn_norm.weight", ggml: 0, shape: []uint64{1000}, bytes: 0},
 	})
 	bigShapes := makeSafetensors([]tensor{
@@ -160,6 +160,14 @@ func TestBuild_Metadata(t *testing.T) {
 			ModelConfig{Architecture: "llama", Format: "gguf", ParamSize: "40", Precision: "float16"}},
 		{"gguf quantized", map[string][]byte{"m.Q4_K_M.gguf": ggufQ4},
 			ModelConfig{Architecture: "qwen2", Format: "gguf", ParamSize: "2m", Quantization: "Q4_K_M"}},
+		{"one gguf per quantization: the largest", map[string][]byte{"m.Q4_K_M.gguf": ggufQ4, "m.F16.gguf": tinyGGUF},
+			ModelConfig{Architecture: "qwen2", Format: "gguf", ParamSize: "2m", Quantization: "Q4_K_M"}},
+		{"split gguf adds up", map[string][]byte{"m-00001-of-00002.gguf": ggufQ4, "m-00002-of-00002.gguf": ggufQ4},
+			ModelConfig{Architecture: "qwen2", Format: "gguf", ParamSize: "4m", Quantization: "Q4_K_M"}},
+		{"quantization_config", map[string][]byte{
+			"model.safetensors": tinySafetensors,
+			"config.json":       []byte(`{"architectures":["MistralForCausalLM"],"model_type":"mistral","quantization_config":{"quant_method":"AWQ","bits":4}}`),
+		}, ModelConfig{Architecture: "MistralForCausalLM", Format: "safetensors", ParamSize: "136", Precision: "bfloat16,float32", Quantization: "awq"}},
 		{"config.json only", map[string][]byte{"config.json": tinyConfigJSON, "pytorch_model.bin": []byte("pickle")},
 			ModelConfig{Architecture: "LlamaForCausalLM", Format: "pt", Precision: "bfloat16"}},
 		{"malformed headers add nothing", map[string][]byte{

@@ -19,26 +19,46 @@ const (
 // Layer media types of ModelPack v1. Build writes only the .raw types and
 // MediaTypeDatasetTar; Files reads all of them except +zstd.
 const (
-	MediaTypeWeightRaw        = "application/vnd.cncf.model.weight.v1.raw"
-	MediaTypeWeightTar        = "application/vnd.cncf.model.weight.v1.tar"
-	MediaTypeWeightTarGzip    = "application/vnd.cncf.model.weight.v1.tar+gzip"
-	MediaTypeWeightTarZstd    = "application/vnd.cncf.model.weight.v1.tar+zstd"
-	MediaTypeWeightConfigRaw  = "application/vnd.cncf.model.weight.config.v1.raw"
-	MediaTypeWeightConfigTar  = "application/vnd.cncf.model.weight.config.v1.tar"
-	MediaTypeWeightConfigGzip = "application/vnd.cncf.model.weight.config.v1.tar+gzip"
-	MediaTypeWeightConfigZstd = "application/vnd.cncf.model.weight.config.v1.tar+zstd"
-	MediaTypeDocRaw           = "application/vnd.cncf.model.doc.v1.raw"
-	MediaTypeDocTar           = "application/vnd.cncf.model.doc.v1.tar"
-	MediaTypeDocTarGzip       = "application/vnd.cncf.model.doc.v1.tar+gzip"
-	MediaTypeDocTarZstd       = "application/vnd.cncf.model.doc.v1.tar+zstd"
-	MediaTypeCodeRaw          = "application/vnd.cncf.model.code.v1.raw"
-	MediaTypeCodeTar          = "application/vnd.cncf.model.code.v1.tar"
-	MediaTypeCodeTarGzip      = "application/vnd.cncf.model.code.v1.tar+gzip"
-	MediaTypeCodeTarZstd      = "application/vnd.cncf.model.code.v1.tar+zstd"
-	MediaTypeDatasetRaw       = "application/vnd.cncf.model.dataset.v1.raw"
-	MediaTypeDatasetTar       = "application/vnd.cncf.model.dataset.v1.tar"
-	MediaTypeDatasetTarGzip   = "application/vnd.cncf.model.dataset.v1.tar+gzip"
-	MediaTypeDatasetTarZstd   = "application/vnd.cncf.model.dataset.v1.tar+zstd"
+	// MediaTypeWeightRaw is a weights file, as is (one file, uncompressed).
+	MediaTypeWeightRaw = "application/vnd.cncf.model.weight.v1.raw"
+	// MediaTypeWeightTar is a tar of weights files.
+	MediaTypeWeightTar = "application/vnd.cncf.model.weight.v1.tar"
+	// MediaTypeWeightTarGzip is a gzip-compressed tar of weights files.
+	MediaTypeWeightTarGzip = "application/vnd.cncf.model.weight.v1.tar+gzip"
+	// MediaTypeWeightTarZstd is a zstd-compressed tar of weights files; Files refuses it.
+	MediaTypeWeightTarZstd = "application/vnd.cncf.model.weight.v1.tar+zstd"
+	// MediaTypeWeightConfigRaw is weight configuration (config.json, tokenizer files), as is (one file, uncompressed).
+	MediaTypeWeightConfigRaw = "application/vnd.cncf.model.weight.config.v1.raw"
+	// MediaTypeWeightConfigTar is a tar of weight configuration (config.json, tokenizer files).
+	MediaTypeWeightConfigTar = "application/vnd.cncf.model.weight.config.v1.tar"
+	// MediaTypeWeightConfigTarGzip is a gzip-compressed tar of weight configuration (config.json, tokenizer files).
+	MediaTypeWeightConfigTarGzip = "application/vnd.cncf.model.weight.config.v1.tar+gzip"
+	// MediaTypeWeightConfigTarZstd is a zstd-compressed tar of weight configuration (config.json, tokenizer files); Files refuses it.
+	MediaTypeWeightConfigTarZstd = "application/vnd.cncf.model.weight.config.v1.tar+zstd"
+	// MediaTypeDocRaw is a documentation file, as is (one file, uncompressed).
+	MediaTypeDocRaw = "application/vnd.cncf.model.doc.v1.raw"
+	// MediaTypeDocTar is a tar of documentation files.
+	MediaTypeDocTar = "application/vnd.cncf.model.doc.v1.tar"
+	// MediaTypeDocTarGzip is a gzip-compressed tar of documentation files.
+	MediaTypeDocTarGzip = "application/vnd.cncf.model.doc.v1.tar+gzip"
+	// MediaTypeDocTarZstd is a zstd-compressed tar of documentation files; Files refuses it.
+	MediaTypeDocTarZstd = "application/vnd.cncf.model.doc.v1.tar+zstd"
+	// MediaTypeCodeRaw is a code file, as is (one file, uncompressed).
+	MediaTypeCodeRaw = "application/vnd.cncf.model.code.v1.raw"
+	// MediaTypeCodeTar is a tar of code files.
+	MediaTypeCodeTar = "application/vnd.cncf.model.code.v1.tar"
+	// MediaTypeCodeTarGzip is a gzip-compressed tar of code files.
+	MediaTypeCodeTarGzip = "application/vnd.cncf.model.code.v1.tar+gzip"
+	// MediaTypeCodeTarZstd is a zstd-compressed tar of code files; Files refuses it.
+	MediaTypeCodeTarZstd = "application/vnd.cncf.model.code.v1.tar+zstd"
+	// MediaTypeDatasetRaw is a dataset file, as is (one file, uncompressed).
+	MediaTypeDatasetRaw = "application/vnd.cncf.model.dataset.v1.raw"
+	// MediaTypeDatasetTar is a tar of dataset files.
+	MediaTypeDatasetTar = "application/vnd.cncf.model.dataset.v1.tar"
+	// MediaTypeDatasetTarGzip is a gzip-compressed tar of dataset files.
+	MediaTypeDatasetTarGzip = "application/vnd.cncf.model.dataset.v1.tar+gzip"
+	// MediaTypeDatasetTarZstd is a zstd-compressed tar of dataset files; Files refuses it.
+	MediaTypeDatasetTarZstd = "application/vnd.cncf.model.dataset.v1.tar+zstd"
 )
 
 // Layer annotation keys of ModelPack v1 (docs/annotations.md).
@@ -56,13 +76,16 @@ const (
 // Names used by ModelPack before it moved to the CNCF (vnd.cnai, org.cnai).
 // Files reads them; Build never writes them.
 const (
-	LegacyArtifactTypeModel           = "application/vnd.cnai.model.manifest.v1+json"
-	LegacyMediaTypeConfig             = "application/vnd.cnai.model.config.v1+json"
-	LegacyAnnotationFilepath          = "org.cnai.model.filepath"
-	LegacyAnnotationFileMetadata      = "org.cnai.model.file.metadata+json"
-	legacyMediaTypePrefix             = "application/vnd.cnai.model."
-	mediaTypePrefix                   = "application/vnd.cncf.model."
-	legacyAnnotationMediaTypeUntested = "org.cnai.model.file.mediatype.untested"
+	// LegacyArtifactTypeModel is the former ArtifactTypeModel.
+	LegacyArtifactTypeModel = "application/vnd.cnai.model.manifest.v1+json"
+	// LegacyMediaTypeConfig is the former MediaTypeConfig.
+	LegacyMediaTypeConfig = "application/vnd.cnai.model.config.v1+json"
+	// LegacyAnnotationFilepath is the former AnnotationFilepath.
+	LegacyAnnotationFilepath = "org.cnai.model.filepath"
+	// LegacyAnnotationFileMetadata is the former AnnotationFileMetadata.
+	LegacyAnnotationFileMetadata = "org.cnai.model.file.metadata+json"
+	legacyMediaTypePrefix        = "application/vnd.cnai.model."
+	mediaTypePrefix              = "application/vnd.cncf.model."
 )
 
 // KitOps ModelKit names (kitops-ml/kitops pkg/lib/constants/mediaType.go).
@@ -82,11 +105,17 @@ type Kind string
 
 // Kinds of ModelPack layers.
 const (
-	KindWeight       Kind = "weight"
+	// KindWeight is a weights file (.safetensors, .gguf, .bin...).
+	KindWeight Kind = "weight"
+	// KindWeightConfig is a configuration of the weights (config.json,
+	// tokenizer files) and, in cairn, any file no rule classifies.
 	KindWeightConfig Kind = "weight.config"
-	KindDoc          Kind = "doc"
-	KindCode         Kind = "code"
-	KindDataset      Kind = "dataset"
+	// KindDoc is documentation (README, LICENSE, *.md).
+	KindDoc Kind = "doc"
+	// KindCode is code (scripts, notebooks, sources).
+	KindCode Kind = "code"
+	// KindDataset is a dataset file; every file of a dataset has it.
+	KindDataset Kind = "dataset"
 )
 
 func (k Kind) valid() bool {
@@ -99,9 +128,6 @@ func (k Kind) valid() bool {
 
 // rawMediaType is the media type of an uncompressed single-file layer.
 func (k Kind) rawMediaType() string { return mediaTypePrefix + string(k) + ".v1.raw" }
-
-// tarMediaType is the media type of an uncompressed tar layer.
-func (k Kind) tarMediaType() string { return mediaTypePrefix + string(k) + ".v1.tar" }
 
 // layerFormat is how a layer's bytes become files.
 type layerFormat int

@@ -437,6 +437,11 @@ type hfConfig struct {
 	ModelType     string   `json:"model_type"`
 	TorchDtype    any      `json:"torch_dtype"`
 	Dtype         any      `json:"dtype"` // newer transformers write dtype
+	// QuantizationConfig names the method of pre-quantized checkpoints
+	// (gptq, awq, bitsandbytes, fp8...).
+	QuantizationConfig struct {
+		QuantMethod string `json:"quant_method"`
+	} `json:"quantization_config"`
 }
 
 // readHFConfig reads config.json (at most maxConfigJSON bytes).

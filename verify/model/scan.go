@@ -173,18 +173,18 @@ func Scan(dir string, opts ScanOptions) ([]Entry, error) {
 
 	var files []Entry
 	seen := newPathSet()
-	err = filepath.WalkDir(root, func(name string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
+	err = filepath.WalkDir(root, func(name string, d fs.DirEntry, walkErr error) error {
 		if name == root {
-			return nil
+			return walkErr
 		}
 		rel, err := filepath.Rel(root, name)
 		if err != nil {
 			return err
 		}
 		rel = filepath.ToSlash(rel)
+		if walkErr != nil {
+			return pathError(rel, walkErr)
+		}
 		if strings.EqualFold(rel, metaDir) {
 			if d.IsDir() {
 				return filepath.SkipDir

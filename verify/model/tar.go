@@ -175,8 +175,10 @@ func (g *groupReader) Close() error {
 // overwritten. On error, the files this call created are removed (the
 // directories are left).
 //
-// A compressed stream may expand far beyond its layer size; callers that
-// extract untrusted layers should watch free space.
+// ExtractTar reads r to its end, past the end-of-archive marker, so that a
+// caller hashing r as it flows sees every byte of the layer. A compressed
+// stream may expand far beyond its layer size; callers that extract
+// untrusted layers should watch free space.
 func ExtractTar(r io.Reader, dir string) ([]string, error) {
 	br := bufio.NewReader(r)
 	var src io.Reader = br
@@ -198,7 +200,13 @@ func ExtractTar(r io.Reader, dir string) ([]string, error) {
 	defer root.Close()
 
 	x := extractor{root: root, seen: newPathSet()}
-	if err := x.run(tar.NewReader(src)); err != nil {
+	err = x.run(tar.NewReader(src))
+	if err == nil {
+		// Read what follows the end-of-archive marker, so that a caller
+		// hashing r sees the whole layer.
+		_, err = io.Copy(io.Discard, br)
+	}
+	if err != nil {
 		for _, p := range x.written {
 			root.Remove(p)
 		}
@@ -218,6 +226,9 @@ func (x *extractor) run(tr *tar.Reader) error {
 		hdr, err := tr.Next()
 		if err == io.EOF {
 			return nil
+		}
+		if errors.Is(err, tar.ErrInsecurePath) && hdr != nil { // GODEBUG=tarinsecurepath=0
+			return pathError(hdr.Name, fmt.Errorf("%w: %v", ErrUnsafePath, err))
 		}
 		if err != nil {
 			return fmt.Errorf("tar: %w", err)
