@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -19,9 +18,10 @@ import (
 	"cairn.dev/cairn/registry/internal/directio"
 )
 
-// saveEvery is how often a download saves its hash state, so a resumed
-// download does not re-hash what it already has.
-const saveEvery = 64 << 20
+// CheckpointEvery is how often a download records how far it got (bytes on
+// disk and the hash state), so that an interrupted download resumes from
+// there: a killed pull fetches again at most this much of what it had.
+const CheckpointEvery = 16 << 20
 
 // Fetch makes sure the cache holds desc's blob, downloading it from r if
 // needed, and returns its path in the cache and whether it was downloaded.
@@ -83,31 +83,24 @@ type stateHash interface {
 	encoding.BinaryUnmarshaler
 }
 
-// restoreDownload positions f after the bytes of an earlier attempt and
-// brings h to the matching state: from the saved state when it covers a
-// prefix of the file (the rest is hashed), else by hashing the whole file.
+// restoreDownload continues an earlier attempt from its last checkpoint:
+// the file is cut back to the checkpoint (bytes after it may have been
+// written out of order) and h takes the saved state. Without a checkpoint
+// the download starts over.
 func restoreDownload(f *os.File, statePath string, h stateHash) (int64, error) {
-	fi, err := f.Stat()
-	if err != nil {
-		return 0, err
-	}
 	var from int64
 	if b, err := os.ReadFile(statePath); err == nil && len(b) > 8 {
 		n := int64(beUint64(b[:8]))
-		if n <= fi.Size() && h.UnmarshalBinary(b[8:]) == nil {
+		if fi, err := f.Stat(); err == nil && n <= fi.Size() && h.UnmarshalBinary(b[8:]) == nil {
 			from = n
 		} else {
 			h.Reset()
 		}
 	}
-	if _, err := f.Seek(from, io.SeekStart); err != nil {
+	if err := f.Truncate(from); err != nil {
 		return 0, err
 	}
-	n, err := io.CopyBuffer(h, f, make([]byte, 1<<20))
-	if err != nil {
-		return 0, err
-	}
-	return from + n, nil
+	return from, nil
 }
 
 func beUint64(b []byte) uint64 {
@@ -158,39 +151,18 @@ func (r *Remote) download(ctx context.Context, f *os.File, off *int64, h stateHa
 	// that sends more is caught by the size check, not allowed to fill the
 	// disk.
 	body := io.LimitReader(resp.Body, desc.Size-*off+1)
-	buf := directio.Buffer(1 << 20)
-	// Whole aligned megabytes are written with O_DIRECT: no page cache to
-	// fill (the pulled file is read by the workload later, not now).
-	dw := directio.NewWriter(f)
-	defer dw.Close()
-	lastSave := *off
-	for {
-		n, rerr := io.ReadFull(body, buf)
-		if n > 0 {
-			if _, err := dw.WriteAt(buf[:n], *off); err != nil {
-				return err
-			}
-			h.Write(buf[:n])
-			*off += int64(n)
-			if progress != nil {
-				progress(int64(n))
-			}
-			if *off-lastSave >= saveEvery {
-				if st, err := h.MarshalBinary(); err == nil {
-					os.WriteFile(statePath, append(putUint64(uint64(*off)), st...), 0o644)
-				}
-				lastSave = *off
-			}
-		}
-		if rerr == io.EOF || errors.Is(rerr, io.ErrUnexpectedEOF) {
-			return nil
-		}
-		if rerr != nil {
-			// Keep what arrived for the next attempt.
-			if st, err := h.MarshalBinary(); err == nil {
-				os.WriteFile(statePath, append(putUint64(uint64(*off)), st...), 0o644)
-			}
-			return fmt.Errorf("download %s: %w", desc.Digest, rerr)
+	start := *off
+	checkpoint := func(n int64) {
+		if st, err := h.MarshalBinary(); err == nil {
+			os.WriteFile(statePath, append(putUint64(uint64(start+n)), st...), 0o644)
 		}
 	}
+	// Whole aligned megabytes are written with O_DIRECT where possible: no
+	// page cache to fill (the workload reads the file later, not now).
+	n, err := directio.Copy(f, start, h, body, directio.Options{Progress: progress, Checkpoint: checkpoint, CheckpointEvery: CheckpointEvery})
+	*off = start + n
+	if err != nil {
+		return fmt.Errorf("download %s: %w", desc.Digest, err)
+	}
+	return nil
 }

@@ -17,9 +17,17 @@ type Writer struct {
 	failed atomic.Bool
 }
 
+// Disabled turns direct writes off for the whole process: set from the
+// environment variable CAIRN_DIRECT_IO=off, for filesystems where O_DIRECT
+// is slow or misbehaves.
+var Disabled = os.Getenv("CAIRN_DIRECT_IO") == "off"
+
 // NewWriter returns a Writer for f, whose name is reopened with O_DIRECT.
-// When that fails the Writer simply uses f.
+// When that fails (or Disabled is set) the Writer simply uses f.
 func NewWriter(f *os.File) *Writer {
+	if Disabled {
+		return &Writer{f: f}
+	}
 	return &Writer{f: f, direct: openDirect(f.Name())}
 }
 

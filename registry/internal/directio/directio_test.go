@@ -3,6 +3,7 @@ package directio
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"os"
 	"path/filepath"
 	"testing"
@@ -38,5 +39,47 @@ func TestWriter_MixedWrites(t *testing.T) {
 	}
 	if !Aligned(Buffer(Align), 0) || Aligned(Buffer(Align)[1:], 0) || Aligned(Buffer(Align), 1) {
 		t.Fatal("Aligned is wrong")
+	}
+}
+
+func TestCopy(t *testing.T) {
+	for _, size := range []int{0, 1, ChunkSize - 1, ChunkSize, 3*ChunkSize + 4097, 9 * ChunkSize} {
+		data := make([]byte, size)
+		rand.Read(data)
+		p := filepath.Join(t.TempDir(), "f")
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Start at an offset after 10 bytes already in the file.
+		f.Write([]byte("0123456789"))
+		h := sha256.New()
+		var prog, lastCheck int64
+		n, err := Copy(f, 10, h, bytes.NewReader(data), Options{
+			Progress: func(k int64) { prog += k },
+			Checkpoint: func(k int64) {
+				// Everything up to a checkpoint is on the file.
+				b, _ := os.ReadFile(p)
+				if !bytes.Equal(b[10:10+k], data[:k]) {
+					t.Errorf("checkpoint at %d: bytes not all written", k)
+				}
+				lastCheck = k
+			},
+			CheckpointEvery: 2 * ChunkSize,
+		})
+		f.Close()
+		if size >= 2*ChunkSize && lastCheck == 0 {
+			t.Errorf("size %d: no checkpoint", size)
+		}
+		if err != nil || n != int64(size) || prog != int64(size) {
+			t.Fatalf("size %d: n=%d progress=%d err=%v", size, n, prog, err)
+		}
+		got, _ := os.ReadFile(p)
+		if !bytes.Equal(got, append([]byte("0123456789"), data...)) {
+			t.Fatalf("size %d: file differs", size)
+		}
+		if want := sha256.Sum256(data); !bytes.Equal(h.Sum(nil), want[:]) {
+			t.Fatalf("size %d: hash differs", size)
+		}
 	}
 }
