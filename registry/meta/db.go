@@ -628,18 +628,12 @@ func (db *DB) Manifests(ctx context.Context, fn func(*storage.Manifest) error) e
 		return err
 	}
 	for _, repo := range repos {
-		var ms []*storage.Manifest
-		err := db.db.View(func(tx *bolt.Tx) error {
-			rb := repoBucket(tx, repo)
-			return rb.Bucket(bucketManifests).ForEach(func(k, v []byte) error {
-				m, err := decodeManifest(rb, digest.Digest(k), true)
-				if err != nil {
-					return err
-				}
-				ms = append(ms, m)
-				return nil
-			})
-		})
+		// One read transaction per repository: fn may be slow (scrub
+		// hashes), and bbolt's write lock must not wait for all of it.
+		ms, err := db.RepositoryManifests(ctx, repo)
+		if errors.Is(err, storage.ErrNameUnknown) {
+			continue // deleted meanwhile
+		}
 		if err != nil {
 			return err
 		}
