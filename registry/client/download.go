@@ -23,6 +23,11 @@ import (
 // there: a killed pull fetches again at most this much of what it had.
 const CheckpointEvery = 16 << 20
 
+// downloadWriters is the writes in flight per download: a pull fetches
+// several files at once, so one writer each keeps the device busy enough
+// without a pile of buffers.
+const downloadWriters = 1
+
 // Fetch makes sure the cache holds desc's blob, downloading it from r if
 // needed, and returns its path in the cache and whether it was downloaded.
 // The bytes are hashed as they arrive and the blob is committed only when
@@ -159,7 +164,7 @@ func (r *Remote) download(ctx context.Context, f *os.File, off *int64, h stateHa
 	}
 	// Whole aligned megabytes are written with O_DIRECT where possible: no
 	// page cache to fill (the workload reads the file later, not now).
-	n, err := directio.Copy(f, start, h, body, directio.Options{Progress: progress, Checkpoint: checkpoint, CheckpointEvery: CheckpointEvery})
+	n, err := directio.Copy(f, start, h, body, directio.Options{Progress: progress, Checkpoint: checkpoint, CheckpointEvery: CheckpointEvery, Writers: downloadWriters})
 	*off = start + n
 	if err != nil {
 		return fmt.Errorf("download %s: %w", desc.Digest, err)

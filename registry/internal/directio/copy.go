@@ -12,11 +12,9 @@ import (
 const (
 	// ChunkSize is the unit read, hashed and written.
 	ChunkSize = 1 << 20
-	// Writers is how many chunk writes are in flight at once: a direct
-	// write waits for the device, so several keep its queue busy.
+	// Writers is how many chunk writes are in flight at once by default: a
+	// direct write waits for the device, so several keep its queue busy.
 	Writers = 4
-	// depth is how many chunks exist at once (being read or written).
-	depth = 2 * Writers
 )
 
 var chunks = sync.Pool{New: func() any { b := Buffer(ChunkSize); return &b }}
@@ -32,6 +30,9 @@ type Options struct {
 	// if every write succeeded.
 	Checkpoint      func(n int64)
 	CheckpointEvery int64
+	// Writers overrides the number of writes in flight (default Writers);
+	// callers that copy several files at once may want fewer each.
+	Writers int
 }
 
 type job struct {
@@ -49,6 +50,11 @@ type job struct {
 func Copy(f *os.File, off int64, h hash.Hash, r io.Reader, opts Options) (int64, error) {
 	w := NewWriter(f)
 	defer w.Close()
+	writers := opts.Writers
+	if writers <= 0 {
+		writers = Writers
+	}
+	depth := 2 * writers
 	free := make(chan *[]byte, depth)
 	for range depth {
 		free <- chunks.Get().(*[]byte)
@@ -60,7 +66,7 @@ func Copy(f *os.File, off int64, h hash.Hash, r io.Reader, opts Options) (int64,
 		mu       sync.Mutex
 		werr     error
 	)
-	for range Writers {
+	for range writers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
