@@ -240,12 +240,13 @@ func fetchManifest(ctx context.Context, repo *remote.Repository, refStr string) 
 	return desc, b, nil
 }
 
-// fetchBlob reads a small blob, verified against its descriptor.
+// fetchBlob reads small content (a blob, or a manifest: oras-go routes by
+// media type), verified against its descriptor.
 func fetchBlob(ctx context.Context, repo *remote.Repository, desc ocispec.Descriptor, limit int64) ([]byte, error) {
 	if desc.Size > limit {
 		return nil, fmt.Errorf("%s: %d bytes exceeds the limit of %d", desc.Digest, desc.Size, limit)
 	}
-	rc, err := repo.Blobs().Fetch(ctx, desc)
+	rc, err := repo.Fetch(ctx, desc)
 	if err != nil {
 		return nil, err
 	}

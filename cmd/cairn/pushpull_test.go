@@ -173,6 +173,29 @@ func TestPushPull_RoundTrip(t *testing.T) {
 		t.Errorf(".cairn/manifest.json is not the pushed manifest")
 	}
 
+	// A signature attached as a referrer is recorded in .cairn/referrers
+	// with its blob, for offline verification later.
+	subject := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: first.Digest, Size: int64(len(man))}
+	sig := attachReferrer(t, srv.Host, "models/llama", subject, "application/vnd.dev.sigstore.bundle.v0.3+json", nil)
+	dst2 := filepath.Join(t.TempDir(), "out2")
+	if code, out := runCLI(t, "pull", ref, dst2, "--cache", t.TempDir()); code != 0 {
+		t.Fatalf("pull with a referrer: exit %d: %s", code, out)
+	}
+	idx, _ := os.ReadFile(filepath.Join(dst2, ".cairn", "referrers.json"))
+	var index ocispec.Index
+	if err := json.Unmarshal(idx, &index); err != nil || len(index.Manifests) != 1 || index.Manifests[0].Digest != sig.Digest {
+		t.Fatalf(".cairn/referrers.json = %s (%v), want %s", idx, err, sig.Digest)
+	}
+	sigMan, err := os.ReadFile(filepath.Join(dst2, ".cairn", "referrers", sig.Digest.Encoded()+".json"))
+	if err != nil || digest.FromBytes(sigMan) != sig.Digest {
+		t.Fatalf("referrer manifest not recorded: %v", err)
+	}
+	var sm ocispec.Manifest
+	json.Unmarshal(sigMan, &sm)
+	if b, err := os.ReadFile(filepath.Join(dst2, ".cairn", "referrers", sm.Layers[0].Digest.Encoded())); err != nil || digest.FromBytes(b) != sm.Layers[0].Digest {
+		t.Errorf("referrer blob not recorded: %v", err)
+	}
+
 	// --include pulls part of the model.
 	part := filepath.Join(t.TempDir(), "part")
 	if code, out := runCLI(t, "pull", ref, part, "--cache", t.TempDir(), "--include", "*.json"); code != 0 {
