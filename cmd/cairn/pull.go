@@ -175,7 +175,7 @@ func runPull(cmd *cobra.Command, o pullOptions, refStr, dir string) error {
 			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 				return err
 			}
-			return cache.Place(f.Desc.Digest, dst)
+			return cache.Place(f.Desc.Digest, dst, f.Mode)
 		})
 	}
 	err = g.Wait()

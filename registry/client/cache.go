@@ -88,16 +88,25 @@ func (c *Cache) commit(tmp string, d digest.Digest) (string, error) {
 }
 
 // Place puts a cached blob at dst: a hard link when the cache and dst share a
-// filesystem (no copy; the file is read-only), a copy otherwise. The file
-// appears at dst only complete, by rename.
-func (c *Cache) Place(d digest.Digest, dst string) error {
+// filesystem (no copy; the file is read-only), a copy otherwise, and always
+// a copy for an executable file (mode with an execute bit), since a link
+// shares the cache's read-only mode. The file appears at dst only complete,
+// by rename.
+func (c *Cache) Place(d digest.Digest, dst string, mode fs.FileMode) error {
 	src := c.Path(d)
 	tmp := dst + ".cairn-tmp"
 	os.Remove(tmp)
-	if err := os.Link(src, tmp); err != nil {
+	exec := mode&0o111 != 0
+	if exec || os.Link(src, tmp) != nil {
 		if err := copyFile(src, tmp); err != nil {
 			os.Remove(tmp)
 			return err
+		}
+		if exec {
+			if err := os.Chmod(tmp, 0o555); err != nil {
+				os.Remove(tmp)
+				return err
+			}
 		}
 	}
 	if err := os.Rename(tmp, dst); err != nil {

@@ -68,11 +68,22 @@ func TestUploadFetch_RoundTrip(t *testing.T) {
 		t.Fatalf("second fetch: %v fetched=%v", err, fetched)
 	}
 	dst := filepath.Join(t.TempDir(), "w.bin")
-	if err := cache2.Place(desc.Digest, dst); err != nil {
+	if err := cache2.Place(desc.Digest, dst, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := os.ReadFile(dst); !bytes.Equal(got, data) {
 		t.Fatal("placed bytes differ")
+	}
+	// An executable gets its own copy with execute bits.
+	exe := filepath.Join(t.TempDir(), "run.sh")
+	if err := cache2.Place(desc.Digest, exe, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(exe); err != nil || fi.Mode().Perm()&0o111 == 0 {
+		t.Fatalf("executable placed without execute bits: %v %v", fi.Mode(), err)
+	}
+	if fi, _ := os.Stat(cache2.Path(desc.Digest)); fi.Mode().Perm()&0o111 != 0 {
+		t.Fatal("placing an executable changed the cached blob's mode")
 	}
 }
 
