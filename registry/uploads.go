@@ -134,15 +134,27 @@ func uploadAccepted(w http.ResponseWriter, status int, name, id string, size int
 	w.WriteHeader(status)
 }
 
-func (r *Registry) uploadStatus(w http.ResponseWriter, req *http.Request, name, id string) error {
+// openUpload checks the session, takes the upload's lock and reopens it.
+// The caller runs unlock when done.
+func (r *Registry) openUpload(req *http.Request, name, id string) (u storage.Upload, unlock func(), err error) {
 	if _, err := r.session(req, name, id); err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer r.uploadLocks.lock(id)()
-	u, err := r.blobs.ResumeUpload(req.Context(), id)
+	unlock = r.uploadLocks.lock(id)
+	u, err = r.blobs.ResumeUpload(req.Context(), id)
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return u, unlock, nil
+}
+
+func (r *Registry) uploadStatus(w http.ResponseWriter, req *http.Request, name, id string) error {
+	u, unlock, err := r.openUpload(req, name, id)
 	if err != nil {
 		return err
 	}
+	defer unlock()
 	size := u.Size()
 	u.Abort()
 	uploadAccepted(w, http.StatusNoContent, name, id, size)
@@ -199,14 +211,11 @@ func (r *Registry) appendBody(w http.ResponseWriter, req *http.Request, name str
 var errAnswered = errors.New("answered")
 
 func (r *Registry) patchUpload(w http.ResponseWriter, req *http.Request, name, id string) error {
-	if _, err := r.session(req, name, id); err != nil {
-		return err
-	}
-	defer r.uploadLocks.lock(id)()
-	u, err := r.blobs.ResumeUpload(req.Context(), id)
+	u, unlock, err := r.openUpload(req, name, id)
 	if err != nil {
 		return err
 	}
+	defer unlock()
 	if err := r.appendBody(w, req, name, u); err != nil {
 		u.Abort()
 		return err
@@ -234,12 +243,12 @@ func (r *Registry) putUpload(w http.ResponseWriter, req *http.Request, name, id 
 	if err != nil {
 		return err
 	}
-	defer r.uploadLocks.lock(id)()
-	ctx := req.Context()
-	u, err := r.blobs.ResumeUpload(ctx, id)
+	u, unlock, err := r.openUpload(req, name, id)
 	if err != nil {
 		return err
 	}
+	defer unlock()
+	ctx := req.Context()
 	if err := r.appendBody(w, req, name, u); err != nil {
 		u.Abort()
 		return err
