@@ -29,6 +29,7 @@ Show a tag's moves: cairn history 127.0.0.1:5000/models/llama:v1`,
 		newTagCmd(),
 		newLoginCmd(),
 		newLsCmd(), newInspectCmd(), newDiffCmd(),
+		newKeygenCmd(),
 	)
 	return root
 }
