@@ -20,14 +20,19 @@
 // wrapping ErrWrongPassword. The package never logs and never prompts: the
 // command line gets passwords and passes them in.
 //
+// # Signing (present)
+//
+// NewKeypair wraps the crypto.Signer that LoadPrivateKey returns as a
+// sigstore-go sign.Keypair. Statement builds an in-toto Statement v1 about a
+// manifest digest; Sign and SignStatement sign it into a Sigstore bundle
+// v0.3 holding a DSSE envelope (with a key: the key's hint, no certificate,
+// no log entry), as `cosign sign --key` does; Attach pushes the bundle as an
+// OCI referrer of the manifest exactly as cosign v3 does.
+//
 // # Coming
 //
-// Signing (a DSSE envelope over an in-toto Statement whose subject is a
-// manifest digest, in a Sigstore bundle v0.3, attached as a referrer the way
-// cosign v3 does), SLSA v1 provenance with lineage in resolvedDependencies,
-// and OpenSSF Model Signing for local directories. Signing takes a
-// sigstore-go sign.Keypair built from the crypto.Signer that LoadPrivateKey
-// returns.
+// SLSA v1 provenance with lineage in resolvedDependencies, keyless signing,
+// and OpenSSF Model Signing for local directories.
 //
 // attest may import verify, never registry or web.
 package attest

@@ -3,7 +3,14 @@
 // attestations against a policy. It never logs and never imports the
 // registry or the web UI; checks return errors wrapping ErrVerification.
 //
-// The checks arrive with the signature and verification-agent issues; the
-// package exists now so that the dependency rules (see
-// registry/deps_test.go) are enforced from the start.
+// # Signatures
+//
+// Signature checks cosign-style signature bundles (Sigstore bundle v0.3, a
+// DSSE envelope over an in-toto statement with predicate
+// https://sigstore.dev/cosign/sign/v1) of a manifest digest against trusted
+// public keys, with sigstore-go. The caller fetches the bundles (through
+// the referrers API); this package only reads bytes. Bundles are bounded by
+// MaxBundleSize and MaxBundles. No bundle is ErrUnsigned; bundles none of
+// which verifies is ErrUntrustedSignature. Keyless verification, policies
+// and the other checks of the verification agent are still to come.
 package verify

@@ -30,6 +30,8 @@ Show a tag's moves: cairn history 127.0.0.1:5000/models/llama:v1`,
 		newLoginCmd(),
 		newLsCmd(), newInspectCmd(), newDiffCmd(),
 		newKeygenCmd(),
+		newSignCmd(),
+		newVerifyCmd(),
 	)
 	return root
 }

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"crypto"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/sigstore/sigstore-go/pkg/sign"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"cairn.dev/cairn/attest"
+)
+
+type signOptions struct {
+	remoteOptions
+	key string
+}
+
+func newSignCmd() *cobra.Command {
+	var o signOptions
+	cmd := &cobra.Command{
+		Use:   "sign REF --key KEY",
+		Short: "Sign a model in a registry with a private key",
+		Long: `Sign the manifest REF resolves to, the way cosign v3 signs an image: a Sigstore
+bundle (v0.3) holding a DSSE envelope over an in-toto statement whose subject
+is the manifest digest (predicate type https://sigstore.dev/cosign/sign/v1),
+pushed as an OCI referrer of the manifest. Prints the signature manifest's
+digest.
+
+KEY is a private key from cairn keygen or cosign generate-key-pair. An
+encrypted key's password comes from CAIRN_PASSWORD when it is set, and
+otherwise is asked for once on the terminal. The bundle records only the
+key's fingerprint: no certificate, no transparency log entry.`,
+		Example: `  cairn sign 127.0.0.1:5000/models/llama:v1 --key cairn.key
+  CAIRN_PASSWORD="$(pass show cairn/signing)" cairn sign reg.example/m@sha256:... --key ci.key`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runSign(cmd, o, args[0])
+		},
+	}
+	o.remoteOptions.addFlags(cmd)
+	cmd.Flags().StringVar(&o.key, "key", "", "private key file (PEM)")
+	cmd.MarkFlagRequired("key")
+	return cmd
+}
+
+func runSign(cmd *cobra.Command, o signOptions, refStr string) error {
+	ctx := cmd.Context()
+	signer, err := loadSigningKey(o.key, cmd.InOrStdin(), cmd.ErrOrStderr())
+	if err != nil {
+		return err
+	}
+	kp, err := attest.NewKeypair(signer)
+	if err != nil {
+		return fmt.Errorf("%s: %w", o.key, err)
+	}
+	repo, _, err := o.repository(refStr)
+	if err != nil {
+		return err
+	}
+	if repo.Reference.Reference == "" {
+		return fmt.Errorf("%s: name a tag or digest to sign", refStr)
+	}
+	desc, err := repo.Resolve(ctx, repo.Reference.Reference)
+	if err != nil {
+		return fmt.Errorf("resolve %s: %w", refStr, err)
+	}
+	name := repo.Reference.Registry + "/" + repo.Reference.Repository
+	bundle, err := attest.Sign(ctx, kp, desc, name, sign.BundleOptions{})
+	if err != nil {
+		return err
+	}
+	sig, err := attest.Attach(ctx, repo, desc, attest.PredicateCosignSign, bundle)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "signed %s@%s\n", name, desc.Digest)
+	fmt.Fprintln(cmd.OutOrStdout(), sig.Digest)
+	return nil
+}
+
+// loadSigningKey reads a private key. Its password is $CAIRN_PASSWORD when
+// set; otherwise the key is tried without one and, only if it is encrypted,
+// the password is asked for once on the terminal.
+func loadSigningKey(path string, in io.Reader, errOut io.Writer) (crypto.Signer, error) {
+	pemBytes, err := readKeyFile(path)
+	if err != nil {
+		return nil, err
+	}
+	password, set := os.LookupEnv(passwordEnv)
+	key, err := attest.LoadPrivateKey(pemBytes, []byte(password))
+	if errors.Is(err, attest.ErrPasswordRequired) && !set {
+		f, ok := in.(*os.File)
+		if !ok || !term.IsTerminal(int(f.Fd())) {
+			return nil, fmt.Errorf("%s is encrypted and there is no terminal to ask for its password: set %s", path, passwordEnv)
+		}
+		fmt.Fprintf(errOut, "Enter password for %s: ", path)
+		p, rerr := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(errOut)
+		if rerr != nil {
+			return nil, fmt.Errorf("read password: %w", rerr)
+		}
+		key, err = attest.LoadPrivateKey(pemBytes, p)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return key, nil
+}
+
+// readKeyFile reads a key file, refusing one larger than attest.MaxKeySize
+// before reading it all.
+func readKeyFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, attest.MaxKeySize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(b) > attest.MaxKeySize {
+		return nil, fmt.Errorf("%s: larger than %d bytes: not a key file", path, attest.MaxKeySize)
+	}
+	return b, nil
+}

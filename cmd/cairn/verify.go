@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/spf13/cobra"
+	"oras.land/oras-go/v2/registry/remote"
+
+	"cairn.dev/cairn/attest"
+	"cairn.dev/cairn/verify"
+)
+
+type verifyOptions struct {
+	remoteOptions
+	keys []string
+}
+
+func newVerifyCmd() *cobra.Command {
+	var o verifyOptions
+	cmd := &cobra.Command{
+		Use:   "verify REF --key PUB [--key PUB]...",
+		Short: "Verify a model's signature against trusted public keys",
+		Long: `Resolve REF to its manifest digest, find its Sigstore signature bundles through
+the referrers API (artifactType application/vnd.dev.sigstore.bundle.v0.3+json,
+as cosign v3 and cairn sign attach them) and verify them with the given
+public keys. The model is verified when one bundle is a signature of that
+digest by one of the keys.
+
+Exit status: 0 verified; 1 refused (no signature, or none that verifies with
+the given keys: the message says which check failed for each bundle); 2 could
+not verify (usage, unreadable key, network).`,
+		Example: `  cairn verify 127.0.0.1:5000/models/llama:v1 --key cairn.pub
+  cairn verify reg.example/m:v2 --key release.pub --key cosign.pub`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runVerify(cmd, o, args[0])
+		},
+	}
+	o.remoteOptions.addFlags(cmd)
+	cmd.Flags().StringArrayVar(&o.keys, "key", nil, "trusted public key file (PEM); repeatable")
+	cmd.MarkFlagRequired("key")
+	return cmd
+}
+
+func runVerify(cmd *cobra.Command, o verifyOptions, refStr string) error {
+	ctx := cmd.Context()
+	keys := make([]verify.Key, 0, len(o.keys))
+	for _, p := range o.keys {
+		b, err := readKeyFile(p)
+		if err != nil {
+			return err
+		}
+		pub, err := attest.LoadPublicKey(b)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		keys = append(keys, verify.Key{Name: p, Public: pub})
+	}
+	repo, _, err := o.repository(refStr)
+	if err != nil {
+		return err
+	}
+	if repo.Reference.Reference == "" {
+		return fmt.Errorf("%s: name a tag or digest to verify", refStr)
+	}
+	desc, err := repo.Resolve(ctx, repo.Reference.Reference)
+	if err != nil {
+		return fmt.Errorf("resolve %s: %w", refStr, err)
+	}
+	bundles, err := fetchBundles(ctx, repo, desc)
+	if err != nil {
+		return fmt.Errorf("%s: %w", refStr, err)
+	}
+	key, err := verify.Signature(desc, bundles, keys)
+	if errors.Is(err, verify.ErrVerification) {
+		return refused(fmt.Errorf("%s: %w", refStr, err))
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", refStr, err)
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "verified: %s@%s signed by %s\n", repo.Reference.Repository, desc.Digest, key.Name)
+	return nil
+}
+
+// fetchBundles returns the Sigstore bundles attached to desc: the bundle
+// layers of its referrers of artifactType attest.MediaTypeBundle, each
+// bounded by verify.MaxBundleSize and checked against its digest. At most
+// verify.MaxBundles referrers are read.
+func fetchBundles(ctx context.Context, repo *remote.Repository, desc ocispec.Descriptor) ([][]byte, error) {
+	var refs []ocispec.Descriptor
+	err := repo.Referrers(ctx, desc, attest.MediaTypeBundle, func(page []ocispec.Descriptor) error {
+		for _, r := range page {
+			// A registry without the filter returns every referrer.
+			if r.ArtifactType == attest.MediaTypeBundle && len(refs) < verify.MaxBundles {
+				refs = append(refs, r)
+			}
+		}
+		if len(refs) >= verify.MaxBundles {
+			return errEnough
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errEnough) {
+		return nil, fmt.Errorf("referrers of %s: %w", desc.Digest, err)
+	}
+	var bundles [][]byte
+	for _, r := range refs {
+		if r.MediaType != ocispec.MediaTypeImageManifest {
+			continue
+		}
+		mb, err := fetchBlob(ctx, repo, r, maxManifestBytes)
+		if err != nil {
+			return nil, fmt.Errorf("signature manifest %s: %w", r.Digest, err)
+		}
+		var m ocispec.Manifest
+		if err := json.Unmarshal(mb, &m); err != nil {
+			continue // not a signature; anyone who can push can push this
+		}
+		for _, l := range m.Layers {
+			// Oversized bundles are skipped, not fatal, so that a bad
+			// referrer cannot hide a good one.
+			if l.MediaType != attest.MediaTypeBundle || l.Size > verify.MaxBundleSize || len(bundles) >= verify.MaxBundles {
+				continue
+			}
+			b, err := fetchBlob(ctx, repo, l, verify.MaxBundleSize)
+			if err != nil {
+				return nil, fmt.Errorf("signature bundle %s: %w", l.Digest, err)
+			}
+			bundles = append(bundles, b)
+		}
+	}
+	return bundles, nil
+}

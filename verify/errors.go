@@ -1,0 +1,18 @@
+package verify
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrVerification is the root of every failed check: test for it with
+// errors.Is to tell "refused" from "could not check".
+var ErrVerification = errors.New("verification failed")
+
+// ErrUnsigned is returned, wrapped, when a model has no signature bundle
+// at all.
+var ErrUnsigned = fmt.Errorf("%w: no signature", ErrVerification)
+
+// ErrUntrustedSignature is returned, wrapped, when a model has signature
+// bundles but none verifies, for its manifest digest, with any trusted key.
+var ErrUntrustedSignature = fmt.Errorf("%w: no signature verifies with a trusted key", ErrVerification)

@@ -1,0 +1,117 @@
+package verify_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/sigstore/sigstore-go/pkg/sign"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"cairn.dev/cairn/verify"
+)
+
+var (
+	subject = ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("model"), Size: 5}
+	other   = ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("other"), Size: 5}
+)
+
+// statement is an in-toto Statement v1 about d.
+func statement(d digest.Digest, predicateType string) []byte {
+	return fmt.Appendf(nil, `{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"reg.example/m","digest":{%q:%q}}],"predicateType":%q,"predicate":{}}`,
+		d.Algorithm(), d.Encoded(), predicateType)
+}
+
+// signed returns a key-signed bundle (no log entry, no timestamp) over c.
+func signed(t testing.TB, kp sign.Keypair, c sign.Content) []byte {
+	t.Helper()
+	b, err := sign.Bundle(c, kp, sign.BundleOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := protojson.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+func dsse(st []byte) sign.Content {
+	return &sign.DSSEData{Data: st, PayloadType: "application/vnd.in-toto+json"}
+}
+
+func newKeypair(t testing.TB) *sign.EphemeralKeypair {
+	t.Helper()
+	kp, err := sign.NewEphemeralKeypair(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kp
+}
+
+func TestSignature(t *testing.T) {
+	right, wrong := newKeypair(t), newKeypair(t)
+	rightKey := verify.Key{Name: "right.pub", Public: right.GetPublicKey()}
+	wrongKey := verify.Key{Name: "wrong.pub", Public: wrong.GetPublicKey()}
+	good := signed(t, right, dsse(statement(subject.Digest, verify.PredicateCosignSign)))
+	for _, tc := range []struct {
+		name    string
+		bundles [][]byte
+		keys    []verify.Key
+		want    error // nil: verified by rightKey
+	}{
+		{"signed", [][]byte{good}, []verify.Key{rightKey}, nil},
+		{"second key", [][]byte{good}, []verify.Key{wrongKey, rightKey}, nil},
+		{"bad then good bundle", [][]byte{[]byte("{}"), good}, []verify.Key{rightKey}, nil},
+		{"unsigned", nil, []verify.Key{rightKey}, verify.ErrUnsigned},
+		{"wrong key", [][]byte{good}, []verify.Key{wrongKey}, verify.ErrUntrustedSignature},
+		{"other digest", [][]byte{signed(t, right, dsse(statement(other.Digest, verify.PredicateCosignSign)))}, []verify.Key{rightKey}, verify.ErrUntrustedSignature},
+		{"other predicate", [][]byte{signed(t, right, dsse(statement(subject.Digest, "https://slsa.dev/provenance/v1")))}, []verify.Key{rightKey}, verify.ErrUntrustedSignature},
+		{"message signature", [][]byte{signed(t, right, &sign.PlainData{Data: []byte("model")})}, []verify.Key{rightKey}, verify.ErrUntrustedSignature},
+		{"malformed", [][]byte{[]byte(`{"mediaType":`)}, []verify.Key{rightKey}, verify.ErrUntrustedSignature},
+		{"oversized", [][]byte{append(bytes.Repeat([]byte(" "), verify.MaxBundleSize), good...)}, []verify.Key{rightKey}, verify.ErrUntrustedSignature},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k, err := verify.Signature(subject, tc.bundles, tc.keys)
+			if tc.want == nil {
+				if err != nil || k.Name != rightKey.Name {
+					t.Fatalf("got %q, %v; want %q", k.Name, err, rightKey.Name)
+				}
+				return
+			}
+			if !errors.Is(err, tc.want) || !errors.Is(err, verify.ErrVerification) {
+				t.Fatalf("err = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestSignature_NotAVerificationFailure(t *testing.T) {
+	kp := newKeypair(t)
+	good := signed(t, kp, dsse(statement(subject.Digest, verify.PredicateCosignSign)))
+	if _, err := verify.Signature(subject, [][]byte{good}, nil); err == nil || errors.Is(err, verify.ErrVerification) {
+		t.Errorf("no keys: %v", err)
+	}
+	many := make([][]byte, verify.MaxBundles+1)
+	if _, err := verify.Signature(subject, many, []verify.Key{{Name: "k", Public: kp.GetPublicKey()}}); err == nil || errors.Is(err, verify.ErrVerification) {
+		t.Errorf("too many bundles: %v", err)
+	}
+}
+
+// FuzzVerifyBundle feeds arbitrary bytes to bundle parsing and signature
+// verification: they must return, never panic.
+func FuzzVerifyBundle(f *testing.F) {
+	kp := newKeypair(f)
+	keys := []verify.Key{{Name: "k", Public: kp.GetPublicKey()}}
+	f.Add(signed(f, kp, dsse(statement(subject.Digest, verify.PredicateCosignSign))))
+	f.Add(signed(f, kp, &sign.PlainData{Data: []byte("model")}))
+	f.Add([]byte(`{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{"publicKey":{}},"dsseEnvelope":{}}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		verify.ParseBundle(data)
+		verify.Signature(subject, [][]byte{data}, keys)
+	})
+}
