@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# End-to-end signature interoperability with cosign v3 (issue 4, acceptance
+# point 2), offline: cairn signs and cosign verifies; cosign signs and cairn
+# verifies; a signature by the other key is refused by both. Runs against a
+# fresh cairn serve on loopback; no Rekor, Fulcio, TSA or TUF is contacted.
+#
+#   CAIRN=/path/to/cairn scripts/e2e-cosign.sh
+#
+# Needs cosign v3 on PATH:
+#   go install github.com/sigstore/cosign/v3/cmd/cosign@v3.1.3
+#
+# Prints "ok   - <check>" or "FAIL - <check>: <why>" per check; exits 1 if
+# any failed, 2 if the set-up failed.
+set -uo pipefail
+
+die() { printf 'e2e-cosign: %s\n' "$*" >&2; exit 2; }
+for tool in cosign oras jq curl; do
+	command -v "$tool" >/dev/null || die "missing tool on PATH: $tool"
+done
+[[ -x ${CAIRN:-} ]] || die "set CAIRN to the cairn binary"
+[[ $(cosign version 2>&1) == *v3.* ]] || die "cosign on PATH is not v3: $(cosign version 2>&1 | grep -i gitversion)"
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/cairn-e2e-cosign.XXXXXX")
+SERVER_PID=
+cleanup() {
+	[[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+export HOME=$TMP/home DOCKER_CONFIG=$TMP/home/.docker CAIRN_CACHE=$TMP/cache TUF_ROOT=$TMP/home/.sigstore
+mkdir -p "$HOME"
+# Offline: any connection that is not to loopback goes to a proxy that is
+# not there, so it fails at once instead of reaching sigstore.dev (Go never
+# proxies loopback addresses).
+export HTTPS_PROXY=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 NO_PROXY='' https_proxy='' http_proxy='' no_proxy=''
+
+PORT=$((20000 + RANDOM % 40000))
+REG=127.0.0.1:$PORT
+"$CAIRN" serve --addr "$REG" --data "$TMP/data" >"$TMP/server.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 100); do curl -fsS --noproxy '*' -o /dev/null "http://$REG/v2/" 2>/dev/null && break; sleep 0.2; done
+curl -fsS --noproxy '*' -o /dev/null "http://$REG/v2/" || { tail -20 "$TMP/server.log" >&2; die "server did not start"; }
+
+pass=0 fail=0
+ok() { printf 'ok   - %s\n' "$1"; pass=$((pass + 1)); }
+bad() { printf 'FAIL - %s: %s\n' "$1" "$2"; fail=$((fail + 1)); }
+# check NAME CMD...: ok when CMD succeeds, else FAIL with its output.
+check() {
+	local name=$1 out
+	shift
+	if out=$("$@" 2>&1); then ok "$name"; else bad "$name" "$(tail -5 <<<"$out")"; fi
+}
+# refuse NAME WANT WHY CMD...: ok when CMD exits with status WANT
+# ("nonzero": any failure) and its output matches the extended regexp WHY
+# (so that it failed for that reason, not another), else FAIL.
+refuse() {
+	local name=$1 want=$2 why=$3 out rc
+	shift 3
+	out=$("$@" 2>&1)
+	rc=$?
+	if { [[ $want == nonzero && $rc != 0 ]] || [[ $rc == "$want" ]]; } && grep -qE -- "$why" <<<"$out"; then
+		ok "$name"
+	else
+		bad "$name" "exit $rc, want $want: $(tail -5 <<<"$out")"
+	fi
+}
+# Did a command try to leave loopback? Its output then names the dead proxy
+# or a sigstore host.
+offline() { ! grep -qiE '127\.0\.0\.1:9[^0-9]|proxyconnect|sigstore\.dev|tuf' "$1"; }
+
+# Two models with different content, so different digests.
+for m in a b; do
+	mkdir -p "$TMP/$m"
+	head -c 100000 /dev/urandom >"$TMP/$m/model.safetensors"
+	echo "{\"name\":\"$m\"}" >"$TMP/$m/config.json"
+done
+
+cd "$TMP" || die "cd $TMP"
+export CAIRN_PASSWORD=cairn-e2e-pass COSIGN_PASSWORD=cosign-e2e-pass
+
+# Keys and offline configuration: a signing config with no services (no
+# Fulcio, Rekor or TSA) and an empty trusted root (so cosign sign does not
+# fetch the public-good one from TUF).
+"$CAIRN" keygen --out cairn >"$TMP/keygen.out" 2>&1 || die "cairn keygen: $(cat "$TMP/keygen.out")"
+cosign generate-key-pair --output-key-prefix cosign >"$TMP/genkey.out" 2>&1 || die "cosign generate-key-pair: $(cat "$TMP/genkey.out")"
+cosign signing-config create --out sc.json >"$TMP/sc.out" 2>&1 || die "cosign signing-config create: $(cat "$TMP/sc.out")"
+cosign trusted-root create --out tr.json >"$TMP/tr.out" 2>&1 || die "cosign trusted-root create: $(cat "$TMP/tr.out")"
+[[ $(jq -c '[.caUrls, .rekorTlogUrls, .tsaUrls] | map(length)' sc.json) == "[0,0,0]" ]] || die "signing config names services: $(cat sc.json)"
+
+da=$("$CAIRN" push a "$REG/e2e/a:v1" 2>"$TMP/push-a.err") || die "cairn push a: $(cat "$TMP/push-a.err")"
+db=$("$CAIRN" push b "$REG/e2e/b:v1" 2>"$TMP/push-b.err") || die "cairn push b: $(cat "$TMP/push-b.err")"
+[[ $da != "$db" ]] || die "models a and b have the same digest"
+A=$REG/e2e/a@$da B=$REG/e2e/b@$db
+
+# cosign verify with a key, offline: the signature is in a v0.3 bundle
+# found through the referrers API (--new-bundle-format is cosign v3's
+# default), with no transparency log entry and no signed timestamp
+# (--use-signed-timestamps=false is the default, spelled out). With --key,
+# --insecure-ignore-tlog and no signed timestamps cosign loads no trusted
+# root, so it does not go to TUF.
+cosign_verify() { cosign verify --key "$1" --insecure-ignore-tlog=true --use-signed-timestamps=false --allow-http-registry "$2"; }
+
+# (a) cairn signs; cosign verifies.
+check "cairn sign model a with cairn.key" "$CAIRN" sign "$REG/e2e/a:v1" --key cairn.key
+if cosign_verify cairn.pub "$A" >"$TMP/va.json" 2>"$TMP/va.err"; then
+	ok "cosign verify --key cairn.pub accepts cairn's signature"
+	offline "$TMP/va.err" || bad "cosign verify of cairn's signature stays offline" "$(cat "$TMP/va.err")"
+else
+	bad "cosign verify --key cairn.pub accepts cairn's signature" "$(tail -5 "$TMP/va.err")"
+fi
+subj=$(jq -r '.[0].critical.image["docker-manifest-digest"] // empty' <"$TMP/va.json" 2>/dev/null)
+[[ $subj == "$da" ]] && ok "cosign reports the verified digest as model a's" || bad "cosign verified digest" "got '$subj', want $da"
+
+# (b) cosign signs; cairn verifies.
+if cosign sign --key cosign.key --signing-config sc.json --trusted-root tr.json --allow-http-registry --yes "$B" >"$TMP/sb.out" 2>&1; then
+	ok "cosign sign --key cosign.key --signing-config sc.json model b"
+	offline "$TMP/sb.out" || bad "cosign sign stays offline" "$(cat "$TMP/sb.out")"
+else
+	bad "cosign sign model b" "$(tail -5 "$TMP/sb.out")"
+fi
+refs=$(curl -fsS --noproxy '*' "http://$REG/v2/e2e/b/referrers/$db")
+sig=$(jq -r '[.manifests[] | select(.artifactType == "application/vnd.dev.sigstore.bundle.v0.3+json")] | if length == 1 then .[0].digest else empty end' <<<"$refs")
+if [[ -n $sig ]]; then
+	ok "cosign attached one v0.3 bundle referrer to model b"
+	bundle=$(oras blob fetch --plain-http --output - "$REG/e2e/b@$(oras manifest fetch --plain-http "$REG/e2e/b@$sig" | jq -r '.layers[0].digest')")
+	[[ $(jq -r '.dsseEnvelope.payloadType' <<<"$bundle") == application/vnd.in-toto+json &&
+		$(jq '.verificationMaterial.tlogEntries // [] | length' <<<"$bundle") == 0 ]] &&
+		ok "cosign's bundle is a DSSE in-toto envelope with no tlog entry" ||
+		bad "cosign's bundle" "$(jq -c 'del(.dsseEnvelope.payload, .dsseEnvelope.signatures)' <<<"$bundle")"
+else
+	bad "cosign attached one v0.3 bundle referrer to model b" "$refs"
+fi
+check "cairn verify --key cosign.pub accepts cosign's signature" "$CAIRN" verify "$REG/e2e/b:v1" --key cosign.pub
+check "cosign verify --key cosign.pub accepts cosign's own signature" cosign_verify cosign.pub "$B"
+
+# (c) A signature by the other key is refused, by both.
+badsig='failed to verify signature'
+refuse "cairn verify --key cosign.pub refuses model a (signed only by cairn.key): exit 1" 1 "$badsig" "$CAIRN" verify "$REG/e2e/a:v1" --key cosign.pub
+refuse "cosign verify --key cosign.pub refuses model a (signed only by cairn.key)" nonzero "$badsig" cosign_verify cosign.pub "$A"
+refuse "cairn verify --key cairn.pub refuses model b (signed only by cosign.key): exit 1" 1 "$badsig" "$CAIRN" verify "$REG/e2e/b:v1" --key cairn.pub
+refuse "cosign verify --key cairn.pub refuses model b (signed only by cosign.key)" nonzero "$badsig" cosign_verify cairn.pub "$B"
+
+printf '\ne2e-cosign: %d passed, %d failed\n' "$pass" "$fail"
+[[ $fail == 0 ]]
