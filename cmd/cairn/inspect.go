@@ -17,16 +17,8 @@ import (
 	"github.com/spf13/cobra"
 	"oras.land/oras-go/v2/registry/remote"
 
+	"cairn.dev/cairn/attest"
 	"cairn.dev/cairn/verify/model"
-)
-
-// Sigstore bundle referrers (DESIGN: "Signatures, provenance, lineage").
-const (
-	// annotationPredicateType is the annotation cosign v3 and cairn set on a
-	// bundle referrer: the in-toto predicate type of its DSSE envelope.
-	annotationPredicateType = "dev.sigstore.bundle.predicateType"
-	// predicateCosignSign is the predicate type of a plain signature.
-	predicateCosignSign = "https://sigstore.dev/cosign/sign/v1"
 )
 
 // inspectResult is what inspect prints with --json.
@@ -218,7 +210,7 @@ func inspectReferrers(ctx context.Context, repo *remote.Repository, desc ocispec
 	}
 	out := make([]referrerInfo, 0, len(refs))
 	for _, r := range refs {
-		pt := r.Annotations[annotationPredicateType]
+		pt := r.Annotations[attest.AnnotationPredicateType]
 		out = append(out, referrerInfo{Kind: referrerKind(r.ArtifactType, pt), ArtifactType: r.ArtifactType, PredicateType: pt, Digest: r.Digest, Size: r.Size})
 	}
 	slices.SortStableFunc(out, func(a, b referrerInfo) int {
@@ -234,7 +226,7 @@ func inspectReferrers(ctx context.Context, repo *remote.Repository, desc ocispec
 func referrerKind(artifactType, predicateType string) string {
 	switch {
 	case strings.HasPrefix(artifactType, "application/vnd.dev.sigstore.bundle"):
-		if predicateType == "" || predicateType == predicateCosignSign {
+		if predicateType == "" || predicateType == attest.PredicateCosignSign {
 			return "signature"
 		}
 		return "attestation"

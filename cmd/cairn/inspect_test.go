@@ -18,6 +18,7 @@ import (
 	"oras.land/oras-go/v2/content/memory"
 	"oras.land/oras-go/v2/registry/remote"
 
+	"cairn.dev/cairn/attest"
 	"cairn.dev/cairn/registry"
 	"cairn.dev/cairn/registry/registrytest"
 	"cairn.dev/cairn/verify/model"
@@ -136,10 +137,10 @@ func newModelVersions(t *testing.T) *modelVersions {
 	}
 	mv.sigPushed = t0.Add(2 * time.Hour)
 	clk.set(mv.sigPushed)
-	mv.sig = attachReferrer(t, mv.srv.Host, "models/m", subject, sigstoreBundle, map[string]string{annotationPredicateType: predicateCosignSign})
+	mv.sig = attachReferrer(t, mv.srv.Host, "models/m", subject, sigstoreBundle, map[string]string{attest.AnnotationPredicateType: attest.PredicateCosignSign})
 	mv.attTime = t0.Add(3 * time.Hour)
 	clk.set(mv.attTime)
-	mv.att = attachReferrer(t, mv.srv.Host, "models/m", subject, sigstoreBundle, map[string]string{annotationPredicateType: "https://slsa.dev/provenance/v1"})
+	mv.att = attachReferrer(t, mv.srv.Host, "models/m", subject, sigstoreBundle, map[string]string{attest.AnnotationPredicateType: "https://slsa.dev/provenance/v1"})
 	return mv
 }
 

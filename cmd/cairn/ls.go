@@ -21,6 +21,7 @@ import (
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/registry/remote"
 
+	"cairn.dev/cairn/attest"
 	"cairn.dev/cairn/registry"
 )
 
@@ -39,7 +40,7 @@ const (
 // version signed: Sigstore bundles (cosign v3 and cairn sign), cosign's
 // OCI 1.1 signatures and Notary Project signatures.
 var signatureArtifactTypes = []string{
-	"application/vnd.dev.sigstore.bundle.v0.3+json",
+	attest.MediaTypeBundle,
 	"application/vnd.dev.sigstore.bundle+json;version=0.3",
 	"application/vnd.dev.cosign.artifact.sig.v1+json",
 	"application/vnd.cncf.notary.signature",
