@@ -16,7 +16,13 @@ import (
 
 type signOptions struct {
 	remoteOptions
-	key string
+	key string // --key: private key
+
+	// OpenSSF Model Signing of a local directory or file.
+	signature   string   // --signature: where model.sig is written
+	certificate string   // --certificate: the key's signing certificate (PEM)
+	certChain   []string // --certificate-chain: intermediates to embed
+	ignorePaths []string // --ignore-paths
 }
 
 func newSignCmd() *cobra.Command {
@@ -38,11 +44,19 @@ key's fingerprint: no certificate, no transparency log entry.`,
   CAIRN_PASSWORD="$(pass show cairn/signing)" cairn sign reg.example/m@sha256:... --key ci.key`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if isLocalPath(args[0]) {
+				return runSignLocal(cmd, o, args[0])
+			}
 			return runSign(cmd, o, args[0])
 		},
 	}
 	o.remoteOptions.addFlags(cmd)
-	cmd.Flags().StringVar(&o.key, "key", "", "private key file (PEM)")
+	f := cmd.Flags()
+	f.StringVar(&o.key, "key", "", "private key file (PEM)")
+	f.StringVar(&o.signature, "signature", "", "local model: where to write the signature (default PATH/model.sig)")
+	f.StringVar(&o.certificate, "certificate", "", "local model: the signing certificate of --key (PEM)")
+	f.StringArrayVar(&o.certChain, "certificate-chain", nil, "local model: intermediate certificates to include (PEM); repeatable")
+	f.StringArrayVar(&o.ignorePaths, "ignore-paths", nil, "local model: paths to leave out of the signature; repeatable")
 	cmd.MarkFlagRequired("key")
 	return cmd
 }

@@ -16,7 +16,21 @@ import (
 
 type verifyOptions struct {
 	remoteOptions
-	keys []string
+	keys []string // --key: trusted public keys
+
+	// Keyless (Fulcio certificate and Rekor entry), with cosign's names.
+	trustedRoot          string // --trusted-root: trusted_root.json
+	certIdentity         string // --certificate-identity
+	certIdentityRegexp   string // --certificate-identity-regexp
+	certOIDCIssuer       string // --certificate-oidc-issuer
+	certOIDCIssuerRegexp string // --certificate-oidc-issuer-regexp
+
+	policy string // --policy: policy file (the verification agent)
+
+	// OpenSSF Model Signing of a local directory or file.
+	signature   string   // --signature: model.sig
+	certChains  []string // --certificate-chain: trust anchors for certificate signatures
+	ignorePaths []string // --ignore-paths
 }
 
 func newVerifyCmd() *cobra.Command {
@@ -41,12 +55,24 @@ not verify (usage, unreadable key, network).`,
 		},
 	}
 	o.remoteOptions.addFlags(cmd)
-	cmd.Flags().StringArrayVar(&o.keys, "key", nil, "trusted public key file (PEM); repeatable")
-	cmd.MarkFlagRequired("key")
+	f := cmd.Flags()
+	f.StringArrayVar(&o.keys, "key", nil, "trusted public key file (PEM); repeatable")
+	f.StringVar(&o.trustedRoot, "trusted-root", "", "Sigstore trusted_root.json for keyless signatures")
+	f.StringVar(&o.certIdentity, "certificate-identity", "", "keyless: the signer's identity (certificate SAN), exactly")
+	f.StringVar(&o.certIdentityRegexp, "certificate-identity-regexp", "", "keyless: a regular expression the signer's identity must match")
+	f.StringVar(&o.certOIDCIssuer, "certificate-oidc-issuer", "", "keyless: the OIDC issuer of the signer's identity, exactly")
+	f.StringVar(&o.certOIDCIssuerRegexp, "certificate-oidc-issuer-regexp", "", "keyless: a regular expression the OIDC issuer must match")
+	f.StringVar(&o.policy, "policy", "", "policy file (YAML) saying who must have signed what")
+	f.StringVar(&o.signature, "signature", "", "local model: the OpenSSF Model Signing signature (default PATH/model.sig)")
+	f.StringArrayVar(&o.certChains, "certificate-chain", nil, "local model: PEM certificates trusted as signing CAs; repeatable")
+	f.StringArrayVar(&o.ignorePaths, "ignore-paths", nil, "local model: paths left out of the signature; repeatable")
 	return cmd
 }
 
 func runVerify(cmd *cobra.Command, o verifyOptions, refStr string) error {
+	if isLocalPath(refStr) {
+		return runVerifyLocal(cmd, o, refStr)
+	}
 	ctx := cmd.Context()
 	keys := make([]verify.Key, 0, len(o.keys))
 	for _, p := range o.keys {
