@@ -59,7 +59,7 @@ func TestSign_KeyTypes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := verify.Signature(subject, [][]byte{b}, []verify.Key{{Name: "k", Public: tc.signer.Public()}}); err != nil {
+			if _, err := verify.Signature(subject, [][]byte{b}, verify.Trust{Keys: []verify.Key{{Name: "k", Public: tc.signer.Public()}}}); err != nil {
 				t.Fatalf("verify: %v", err)
 			}
 		})

@@ -16,3 +16,7 @@ var ErrUnsigned = fmt.Errorf("%w: no signature", ErrVerification)
 // ErrUntrustedSignature is returned, wrapped, when a model has signature
 // bundles but none verifies, for its manifest digest, with any trusted key.
 var ErrUntrustedSignature = fmt.Errorf("%w: no signature verifies with a trusted key", ErrVerification)
+
+// ErrMissingAttestation is returned, wrapped, when no bundle is a verified
+// attestation of the predicate type asked for.
+var ErrMissingAttestation = fmt.Errorf("%w: no verified attestation", ErrVerification)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	intotov1 "github.com/in-toto/attestation/go/v1"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/root"
@@ -14,18 +15,21 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 )
 
-// MaxBundleSize is the largest Sigstore bundle, in bytes, that Signature
-// parses. A key-signed bundle is about 1 KiB; keyless bundles with a
-// certificate chain and log entries stay well under 64 KiB.
+// MaxBundleSize is the largest Sigstore bundle, in bytes, that is parsed.
+// A key-signed bundle is about 1 KiB; keyless bundles with a certificate
+// chain and log entries stay well under 64 KiB; provenance with many
+// dependencies can reach a few hundred KiB.
 const MaxBundleSize = 4 << 20
 
-// MaxBundles is the largest number of bundles Signature checks for one
-// model, so that a registry cannot make a verifier spend without bound.
+// MaxBundles is the largest number of bundles checked for one model, so
+// that a registry cannot make a verifier spend without bound.
 const MaxBundles = 100
 
-// PredicateCosignSign is the in-toto predicate type of a cosign signature,
-// the only one Signature accepts.
+// PredicateCosignSign is the in-toto predicate type of a cosign signature.
 const PredicateCosignSign = "https://sigstore.dev/cosign/sign/v1"
+
+// PredicateSLSAProvenance is the predicate type of SLSA provenance v1.
+const PredicateSLSAProvenance = "https://slsa.dev/provenance/v1"
 
 // Key is a trusted public key and the name a result reports it by (its
 // file, say).
@@ -46,6 +50,56 @@ func (k Key) material() (root.TrustedMaterial, error) {
 	return root.NewTrustedPublicKeyMaterial(func(string) (root.TimeConstrainedVerifier, error) { return ek, nil }), nil
 }
 
+// Identity is a keyless signer: the OIDC issuer and the subject (the
+// certificate's SAN: an e-mail address or a workflow URI) of its Fulcio
+// certificate, each given exactly or as a regular expression. Exactly one
+// of Issuer and IssuerRegexp, and one of Subject and SubjectRegexp, is set.
+type Identity struct {
+	Issuer, IssuerRegexp   string
+	Subject, SubjectRegexp string
+}
+
+func (id Identity) String() string {
+	s, i := id.Subject, id.Issuer
+	if s == "" {
+		s = "~" + id.SubjectRegexp
+	}
+	if i == "" {
+		i = "~" + id.IssuerRegexp
+	}
+	return s + " (" + i + ")"
+}
+
+// Trust is what bundles are verified against: public keys, and keyless
+// identities with the trusted root (Fulcio CAs, Rekor logs, timestamp
+// authorities) that vouches for their certificates.
+type Trust struct {
+	Keys []Key
+	// Identities are the trusted keyless signers; Root must be set when
+	// there are any.
+	Identities []Identity
+	Root       root.TrustedMaterial
+}
+
+// Signed is one bundle that verified.
+type Signed struct {
+	// Signer is the key's name, or the certificate's identity as
+	// "subject (issuer)".
+	Signer string
+	// Keyless is true when Signer is a certificate identity.
+	Keyless bool
+	// Statement is the verified in-toto statement.
+	Statement *intotov1.Statement
+	// Time is the earliest verified timestamp (transparency log or
+	// timestamp authority); zero for key-signed bundles, which have none.
+	Time time.Time
+	// Index is the bundle's position in the slice given.
+	Index int
+}
+
+// PredicateType is the statement's predicate type.
+func (s Signed) PredicateType() string { return s.Statement.GetPredicateType() }
+
 // ParseBundle decodes and validates a Sigstore bundle (JSON), refusing one
 // larger than MaxBundleSize. Errors wrap ErrVerification.
 func ParseBundle(data []byte) (*bundle.Bundle, error) {
@@ -62,42 +116,94 @@ func ParseBundle(data []byte) (*bundle.Bundle, error) {
 	return &b, nil
 }
 
-// Signature checks that at least one of bundles is a cosign signature
-// (predicate PredicateCosignSign, in a DSSE envelope) of subject's digest,
-// made by one of keys, and returns that key. Bundles signed with a key
-// carry no timestamp, so key validity periods are not checked.
-//
-// No bundles gives ErrUnsigned; bundles of which none verifies give
-// ErrUntrustedSignature, with each bundle's reason. More than MaxBundles
-// bundles, or no keys, is an error that is not a verification failure.
-func Signature(subject ocispec.Descriptor, bundles [][]byte, keys []Key) (Key, error) {
-	if len(keys) == 0 {
-		return Key{}, errors.New("verify signature: no trusted keys given")
+// verifier is one way a bundle may verify: a key, or the keyless identities.
+type verifier struct {
+	name    string // the key's name; empty for keyless
+	v       *sgverify.Verifier
+	keyless bool
+}
+
+func (t Trust) verifiers() ([]verifier, error) {
+	if len(t.Keys) == 0 && len(t.Identities) == 0 {
+		return nil, errors.New("no trusted keys or identities given")
 	}
+	var out []verifier
+	for _, k := range t.Keys {
+		m, err := k.material()
+		if err != nil {
+			return nil, err
+		}
+		v, err := sgverify.NewVerifier(m, sgverify.WithNoObserverTimestamps())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, verifier{name: k.Name, v: v})
+	}
+	if len(t.Identities) > 0 {
+		if t.Root == nil {
+			return nil, errors.New("keyless identities need a trusted root")
+		}
+		// A keyless signature counts only with a verified time inside the
+		// certificate's short life: a log entry or a signed timestamp.
+		// Log entries and SCTs are demanded when the root lists logs.
+		opts := []sgverify.VerifierOption{sgverify.WithObserverTimestamps(1)}
+		if len(t.Root.RekorLogs()) > 0 {
+			opts = append(opts, sgverify.WithTransparencyLog(1))
+		}
+		if len(t.Root.CTLogs()) > 0 {
+			opts = append(opts, sgverify.WithSignedCertificateTimestamps(1))
+		}
+		v, err := sgverify.NewVerifier(t.Root, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("trusted root: %w", err)
+		}
+		out = append(out, verifier{v: v, keyless: true})
+	}
+	return out, nil
+}
+
+func (t Trust) identityPolicy() ([]sgverify.PolicyOption, error) {
+	var opts []sgverify.PolicyOption
+	for _, id := range t.Identities {
+		ci, err := sgverify.NewShortCertificateIdentity(id.Issuer, id.IssuerRegexp, id.Subject, id.SubjectRegexp)
+		if err != nil {
+			return nil, fmt.Errorf("identity %s: %w", id, err)
+		}
+		opts = append(opts, sgverify.WithCertificateIdentity(ci))
+	}
+	return opts, nil
+}
+
+// Bundles verifies each bundle as a DSSE in-toto statement about subject's
+// digest, signed by one of trust's keys or keyless identities. It returns
+// the bundles that verified, and for each that did not, why (errors
+// wrapping ErrVerification, naming the bundle by its position from 1).
+// The error return is for what is not a verification failure: no trust
+// given, more than MaxBundles bundles, an invalid subject digest.
+func Bundles(subject ocispec.Descriptor, bundles [][]byte, trust Trust) ([]Signed, []error, error) {
 	if len(bundles) > MaxBundles {
-		return Key{}, fmt.Errorf("verify signature: %d bundles exceed the limit of %d", len(bundles), MaxBundles)
-	}
-	if len(bundles) == 0 {
-		return Key{}, fmt.Errorf("%s: %w", subject.Digest, ErrUnsigned)
+		return nil, nil, fmt.Errorf("%d bundles exceed the limit of %d", len(bundles), MaxBundles)
 	}
 	if err := subject.Digest.Validate(); err != nil {
-		return Key{}, fmt.Errorf("verify signature: subject: %w", err)
+		return nil, nil, fmt.Errorf("subject: %w", err)
 	}
 	want, err := hex.DecodeString(subject.Digest.Encoded())
 	if err != nil {
-		return Key{}, fmt.Errorf("verify signature: subject: %w", err)
+		return nil, nil, fmt.Errorf("subject: %w", err)
 	}
-	verifiers := make([]*sgverify.Verifier, len(keys))
-	for i, k := range keys {
-		m, err := k.material()
-		if err != nil {
-			return Key{}, fmt.Errorf("verify signature: %w", err)
-		}
-		if verifiers[i], err = sgverify.NewVerifier(m, sgverify.WithNoObserverTimestamps()); err != nil {
-			return Key{}, fmt.Errorf("verify signature: %w", err)
-		}
+	verifiers, err := trust.verifiers()
+	if err != nil {
+		return nil, nil, err
 	}
-	policy := sgverify.NewPolicy(sgverify.WithArtifactDigest(subject.Digest.Algorithm().String(), want), sgverify.WithKey())
+	artifact := sgverify.WithArtifactDigest(subject.Digest.Algorithm().String(), want)
+	keyPolicy := sgverify.NewPolicy(artifact, sgverify.WithKey())
+	idOpts, err := trust.identityPolicy()
+	if err != nil {
+		return nil, nil, err
+	}
+	idPolicy := sgverify.NewPolicy(artifact, idOpts...)
+
+	var ok []Signed
 	var reasons []error
 	for bi, data := range bundles {
 		b, err := ParseBundle(data)
@@ -105,18 +211,110 @@ func Signature(subject ocispec.Descriptor, bundles [][]byte, keys []Key) (Key, e
 			reasons = append(reasons, fmt.Errorf("bundle %d: %w", bi+1, err))
 			continue
 		}
-		for i, v := range verifiers {
-			res, err := v.Verify(b, policy)
+		vc, err := b.VerificationContent()
+		if err != nil {
+			reasons = append(reasons, fmt.Errorf("bundle %d: %w: %w", bi+1, ErrVerification, err))
+			continue
+		}
+		hasCert := vc.Certificate() != nil
+		var bundleReasons []error
+		for _, v := range verifiers {
+			if v.keyless != hasCert {
+				continue
+			}
+			policy := keyPolicy
+			if v.keyless {
+				policy = idPolicy
+			}
+			res, err := v.v.Verify(b, policy)
 			if err != nil {
-				reasons = append(reasons, fmt.Errorf("bundle %d, key %s: %w", bi+1, keys[i].Name, err))
+				who := "keyless identities"
+				if !v.keyless {
+					who = "key " + v.name
+				}
+				bundleReasons = append(bundleReasons, fmt.Errorf("bundle %d, %s: %w: %w", bi+1, who, ErrVerification, err))
 				continue
 			}
-			if pt := res.Statement.GetPredicateType(); pt != PredicateCosignSign {
-				reasons = append(reasons, fmt.Errorf("bundle %d, key %s: predicate type %q, want %q", bi+1, keys[i].Name, pt, PredicateCosignSign))
-				continue
+			s := Signed{Signer: v.name, Statement: res.Statement, Index: bi}
+			if v.keyless {
+				s.Keyless = true
+				s.Signer = certIdentity(res)
 			}
-			return keys[i], nil
+			for _, ts := range res.VerifiedTimestamps {
+				if s.Time.IsZero() || ts.Timestamp.Before(s.Time) {
+					s.Time = ts.Timestamp
+				}
+			}
+			ok = append(ok, s)
+			bundleReasons = nil
+			break
+		}
+		if len(bundleReasons) == 0 && (len(ok) == 0 || ok[len(ok)-1].Index != bi) {
+			if hasCert {
+				bundleReasons = append(bundleReasons, fmt.Errorf("bundle %d: %w: signed keylessly (a certificate), and no keyless identity is trusted", bi+1, ErrVerification))
+			} else {
+				bundleReasons = append(bundleReasons, fmt.Errorf("bundle %d: %w: signed with a key, and no key is trusted", bi+1, ErrVerification))
+			}
+		}
+		reasons = append(reasons, bundleReasons...)
+	}
+	return ok, reasons, nil
+}
+
+// certIdentity names the signer of a keyless bundle.
+func certIdentity(res *sgverify.VerificationResult) string {
+	c := res.Signature.Certificate
+	if c == nil {
+		return "certificate"
+	}
+	return c.SubjectAlternativeName + " (" + c.Issuer + ")"
+}
+
+// Signature checks that at least one of bundles is a cosign signature
+// (predicate PredicateCosignSign) of subject's digest by one of trust's
+// signers, and returns it.
+//
+// No bundles gives ErrUnsigned; bundles of which none is such a signature
+// give ErrUntrustedSignature, with each bundle's reason.
+func Signature(subject ocispec.Descriptor, bundles [][]byte, trust Trust) (Signed, error) {
+	if len(bundles) == 0 {
+		if _, err := trust.verifiers(); err != nil {
+			return Signed{}, fmt.Errorf("verify signature: %w", err)
+		}
+		return Signed{}, fmt.Errorf("%s: %w", subject.Digest, ErrUnsigned)
+	}
+	ok, reasons, err := Bundles(subject, bundles, trust)
+	if err != nil {
+		return Signed{}, fmt.Errorf("verify signature: %w", err)
+	}
+	for _, s := range ok {
+		if s.PredicateType() == PredicateCosignSign {
+			return s, nil
+		}
+		reasons = append(reasons, fmt.Errorf("bundle %d: predicate type %q, not a signature (%s)", s.Index+1, s.PredicateType(), PredicateCosignSign))
+	}
+	return Signed{}, fmt.Errorf("%s: %w: %w", subject.Digest, ErrUntrustedSignature, errors.Join(reasons...))
+}
+
+// Attestations returns the verified bundles among bundles whose statement
+// has predicateType, newest first by verified time. None gives
+// ErrMissingAttestation, with each bundle's reason.
+func Attestations(subject ocispec.Descriptor, bundles [][]byte, trust Trust, predicateType string) ([]Signed, error) {
+	ok, reasons, err := Bundles(subject, bundles, trust)
+	if err != nil {
+		return nil, fmt.Errorf("verify attestations: %w", err)
+	}
+	var out []Signed
+	for _, s := range ok {
+		if s.PredicateType() == predicateType {
+			out = append(out, s)
 		}
 	}
-	return Key{}, fmt.Errorf("%s: %w: %w", subject.Digest, ErrUntrustedSignature, errors.Join(reasons...))
+	if len(out) == 0 {
+		if len(bundles) == 0 {
+			return nil, fmt.Errorf("%s: %w: %s: no bundles at all", subject.Digest, ErrMissingAttestation, predicateType)
+		}
+		return nil, fmt.Errorf("%s: %w: %s: %w", subject.Digest, ErrMissingAttestation, predicateType, errors.Join(reasons...))
+	}
+	return out, nil
 }

@@ -12,6 +12,12 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"cairn.dev/cairn/verify"
+	"cairn.dev/cairn/verify/verifytest"
+)
+
+const (
+	identity = "trainer@example.com"
+	issuer   = "https://accounts.example.com"
 )
 
 var (
@@ -75,10 +81,10 @@ func TestSignature(t *testing.T) {
 		{"oversized", [][]byte{append(bytes.Repeat([]byte(" "), verify.MaxBundleSize), good...)}, []verify.Key{rightKey}, verify.ErrUntrustedSignature},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			k, err := verify.Signature(subject, tc.bundles, tc.keys)
+			s, err := verify.Signature(subject, tc.bundles, verify.Trust{Keys: tc.keys})
 			if tc.want == nil {
-				if err != nil || k.Name != rightKey.Name {
-					t.Fatalf("got %q, %v; want %q", k.Name, err, rightKey.Name)
+				if err != nil || s.Signer != rightKey.Name || s.Keyless {
+					t.Fatalf("got %+v, %v; want %q", s, err, rightKey.Name)
 				}
 				return
 			}
@@ -92,11 +98,11 @@ func TestSignature(t *testing.T) {
 func TestSignature_NotAVerificationFailure(t *testing.T) {
 	kp := newKeypair(t)
 	good := signed(t, kp, dsse(statement(subject.Digest, verify.PredicateCosignSign)))
-	if _, err := verify.Signature(subject, [][]byte{good}, nil); err == nil || errors.Is(err, verify.ErrVerification) {
+	if _, err := verify.Signature(subject, [][]byte{good}, verify.Trust{}); err == nil || errors.Is(err, verify.ErrVerification) {
 		t.Errorf("no keys: %v", err)
 	}
 	many := make([][]byte, verify.MaxBundles+1)
-	if _, err := verify.Signature(subject, many, []verify.Key{{Name: "k", Public: kp.GetPublicKey()}}); err == nil || errors.Is(err, verify.ErrVerification) {
+	if _, err := verify.Signature(subject, many, verify.Trust{Keys: []verify.Key{{Name: "k", Public: kp.GetPublicKey()}}}); err == nil || errors.Is(err, verify.ErrVerification) {
 		t.Errorf("too many bundles: %v", err)
 	}
 }
@@ -105,13 +111,86 @@ func TestSignature_NotAVerificationFailure(t *testing.T) {
 // verification: they must return, never panic.
 func FuzzVerifyBundle(f *testing.F) {
 	kp := newKeypair(f)
-	keys := []verify.Key{{Name: "k", Public: kp.GetPublicKey()}}
+	vs := verifytest.New(f)
+	trust := verify.Trust{
+		Keys:       []verify.Key{{Name: "k", Public: kp.GetPublicKey()}},
+		Identities: []verify.Identity{{Issuer: issuer, Subject: identity}},
+		Root:       vs.TrustedRoot(f),
+	}
+	f.Add(vs.SignStatement(f, identity, issuer, statement(subject.Digest, verify.PredicateCosignSign)))
 	f.Add(signed(f, kp, dsse(statement(subject.Digest, verify.PredicateCosignSign))))
 	f.Add(signed(f, kp, &sign.PlainData{Data: []byte("model")}))
 	f.Add([]byte(`{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{"publicKey":{}},"dsseEnvelope":{}}`))
 	f.Add([]byte(`{}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		verify.ParseBundle(data)
-		verify.Signature(subject, [][]byte{data}, keys)
+		verify.Signature(subject, [][]byte{data}, trust)
+		verify.Attestations(subject, [][]byte{data}, trust, verify.PredicateSLSAProvenance)
 	})
+}
+
+func TestSignature_Keyless(t *testing.T) {
+	vs, otherVS := verifytest.New(t), verifytest.New(t)
+	good := vs.SignStatement(t, identity, issuer, statement(subject.Digest, verify.PredicateCosignSign))
+	right := verify.Identity{Issuer: issuer, Subject: identity}
+	kp := newKeypair(t)
+	for _, tc := range []struct {
+		name    string
+		bundles [][]byte
+		trust   verify.Trust
+		want    error // nil: verified as identity
+	}{
+		{"right identity", [][]byte{good}, verify.Trust{Identities: []verify.Identity{right}, Root: vs.TrustedRoot(t)}, nil},
+		{"regexp identity", [][]byte{good}, verify.Trust{Identities: []verify.Identity{{IssuerRegexp: `^https://accounts\.example\.com$`, SubjectRegexp: `@example\.com$`}}, Root: vs.TrustedRoot(t)}, nil},
+		{"one of two identities", [][]byte{good}, verify.Trust{Identities: []verify.Identity{{Issuer: issuer, Subject: "x@example.com"}, right}, Root: vs.TrustedRoot(t)}, nil},
+		{"wrong identity", [][]byte{good}, verify.Trust{Identities: []verify.Identity{{Issuer: issuer, Subject: "mallory@example.com"}}, Root: vs.TrustedRoot(t)}, verify.ErrUntrustedSignature},
+		{"wrong issuer", [][]byte{good}, verify.Trust{Identities: []verify.Identity{{Issuer: "https://evil.example", Subject: identity}}, Root: vs.TrustedRoot(t)}, verify.ErrUntrustedSignature},
+		{"untrusted root", [][]byte{good}, verify.Trust{Identities: []verify.Identity{right}, Root: otherVS.TrustedRoot(t)}, verify.ErrUntrustedSignature},
+		{"changed artifact", [][]byte{vs.SignStatement(t, identity, issuer, statement(other.Digest, verify.PredicateCosignSign))}, verify.Trust{Identities: []verify.Identity{right}, Root: vs.TrustedRoot(t)}, verify.ErrUntrustedSignature},
+		{"keyless bundle, only keys trusted", [][]byte{good}, verify.Trust{Keys: []verify.Key{{Name: "k", Public: kp.GetPublicKey()}}}, verify.ErrUntrustedSignature},
+		{"key bundle, only identities trusted", [][]byte{signed(t, kp, dsse(statement(subject.Digest, verify.PredicateCosignSign)))}, verify.Trust{Identities: []verify.Identity{right}, Root: vs.TrustedRoot(t)}, verify.ErrUntrustedSignature},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := verify.Signature(subject, tc.bundles, tc.trust)
+			if tc.want == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !s.Keyless || s.Signer != identity+" ("+issuer+")" || s.Time.IsZero() {
+					t.Fatalf("got %+v", s)
+				}
+				return
+			}
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("err = %v, want %v", err, tc.want)
+			}
+		})
+	}
+	if _, err := verify.Signature(subject, [][]byte{good}, verify.Trust{Identities: []verify.Identity{right}}); err == nil || errors.Is(err, verify.ErrVerification) {
+		t.Errorf("identities without a root: %v", err)
+	}
+	if _, err := verify.Signature(subject, [][]byte{good}, verify.Trust{Identities: []verify.Identity{{Issuer: issuer, SubjectRegexp: "("}}, Root: vs.TrustedRoot(t)}); err == nil || errors.Is(err, verify.ErrVerification) {
+		t.Errorf("bad regexp: %v", err)
+	}
+}
+
+func TestAttestations(t *testing.T) {
+	kp := newKeypair(t)
+	trust := verify.Trust{Keys: []verify.Key{{Name: "k", Public: kp.GetPublicKey()}}}
+	sig := signed(t, kp, dsse(statement(subject.Digest, verify.PredicateCosignSign)))
+	prov := signed(t, kp, dsse(statement(subject.Digest, verify.PredicateSLSAProvenance)))
+	got, err := verify.Attestations(subject, [][]byte{sig, prov}, trust, verify.PredicateSLSAProvenance)
+	if err != nil || len(got) != 1 || got[0].Index != 1 || got[0].PredicateType() != verify.PredicateSLSAProvenance {
+		t.Fatalf("got %+v, %v", got, err)
+	}
+	for name, bundles := range map[string][][]byte{
+		"none":          nil,
+		"only a sig":    {sig},
+		"other subject": {signed(t, kp, dsse(statement(other.Digest, verify.PredicateSLSAProvenance)))},
+		"other key":     {signed(t, newKeypair(t), dsse(statement(subject.Digest, verify.PredicateSLSAProvenance)))},
+	} {
+		if _, err := verify.Attestations(subject, bundles, trust, verify.PredicateSLSAProvenance); !errors.Is(err, verify.ErrMissingAttestation) {
+			t.Errorf("%s: err = %v, want ErrMissingAttestation", name, err)
+		}
+	}
 }

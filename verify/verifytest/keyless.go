@@ -1,0 +1,143 @@
+package verifytest
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/secure-systems-lab/go-securesystemslib/dsse"
+	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
+	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
+	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore-go/pkg/sign"
+	"github.com/sigstore/sigstore-go/pkg/testing/ca"
+	"github.com/sigstore/sigstore-go/pkg/tlog"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"cairn.dev/cairn/attest"
+)
+
+// Sigstore is an in-memory Fulcio, Rekor and timestamp authority.
+type Sigstore struct {
+	VS *ca.VirtualSigstore
+}
+
+// New returns a fresh Sigstore with its own keys.
+func New(t testing.TB) *Sigstore {
+	t.Helper()
+	vs, err := ca.NewVirtualSigstore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Sigstore{VS: vs}
+}
+
+// SignStatement signs an in-toto statement keylessly as identity (the
+// certificate's e-mail SAN) from issuer, the way cosign does against
+// Fulcio and Rekor: a short-lived leaf certificate, a DSSE envelope, a
+// Rekor entry with its inclusion proof and signed entry timestamp. It returns the
+// bundle's JSON.
+func (s *Sigstore) SignStatement(t testing.TB, identity, issuer string, statement []byte) []byte {
+	t.Helper()
+	cert, priv, err := s.VS.GenerateLeafCert(identity, issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, err := attest.NewKeypair(priv.(crypto.Signer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := attest.SignStatement(t.Context(), kp, statement, sign.BundleOptions{
+		CertificateProvider: fixedCert(cert.Raw),
+		TransparencyLogs:    []sign.Transparency{rekor{s.VS, cert}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TrustedRoot returns the trusted material that verifies what this
+// Sigstore signs: its CA, log and timestamp authority. It lists no CT
+// logs, because the leaf certificates carry no SCTs.
+func (s *Sigstore) TrustedRoot(t testing.TB) *root.TrustedRoot {
+	t.Helper()
+	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01,
+		s.VS.FulcioCertificateAuthorities(), nil, s.VS.TimestampingAuthorities(), s.VS.RekorLogs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+// TrustedRootJSON returns TrustedRoot as trusted_root.json bytes, for
+// --trusted-root.
+func (s *Sigstore) TrustedRootJSON(t testing.TB) []byte {
+	t.Helper()
+	j, err := s.TrustedRoot(t).MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+type fixedCert []byte
+
+func (c fixedCert) GetCertificate(context.Context, sign.Keypair, *sign.CertificateProviderOptions) ([]byte, error) {
+	return c, nil
+}
+
+type rekor struct {
+	vs   *ca.VirtualSigstore
+	cert *x509.Certificate
+}
+
+// GetTransparencyLogEntry logs the bundle's DSSE envelope and adds the
+// entry, with its inclusion proof, to the bundle.
+func (r rekor) GetTransparencyLogEntry(_ context.Context, _ []byte, b *protobundle.Bundle) error {
+	env := b.GetDsseEnvelope()
+	if env == nil || len(env.Signatures) != 1 {
+		return errors.New("rekor double: want a DSSE envelope with one signature")
+	}
+	sig := env.Signatures[0].Sig
+	e := &dsse.Envelope{
+		PayloadType: env.PayloadType,
+		Payload:     base64.StdEncoding.EncodeToString(env.Payload),
+		Signatures:  []dsse.Signature{{KeyID: env.Signatures[0].Keyid, Sig: base64.StdEncoding.EncodeToString(sig)}},
+	}
+	// The leaf is valid from its creation for ten minutes.
+	integrated := time.Now().Add(time.Minute).Unix()
+	entry, err := r.vs.GenerateTlogEntry(r.cert, e, sig, integrated, true)
+	if err != nil {
+		return err
+	}
+	// tlog.NewEntry leaves out what a bundle's entry must also carry: the
+	// entry's kind and the log's promise (signed entry timestamp), which
+	// GenerateTlogEntry computed over the same payload.
+	tle := proto.Clone(entry.TransparencyLogEntry()).(*protorekor.TransparencyLogEntry)
+	tle.KindVersion = &protorekor.KindVersion{Kind: "dsse", Version: "0.0.1"}
+	logID, err := r.vs.RekorLogID()
+	if err != nil {
+		return err
+	}
+	set, err := r.vs.RekorSignPayload(tlog.RekorPayload{
+		Body:           base64.StdEncoding.EncodeToString(tle.CanonicalizedBody),
+		IntegratedTime: integrated,
+		LogIndex:       tle.LogIndex,
+		LogID:          logID,
+	})
+	if err != nil {
+		return err
+	}
+	tle.InclusionPromise = &protorekor.InclusionPromise{SignedEntryTimestamp: set}
+	b.VerificationMaterial.TlogEntries = append(b.VerificationMaterial.TlogEntries, tle)
+	return nil
+}
+
+// Marshal is protojson.Marshal, for tests that build bundles by hand.
+var Marshal = protojson.Marshal
