@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/spf13/cobra"
 	"oras.land/oras-go/v2/registry/remote"
 
@@ -36,19 +39,28 @@ type verifyOptions struct {
 func newVerifyCmd() *cobra.Command {
 	var o verifyOptions
 	cmd := &cobra.Command{
-		Use:   "verify REF --key PUB [--key PUB]...",
-		Short: "Verify a model's signature against trusted public keys",
-		Long: `Resolve REF to its manifest digest, find its Sigstore signature bundles through
-the referrers API (artifactType application/vnd.dev.sigstore.bundle.v0.3+json,
-as cosign v3 and cairn sign attach them) and verify them with the given
-public keys. The model is verified when one bundle is a signature of that
-digest by one of the keys.
+		Use:   "verify REF|PATH [--key PUB]... [keyless flags]",
+		Short: "Verify a model's signature against trusted keys or keyless identities",
+		Long: `Resolve REF to its manifest digest, find its Sigstore bundles through the
+referrers API (artifactType application/vnd.dev.sigstore.bundle.v0.3+json, as
+cosign v3 and cairn sign attach them) and verify them with sigstore-go. The
+model is verified when one bundle is a signature of that digest by a trusted
+signer:
 
-Exit status: 0 verified; 1 refused (no signature, or none that verifies with
-the given keys: the message says which check failed for each bundle); 2 could
-not verify (usage, unreadable key, network).`,
+  --key PUB                 a public key (cairn keygen, cosign generate-key-pair);
+                            repeatable: any one of them may have signed
+  --certificate-identity ID --certificate-oidc-issuer URL --trusted-root FILE
+                            keyless (Fulcio certificate and Rekor entry), checked
+                            offline against a Sigstore trusted_root.json; the
+                            -regexp variants match a regular expression instead
+
+Exit status: 0 verified; 1 refused (no signature, or none that verifies: the
+message says which check failed for each bundle); 2 could not verify (usage,
+unreadable key, network).`,
 		Example: `  cairn verify 127.0.0.1:5000/models/llama:v1 --key cairn.pub
-  cairn verify reg.example/m:v2 --key release.pub --key cosign.pub`,
+  cairn verify reg.example/m:v2 --key release.pub --key cosign.pub
+  cairn verify reg.example/m:v2 --trusted-root trusted_root.json \
+      --certificate-identity trainer@example.com --certificate-oidc-issuer https://accounts.google.com`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runVerify(cmd, o, args[0])
@@ -74,17 +86,9 @@ func runVerify(cmd *cobra.Command, o verifyOptions, refStr string) error {
 		return runVerifyLocal(cmd, o, refStr)
 	}
 	ctx := cmd.Context()
-	keys := make([]verify.Key, 0, len(o.keys))
-	for _, p := range o.keys {
-		b, err := readKeyFile(p)
-		if err != nil {
-			return err
-		}
-		pub, err := attest.LoadPublicKey(b)
-		if err != nil {
-			return fmt.Errorf("%s: %w", p, err)
-		}
-		keys = append(keys, verify.Key{Name: p, Public: pub})
+	trust, err := o.trust()
+	if err != nil {
+		return err
 	}
 	repo, _, err := o.repository(refStr)
 	if err != nil {
@@ -101,15 +105,81 @@ func runVerify(cmd *cobra.Command, o verifyOptions, refStr string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", refStr, err)
 	}
-	key, err := verify.Signature(desc, bundles, keys)
+	signed, err := verify.Signature(desc, bundles, trust)
 	if errors.Is(err, verify.ErrVerification) {
 		return refused(fmt.Errorf("%s: %w", refStr, err))
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", refStr, err)
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "verified: %s@%s signed by %s\n", repo.Reference.Repository, desc.Digest, key.Name)
+	fmt.Fprintf(cmd.OutOrStdout(), "verified: %s@%s signed by %s\n", repo.Reference.Repository, desc.Digest, signed.Signer)
 	return nil
+}
+
+// maxTrustedRootSize bounds a trusted_root.json (public-good's is ~10 KiB).
+const maxTrustedRootSize = 4 << 20
+
+// trust builds what signatures are checked against from --key and the
+// keyless flags.
+func (o verifyOptions) trust() (verify.Trust, error) {
+	var t verify.Trust
+	for _, p := range o.keys {
+		b, err := readKeyFile(p)
+		if err != nil {
+			return t, err
+		}
+		pub, err := attest.LoadPublicKey(b)
+		if err != nil {
+			return t, fmt.Errorf("%s: %w", p, err)
+		}
+		t.Keys = append(t.Keys, verify.Key{Name: p, Public: pub})
+	}
+	id := verify.Identity{Issuer: o.certOIDCIssuer, IssuerRegexp: o.certOIDCIssuerRegexp, Subject: o.certIdentity, SubjectRegexp: o.certIdentityRegexp}
+	hasSubject, hasIssuer := id.Subject != "" || id.SubjectRegexp != "", id.Issuer != "" || id.IssuerRegexp != ""
+	switch {
+	case id.Subject != "" && id.SubjectRegexp != "":
+		return t, errors.New("give --certificate-identity or --certificate-identity-regexp, not both")
+	case id.Issuer != "" && id.IssuerRegexp != "":
+		return t, errors.New("give --certificate-oidc-issuer or --certificate-oidc-issuer-regexp, not both")
+	case hasSubject != hasIssuer:
+		return t, errors.New("keyless verification needs both an identity (--certificate-identity[-regexp]) and its issuer (--certificate-oidc-issuer[-regexp])")
+	case hasSubject && o.trustedRoot == "":
+		return t, errors.New("keyless verification needs --trusted-root: the Sigstore trusted_root.json whose Fulcio CA and Rekor log vouch for the certificate")
+	case !hasSubject && o.trustedRoot != "":
+		return t, errors.New("--trusted-root is for keyless signatures: also give --certificate-identity and --certificate-oidc-issuer")
+	case hasSubject:
+		data, err := readBounded(o.trustedRoot, maxTrustedRootSize)
+		if err != nil {
+			return t, err
+		}
+		tr, err := root.NewTrustedRootFromJSON(data)
+		if err != nil {
+			return t, fmt.Errorf("%s: not a Sigstore trusted root: %w", o.trustedRoot, err)
+		}
+		t.Identities = []verify.Identity{id}
+		t.Root = tr
+	}
+	if len(t.Keys) == 0 && len(t.Identities) == 0 {
+		return t, errors.New("nothing to verify against: give --key PUB, or --certificate-identity and --certificate-oidc-issuer with --trusted-root")
+	}
+	return t, nil
+}
+
+// readBounded reads a whole file, refusing one larger than limit.
+func readBounded(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, limit)
+	}
+	return b, nil
 }
 
 // fetchBundles returns the Sigstore bundles attached to desc: the bundle
