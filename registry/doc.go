@@ -8,7 +8,13 @@
 // handlers run on the embedded default (files + bbolt) and on distributed
 // stores. Every tag move is recorded with the principal that made it; the
 // history is served at the extension endpoint
-// GET /v2/<name>/_cairn/history[?tag=T].
+// GET /v2/<name>/_cairn/history[?tag=T]. GET /v2/<name>/_cairn/versions
+// lists a repository's manifests with their tags, and
+// GET /v2/<name>/_cairn/lineage?digest=D the lineage of one: what its SLSA
+// provenance says it was built from, and which models' provenance names it
+// as a dependency. Dependencies are read from a provenance bundle when it
+// is pushed (package verify/lineage) and kept with the manifest's record;
+// they are claims, not verified facts, until a client verifies the bundle.
 //
 // Everything a client controls is bounded by a named limit (see Limits):
 // manifest size, blob size, page sizes, upload lifetime, and how long a

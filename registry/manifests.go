@@ -228,6 +228,7 @@ func (r *Registry) putManifest(w http.ResponseWriter, req *http.Request, name, r
 		return &Error{Status: http.StatusBadRequest, Code: codeDigestInvalid, Message: fmt.Sprintf("manifest digest is %s, not %s", m.Digest, want)}
 	}
 	m.Repository = name
+	m.DependsOn = r.dependencies(ctx, m, body)
 	m.Content = body
 	m.Size = int64(len(body))
 	m.Pushed = r.now().UTC()

@@ -142,7 +142,7 @@ func splitRoute(path string) (route, bool) {
 	} {
 		if name, ok := strings.CutSuffix(head, k.suffix); ok {
 			if k.kind == "ext" {
-				return route{kind: arg, name: name}, arg == "history" || arg == "versions"
+				return route{kind: arg, name: name}, arg == "history" || arg == "versions" || arg == "lineage"
 			}
 			return route{kind: k.kind, name: name, arg: arg}, true
 		}
@@ -180,6 +180,8 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		err = r.history(w, req, rt.name)
 	case "versions GET":
 		err = r.versions(w, req, rt.name)
+	case "lineage GET":
+		err = r.lineage(w, req, rt.name)
 	case "referrers GET":
 		err = r.referrers(w, req, rt.name, rt.arg)
 	case "manifest GET", "manifest HEAD":

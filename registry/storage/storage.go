@@ -7,6 +7,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"cairn.dev/cairn/verify/lineage"
 )
 
 // BlobStore holds content-addressed bytes. Implementations verify every
@@ -89,7 +91,11 @@ type Manifest struct {
 	Blobs []digest.Digest `json:"blobs,omitempty"`
 	// Children are the manifests an index references.
 	Children []digest.Digest `json:"children,omitempty"`
-	Pushed   time.Time       `json:"pushed"`
+	// DependsOn are the OCI artifacts a provenance attestation (a referrer
+	// holding a Sigstore bundle with SLSA provenance) says its subject was
+	// built from: read from the bundle when it is pushed, not verified.
+	DependsOn []lineage.Dependency `json:"dependsOn,omitempty"`
+	Pushed    time.Time            `json:"pushed"`
 	PushedBy string          `json:"pushedBy,omitempty"`
 }
 
