@@ -96,7 +96,7 @@ type Manifest struct {
 	// built from: read from the bundle when it is pushed, not verified.
 	DependsOn []lineage.Dependency `json:"dependsOn,omitempty"`
 	Pushed    time.Time            `json:"pushed"`
-	PushedBy string          `json:"pushedBy,omitempty"`
+	PushedBy  string               `json:"pushedBy,omitempty"`
 }
 
 // Descriptor is the manifest's descriptor as the referrers API lists it.
