@@ -18,6 +18,7 @@ import (
 	"oras.land/oras-go/v2/registry/remote"
 
 	"cairn.dev/cairn/attest"
+	"cairn.dev/cairn/verify"
 	"cairn.dev/cairn/verify/model"
 )
 
@@ -38,10 +39,10 @@ type inspectResult struct {
 	TotalSize          int64          `json:"totalSize"`
 	Referrers          []referrerInfo `json:"referrers"`
 	ReferrersTruncated bool           `json:"referrersTruncated,omitempty"`
-	// Lineage will hold the datasets and base models this model was made
-	// from, read from its SLSA provenance (resolvedDependencies). It is not
-	// implemented yet: inspect leaves it out rather than guess.
-	Lineage any `json:"lineage,omitempty"`
+	// Lineage holds the datasets and base models this model was made from,
+	// read from its SLSA provenance (resolvedDependencies), and the models
+	// whose provenance names it.
+	Lineage *lineageInfo `json:"lineage"`
 }
 
 // modelInfo is a ModelPack config's descriptor (name, version, family,
@@ -80,6 +81,7 @@ type referrerInfo struct {
 func newInspectCmd() *cobra.Command {
 	var (
 		ro     remoteOptions
+		to     trustOptions
 		asJSON bool
 	)
 	cmd := &cobra.Command{
@@ -87,8 +89,13 @@ func newInspectCmd() *cobra.Command {
 		Short: "Show a model's files, config and signatures",
 		Long: `Resolve REF and show what it holds: digest, artifact type, the ModelPack config
 (name, version, architecture, format, paramSize, precision...), every file
-with its kind, size and digest, and the referrers: signatures, attestations
-and other artifacts whose subject is this manifest.
+with its kind, size and digest, the referrers (signatures, attestations and
+other artifacts whose subject is this manifest), and the lineage: what the
+model's SLSA provenance says it was built from (datasets, base model), and
+which models' provenance in the same registry names it as a dependency.
+With --key (or the keyless flags, as for cairn verify) each lineage edge
+says whether its provenance is signed by a trusted signer; without them the
+edges are shown as claims whose signatures were not checked.
 
 The manifest and config are checked against their digests. Files are not
 fetched: inspect lists what the manifest declares (cairn pull and cairn
@@ -97,7 +104,15 @@ verify check the bytes).`,
   cairn inspect 127.0.0.1:5000/models/llama@sha256:4f1c... --json | jq '.files[].path'`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res, err := inspect(cmd.Context(), &ro, args[0])
+			var trust *verify.Trust
+			if to.given() {
+				t, err := to.trust()
+				if err != nil {
+					return err
+				}
+				trust = &t
+			}
+			res, err := inspect(cmd.Context(), &ro, args[0], trust)
 			if err != nil {
 				return err
 			}
@@ -110,12 +125,13 @@ verify check the bytes).`,
 		},
 	}
 	ro.addFlags(cmd)
+	to.addFlags(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
 
 // inspect resolves refStr and gathers what inspect shows.
-func inspect(ctx context.Context, ro *remoteOptions, refStr string) (*inspectResult, error) {
+func inspect(ctx context.Context, ro *remoteOptions, refStr string, trust *verify.Trust) (*inspectResult, error) {
 	repo, _, err := ro.repository(refStr)
 	if err != nil {
 		return nil, err
@@ -157,6 +173,9 @@ func inspect(ctx context.Context, ro *remoteOptions, refStr string) (*inspectRes
 	}
 	if res.Referrers, res.ReferrersTruncated, err = inspectReferrers(ctx, repo, desc); err != nil {
 		return nil, fmt.Errorf("%s: %w", refStr, err)
+	}
+	if res.Lineage, err = inspectLineage(ctx, ro, repo, desc, trust); err != nil {
+		return nil, fmt.Errorf("%s: lineage: %w", refStr, err)
 	}
 	return res, nil
 }
@@ -284,7 +303,7 @@ func printInspect(w io.Writer, res *inspectResult) error {
 	fmt.Fprintf(w, "\nReferrers (%d%s):\n", len(res.Referrers), more)
 	if len(res.Referrers) == 0 {
 		fmt.Fprintln(w, "  none: the model is not signed")
-		return nil
+		return printLineage(w, res.Lineage)
 	}
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, r := range res.Referrers {
@@ -294,7 +313,10 @@ func printInspect(w io.Writer, res *inspectResult) error {
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", what, clean(r.ArtifactType), r.Digest)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return printLineage(w, res.Lineage)
 }
 
 // fileLabel is how a file is named in tables: its path, or for an archive

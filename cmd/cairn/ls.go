@@ -187,30 +187,9 @@ func listVersions(ctx context.Context, ro *remoteOptions, repoStr string) (lsRes
 // fetchVersions calls GET /v2/<name>/_cairn/versions. ok is false when the
 // registry does not have the endpoint (404, 405 or 501).
 func fetchVersions(ctx context.Context, ro *remoteOptions, repo *remote.Repository) (versions []lsVersion, ok bool, err error) {
-	u := ro.baseURL(repo.Reference.Registry) + "/v2/" + repo.Reference.Repository + "/_cairn/versions"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, false, err
-	}
-	resp, err := ro.client().Do(req)
-	if err != nil {
-		return nil, false, err
-	}
-	defer resp.Body.Close()
-	switch resp.StatusCode {
-	case http.StatusOK:
-	case http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusNotImplemented:
-		return nil, false, nil
-	default:
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-		return nil, false, fmt.Errorf("versions: %s: %s", resp.Status, body)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxVersionsResponse+1))
-	if err != nil {
-		return nil, false, fmt.Errorf("versions: %w", err)
-	}
-	if len(body) > maxVersionsResponse {
-		return nil, false, fmt.Errorf("versions: answer exceeds %d bytes", maxVersionsResponse)
+	body, ok, err := getExtension(ctx, ro, repo, "versions", maxVersionsResponse)
+	if !ok || err != nil {
+		return nil, ok, err
 	}
 	var vs []registry.Version
 	if err := json.Unmarshal(body, &vs); err != nil {
@@ -237,6 +216,40 @@ func fetchVersions(ctx context.Context, ro *remoteOptions, repo *remote.Reposito
 		out = append(out, lv)
 	}
 	return out, true, nil
+}
+
+// getExtension calls GET /v2/<name>/_cairn/<path> of a cairn registry and
+// returns the body, at most limit bytes. ok is false when the registry does
+// not have the endpoint (404, 405 or 501 without an OCI error naming the
+// manifest).
+func getExtension(ctx context.Context, ro *remoteOptions, repo *remote.Repository, path string, limit int) (body []byte, ok bool, err error) {
+	u := ro.baseURL(repo.Reference.Registry) + "/v2/" + repo.Reference.Repository + "/_cairn/" + path
+	what, _, _ := strings.Cut(path, "?")
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, false, err
+	}
+	resp, err := ro.client().Do(req)
+	if err != nil {
+		return nil, false, err
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusNotImplemented:
+		return nil, false, nil
+	default:
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+		return nil, false, fmt.Errorf("%s: %s: %s", what, resp.Status, b)
+	}
+	body, err = io.ReadAll(io.LimitReader(resp.Body, int64(limit)+1))
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: %w", what, err)
+	}
+	if len(body) > limit {
+		return nil, false, fmt.Errorf("%s: answer exceeds %d bytes", what, limit)
+	}
+	return body, true, nil
 }
 
 // signedBy reports whether referrer counts include a signature.

@@ -19,14 +19,7 @@ import (
 
 type verifyOptions struct {
 	remoteOptions
-	keys []string // --key: trusted public keys
-
-	// Keyless (Fulcio certificate and Rekor entry), with cosign's names.
-	trustedRoot          string // --trusted-root: trusted_root.json
-	certIdentity         string // --certificate-identity
-	certIdentityRegexp   string // --certificate-identity-regexp
-	certOIDCIssuer       string // --certificate-oidc-issuer
-	certOIDCIssuerRegexp string // --certificate-oidc-issuer-regexp
+	trustOptions
 
 	policy string // --policy: policy file (the verification agent)
 
@@ -67,13 +60,8 @@ unreadable key, network).`,
 		},
 	}
 	o.remoteOptions.addFlags(cmd)
+	o.trustOptions.addFlags(cmd)
 	f := cmd.Flags()
-	f.StringArrayVar(&o.keys, "key", nil, "trusted public key file (PEM); repeatable")
-	f.StringVar(&o.trustedRoot, "trusted-root", "", "Sigstore trusted_root.json for keyless signatures")
-	f.StringVar(&o.certIdentity, "certificate-identity", "", "keyless: the signer's identity (certificate SAN), exactly")
-	f.StringVar(&o.certIdentityRegexp, "certificate-identity-regexp", "", "keyless: a regular expression the signer's identity must match")
-	f.StringVar(&o.certOIDCIssuer, "certificate-oidc-issuer", "", "keyless: the OIDC issuer of the signer's identity, exactly")
-	f.StringVar(&o.certOIDCIssuerRegexp, "certificate-oidc-issuer-regexp", "", "keyless: a regular expression the OIDC issuer must match")
 	f.StringVar(&o.policy, "policy", "", "policy file (YAML) saying who must have signed what")
 	f.StringVar(&o.signature, "signature", "", "local model: the OpenSSF Model Signing signature (default PATH/model.sig)")
 	f.StringArrayVar(&o.certChains, "certificate-chain", nil, "local model: PEM certificates trusted as signing CAs; repeatable")
@@ -119,9 +107,37 @@ func runVerify(cmd *cobra.Command, o verifyOptions, refStr string) error {
 // maxTrustedRootSize bounds a trusted_root.json (public-good's is ~10 KiB).
 const maxTrustedRootSize = 4 << 20
 
+// trustOptions are the flags that say whose signatures are trusted.
+type trustOptions struct {
+	keys []string // --key: trusted public keys
+
+	// Keyless (Fulcio certificate and Rekor entry), with cosign's names.
+	trustedRoot          string // --trusted-root: trusted_root.json
+	certIdentity         string // --certificate-identity
+	certIdentityRegexp   string // --certificate-identity-regexp
+	certOIDCIssuer       string // --certificate-oidc-issuer
+	certOIDCIssuerRegexp string // --certificate-oidc-issuer-regexp
+}
+
+func (o *trustOptions) addFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringArrayVar(&o.keys, "key", nil, "trusted public key file (PEM); repeatable")
+	f.StringVar(&o.trustedRoot, "trusted-root", "", "Sigstore trusted_root.json for keyless signatures")
+	f.StringVar(&o.certIdentity, "certificate-identity", "", "keyless: the signer's identity (certificate SAN), exactly")
+	f.StringVar(&o.certIdentityRegexp, "certificate-identity-regexp", "", "keyless: a regular expression the signer's identity must match")
+	f.StringVar(&o.certOIDCIssuer, "certificate-oidc-issuer", "", "keyless: the OIDC issuer of the signer's identity, exactly")
+	f.StringVar(&o.certOIDCIssuerRegexp, "certificate-oidc-issuer-regexp", "", "keyless: a regular expression the OIDC issuer must match")
+}
+
+// given reports whether any trust flag was set.
+func (o trustOptions) given() bool {
+	return len(o.keys) > 0 || o.trustedRoot != "" || o.certIdentity != "" || o.certIdentityRegexp != "" ||
+		o.certOIDCIssuer != "" || o.certOIDCIssuerRegexp != ""
+}
+
 // trust builds what signatures are checked against from --key and the
 // keyless flags.
-func (o verifyOptions) trust() (verify.Trust, error) {
+func (o trustOptions) trust() (verify.Trust, error) {
 	var t verify.Trust
 	for _, p := range o.keys {
 		b, err := readKeyFile(p)
@@ -187,6 +203,25 @@ func readBounded(path string, limit int64) ([]byte, error) {
 // bounded by verify.MaxBundleSize and checked against its digest. At most
 // verify.MaxBundles referrers are read.
 func fetchBundles(ctx context.Context, repo *remote.Repository, desc ocispec.Descriptor) ([][]byte, error) {
+	fetched, err := fetchBundleRefs(ctx, repo, desc)
+	if err != nil {
+		return nil, err
+	}
+	bundles := make([][]byte, len(fetched))
+	for i, f := range fetched {
+		bundles[i] = f.data
+	}
+	return bundles, nil
+}
+
+// fetchedBundle is a bundle and the referrer manifest it came in.
+type fetchedBundle struct {
+	referrer ocispec.Descriptor
+	data     []byte
+}
+
+// fetchBundleRefs is fetchBundles, keeping each bundle's referrer.
+func fetchBundleRefs(ctx context.Context, repo *remote.Repository, desc ocispec.Descriptor) ([]fetchedBundle, error) {
 	var refs []ocispec.Descriptor
 	err := repo.Referrers(ctx, desc, attest.MediaTypeBundle, func(page []ocispec.Descriptor) error {
 		for _, r := range page {
@@ -203,7 +238,7 @@ func fetchBundles(ctx context.Context, repo *remote.Repository, desc ocispec.Des
 	if err != nil && !errors.Is(err, errEnough) {
 		return nil, fmt.Errorf("referrers of %s: %w", desc.Digest, err)
 	}
-	var bundles [][]byte
+	var bundles []fetchedBundle
 	for _, r := range refs {
 		if r.MediaType != ocispec.MediaTypeImageManifest {
 			continue
@@ -226,7 +261,7 @@ func fetchBundles(ctx context.Context, repo *remote.Repository, desc ocispec.Des
 			if err != nil {
 				return nil, fmt.Errorf("signature bundle %s: %w", l.Digest, err)
 			}
-			bundles = append(bundles, b)
+			bundles = append(bundles, fetchedBundle{referrer: r, data: b})
 		}
 	}
 	return bundles, nil
