@@ -32,6 +32,7 @@ Show a tag's moves: cairn history 127.0.0.1:5000/models/llama:v1`,
 		newKeygenCmd(),
 		newSignCmd(),
 		newVerifyCmd(),
+		newAttestCmd(),
 	)
 	return root
 }

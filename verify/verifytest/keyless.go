@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"testing"
 	"time"
@@ -67,8 +68,20 @@ func (s *Sigstore) SignStatement(t testing.TB, identity, issuer string, statemen
 // logs, because the leaf certificates carry no SCTs.
 func (s *Sigstore) TrustedRoot(t testing.TB) *root.TrustedRoot {
 	t.Helper()
+	// VirtualSigstore's logs carry their ID as hex text rather than bytes;
+	// a trusted_root.json must hold the raw key ID that bundles name.
+	logs := map[string]*root.TransparencyLog{}
+	for id, l := range s.VS.RekorLogs() {
+		raw, err := hex.DecodeString(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := *l
+		c.ID = raw
+		logs[id] = &c
+	}
 	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01,
-		s.VS.FulcioCertificateAuthorities(), nil, s.VS.TimestampingAuthorities(), s.VS.RekorLogs())
+		s.VS.FulcioCertificateAuthorities(), nil, s.VS.TimestampingAuthorities(), logs)
 	if err != nil {
 		t.Fatal(err)
 	}
