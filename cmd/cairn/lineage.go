@@ -172,4 +172,3 @@ func printLineage(w io.Writer, li *lineageInfo) error {
 	}
 	return tw.Flush()
 }
-
