@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end signature interoperability with cosign v3 (issue 4, acceptance
 # point 2), offline: cairn signs and cosign verifies; cosign signs and cairn
-# verifies; a signature by the other key is refused by both. Runs against a
+# verifies; a signature by the other key is refused by both; cairn attests
+# SLSA provenance and cosign verify-attestation accepts it. Runs against a
 # fresh cairn serve on loopback; no Rekor, Fulcio, TSA or TUF is contacted.
 #
 #   CAIRN=/path/to/cairn scripts/e2e-cosign.sh
@@ -139,6 +140,33 @@ refuse "cairn verify --key cosign.pub refuses model a (signed only by cairn.key)
 refuse "cosign verify --key cosign.pub refuses model a (signed only by cairn.key)" nonzero "$badsig" cosign_verify cosign.pub "$A"
 refuse "cairn verify --key cairn.pub refuses model b (signed only by cosign.key): exit 1" 1 "$badsig" "$CAIRN" verify "$REG/e2e/b:v1" --key cairn.pub
 refuse "cosign verify --key cairn.pub refuses model b (signed only by cosign.key)" nonzero "$badsig" cosign_verify cairn.pub "$B"
+
+# (d) cairn attests SLSA provenance; cosign verify-attestation accepts it,
+# and cairn inspect shows the lineage it records, both ways.
+cat >prov.json <<EOF
+{"buildDefinition":{"buildType":"https://example.com/train/v1","externalParameters":{"epochs":3},
+ "resolvedDependencies":[{"uri":"oci://$REG/e2e/b@$db","digest":{"sha256":"${db#sha256:}"},"name":"base-model"}]},
+ "runDetails":{"builder":{"id":"https://ci.example.com/trainer"}}}
+EOF
+check "cairn attest model a with SLSA provenance naming model b" "$CAIRN" attest "$REG/e2e/a:v1" --key cairn.key --predicate prov.json
+cosign_verify_att() { cosign verify-attestation --key "$1" --type https://slsa.dev/provenance/v1 --insecure-ignore-tlog=true --use-signed-timestamps=false --allow-http-registry "$2"; }
+if cosign_verify_att cairn.pub "$A" >"$TMP/vatt.json" 2>"$TMP/vatt.err"; then
+	ok "cosign verify-attestation --type https://slsa.dev/provenance/v1 accepts cairn's provenance"
+	offline "$TMP/vatt.err" || bad "cosign verify-attestation stays offline" "$(cat "$TMP/vatt.err")"
+	st=$(head -1 "$TMP/vatt.json" | jq -r '.payload' | base64 -d 2>/dev/null)
+	[[ $(jq -r '.predicateType' <<<"$st") == https://slsa.dev/provenance/v1 &&
+		$(jq -r '.subject[0].digest.sha256' <<<"$st") == "${da#sha256:}" &&
+		$(jq -r '.predicate.runDetails.builder.id' <<<"$st") == https://ci.example.com/trainer ]] &&
+		ok "cosign reports the provenance statement about model a" ||
+		bad "cosign's verified statement" "$(head -c 600 "$TMP/vatt.json")"
+else
+	bad "cosign verify-attestation accepts cairn's provenance" "$(tail -5 "$TMP/vatt.err")"
+fi
+refuse "cosign verify-attestation --key cosign.pub refuses cairn's provenance" nonzero "$badsig|no matching attestations" cosign_verify_att cosign.pub "$A"
+from=$("$CAIRN" inspect --json --key cairn.pub "$REG/e2e/a:v1" 2>&1 | jq -r '.lineage.builtFrom[] | "\(.reference) \(.signedBy)"')
+[[ $from == "$REG/e2e/b@$db cairn.pub" ]] && ok "cairn inspect: model a was built from model b (signed by cairn.pub)" || bad "lineage of model a" "$from"
+into=$("$CAIRN" inspect --json "$REG/e2e/b:v1" 2>&1 | jq -r '.lineage.builtInto[].reference')
+[[ $into == "$REG/e2e/a@$da" ]] && ok "cairn inspect: model b was built into model a" || bad "lineage of model b" "$into"
 
 printf '\ne2e-cosign: %d passed, %d failed\n' "$pass" "$fail"
 [[ $fail == 0 ]]
