@@ -20,3 +20,9 @@ var ErrUntrustedSignature = fmt.Errorf("%w: no signature verifies with a trusted
 // ErrMissingAttestation is returned, wrapped, when no bundle is a verified
 // attestation of the predicate type asked for.
 var ErrMissingAttestation = fmt.Errorf("%w: no verified attestation", ErrVerification)
+
+// ErrPolicyDenied is returned, wrapped, when a policy refuses a model: no
+// rule matches its repository, the rule that matches rejects it, or the
+// model fails one of the rule's demands. The message names what was
+// expected.
+var ErrPolicyDenied = fmt.Errorf("%w: policy denied", ErrVerification)
