@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -193,6 +194,10 @@ func (e *PolicyError) Unwrap() error { return e.Err }
 func LoadPolicy(path string) (*Policy, error) {
 	data, err := readPolicyInput(path, MaxPolicySize)
 	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the PolicyError names the file
+		}
 		return nil, &PolicyError{File: path, Err: err}
 	}
 	return ParsePolicy(data, path, filepath.Dir(path))
@@ -340,7 +345,8 @@ func policyFormatAge(d time.Duration) string {
 }
 
 // policyRepository checks and normalises the repository Rule is asked
-// about: the host (before the first '/') in lower case.
+// about: the host (before the first '/') in lower case, the path already
+// so.
 func policyRepository(s string) (string, error) {
 	if s == "" {
 		return "", errors.New("policy: empty repository")
@@ -351,6 +357,11 @@ func policyRepository(s string) (string, error) {
 	host, path, ok := strings.Cut(s, "/")
 	if ok && strings.Contains(path, ":") {
 		return "", fmt.Errorf("policy: repository %q holds a tag: want host/repository, without tag or digest", s)
+	}
+	if strings.ToLower(path) != path {
+		// No registry serves it, and it must not slip past a rule for
+		// its lower-case name to a looser one.
+		return "", fmt.Errorf("policy: repository %q: repository names are lower case", s)
 	}
 	if !ok {
 		return strings.ToLower(s), nil
@@ -450,17 +461,18 @@ func policyDuration(s string) (time.Duration, error) {
 // limit on size.
 var policyDurationSyntax = regexp.MustCompile(`^[+-]?(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$`)
 
-// readPolicyInput reads a regular file of at most limit bytes.
+// readPolicyInput reads a regular file of at most limit bytes. Errors are
+// *fs.PathError.
 func readPolicyInput(path string, limit int64) ([]byte, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
+		return nil, &fs.PathError{Op: "read", Path: path, Err: errors.New("not a regular file")}
 	}
 	if fi.Size() > limit {
-		return nil, fmt.Errorf("%s: %d bytes exceed the %d-byte limit", path, fi.Size(), limit)
+		return nil, &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("%d bytes exceed the %d-byte limit", fi.Size(), limit)}
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -472,9 +484,19 @@ func readPolicyInput(path string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s: more than the %d-byte limit", path, limit)
+		return nil, &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("more than the %d-byte limit", limit)}
 	}
 	return data, nil
+}
+
+// policyFileError words a file error as "path: what", like the other
+// errors about a file the policy names, keeping what it wraps.
+func policyFileError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", pe.Path, pe.Err)
+	}
+	return err
 }
 
 // loadPolicyKey reads a PEM public key (PKIX "PUBLIC KEY", as cosign.pub
@@ -483,7 +505,7 @@ func readPolicyInput(path string, limit int64) ([]byte, error) {
 func loadPolicyKey(path string) (crypto.PublicKey, error) {
 	data, err := readPolicyInput(path, MaxPolicyKeySize)
 	if err != nil {
-		return nil, err
+		return nil, policyFileError(err)
 	}
 	block, rest := pem.Decode(data)
 	switch {
@@ -532,7 +554,7 @@ func loadPolicyKey(path string) (crypto.PublicKey, error) {
 func loadPolicyTrustedRoot(path string) (*root.TrustedRoot, error) {
 	data, err := readPolicyInput(path, MaxTrustedRootSize)
 	if err != nil {
-		return nil, err
+		return nil, policyFileError(err)
 	}
 	tr, err := root.NewTrustedRootFromJSON(data)
 	if err != nil {

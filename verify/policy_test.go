@@ -201,7 +201,7 @@ func TestParsePolicy_Errors(t *testing.T) {
 		{"signer case", "version: 1\nrules:\n  - match: x\n    signers:\n      - Key: a.pub\n", 5, 9, `rules[0].signers[0]: unknown field "Key" (did you mean "key"?)`},
 		{"signer both", "version: 1\nrules:\n  - match: x\n    trustedRoot: root.json\n    signers:\n      - key: a.pub\n        keyless: {issuer: i, subject: s}\n", 7, 9, "rules[0].signers[0]: key and keyless in one signer; give each its own list item"},
 		{"key null", "version: 1\nrules:\n  - match: x\n    signers:\n      - key:\n", 5, 13, "rules[0].signers[0].key: no value, want a string"},
-		{"key missing", "version: 1\nrules:\n  - match: x\n    signers: [key: nope.pub]\n", 4, 20, "rules[0].signers[0].key: stat " + filepath.Join(dir, "nope.pub") + ": no such file or directory"},
+		{"key missing", "version: 1\nrules:\n  - match: x\n    signers: [key: nope.pub]\n", 4, 20, "rules[0].signers[0].key: " + filepath.Join(dir, "nope.pub") + ": no such file or directory"},
 		{"key directory", "version: 1\nrules:\n  - match: x\n    signers: [key: dir.pub]\n", 4, 20, "rules[0].signers[0].key: " + filepath.Join(dir, "dir.pub") + ": not a regular file"},
 		{"key too big", "version: 1\nrules:\n  - match: x\n    signers: [key: big.pub]\n", 4, 20, fmt.Sprintf("rules[0].signers[0].key: %s: %d bytes exceed the %d-byte limit", filepath.Join(dir, "big.pub"), verify.MaxPolicyKeySize+1, verify.MaxPolicyKeySize)},
 		{"key not PEM", "version: 1\nrules:\n  - match: x\n    signers: [key: not.pem]\n", 4, 20, "rules[0].signers[0].key: " + filepath.Join(dir, "not.pem") + ": no PEM block: not a public key file"},
@@ -227,7 +227,7 @@ func TestParsePolicy_Errors(t *testing.T) {
 		{"keyless twice", "version: 1\nrules:\n  - match: x/*\n    trustedRoot: root.json\n    signers:\n      - keyless: {issuer: i, subject: s}\n      - keyless: {issuer: i, subject: s}\n", 7, 18, "rules[0].signers[1].keyless: the same identity as signers[0]"},
 		{"keyless without root", "version: 1\nrules:\n  - match: x/*\n    signers:\n      - keyless: {issuer: i, subject: s}\n", 4, 5, "rules[0]: keyless signers need trustedRoot (a Sigstore trusted_root.json)"},
 		{"root without keyless", "version: 1\nrules:\n  - match: x/*\n    signers: [key: a.pub]\n    trustedRoot: root.json\n", 5, 5, "rules[0]: trustedRoot without a keyless signer: it is only used to verify keyless signatures"},
-		{"root missing", "version: 1\nrules:\n  - match: x/*\n    signers: [keyless: {issuer: i, subject: s}]\n    trustedRoot: nope.json\n", 5, 18, "rules[0].trustedRoot: stat " + filepath.Join(dir, "nope.json") + ": no such file or directory"},
+		{"root missing", "version: 1\nrules:\n  - match: x/*\n    signers: [keyless: {issuer: i, subject: s}]\n    trustedRoot: nope.json\n", 5, 18, "rules[0].trustedRoot: " + filepath.Join(dir, "nope.json") + ": no such file or directory"},
 		{"root not JSON", "version: 1\nrules:\n  - match: x/*\n    signers: [keyless: {issuer: i, subject: s}]\n    trustedRoot: a.pub\n", 5, 18, "rules[0].trustedRoot: " + filepath.Join(dir, "a.pub") + ": not a Sigstore trusted root: "},
 		{"root junk", "version: 1\nrules:\n  - match: x/*\n    signers: [keyless: {issuer: i, subject: s}]\n    trustedRoot: junk.json\n", 5, 18, "rules[0].trustedRoot: " + filepath.Join(dir, "junk.json") + ": not a Sigstore trusted root: "},
 		{"root without CA", "version: 1\nrules:\n  - match: x/*\n    signers: [keyless: {issuer: i, subject: s}]\n    trustedRoot: noca.json\n", 5, 18, "rules[0].trustedRoot: " + filepath.Join(dir, "noca.json") + ": the trusted root lists no certificate authority (Fulcio), so no keyless signature could verify"},
@@ -314,7 +314,7 @@ func TestParsePolicy_FileErrors(t *testing.T) {
 		path := filepath.Join(dir, "missing.yaml")
 		_, err := verify.LoadPolicy(path)
 		var pe *verify.PolicyError
-		if !errors.As(err, &pe) || !errors.Is(err, fs.ErrNotExist) || pe.File != path || pe.Line != 0 {
+		if !errors.As(err, &pe) || !errors.Is(err, fs.ErrNotExist) || pe.File != path || pe.Line != 0 || err.Error() != path+": no such file or directory" {
 			t.Errorf("error %v, want a PolicyError wrapping fs.ErrNotExist", err)
 		}
 	})
@@ -324,14 +324,14 @@ func TestParsePolicy_FileErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := verify.LoadPolicy(path)
-		want := fmt.Sprintf("%s: %s: %d bytes exceed the %d-byte limit", path, path, verify.MaxPolicySize+1, verify.MaxPolicySize)
+		want := fmt.Sprintf("%s: %d bytes exceed the %d-byte limit", path, verify.MaxPolicySize+1, verify.MaxPolicySize)
 		if err == nil || err.Error() != want {
 			t.Errorf("error %v, want %s", err, want)
 		}
 	})
 	t.Run("load directory", func(t *testing.T) {
 		_, err := verify.LoadPolicy(dir)
-		if err == nil || !strings.HasSuffix(err.Error(), ": not a regular file") {
+		if err == nil || err.Error() != dir+": not a regular file" {
 			t.Errorf("error %v, want not a regular file", err)
 		}
 	})
@@ -642,7 +642,7 @@ func TestPolicy_RuleDenied(t *testing.T) {
 		}
 	}
 	// Not repositories: errors, not denials.
-	for _, repo := range []string{"", "a.example/m:v1", "a.example/m@sha256:fb1ecdcab82e740dd920149cb182add9b67b3f1c11e030054dc78130a8ece436", "a.example/m n"} {
+	for _, repo := range []string{"", "a.example/m:v1", "a.example/M", "a.example/m@sha256:fb1ecdcab82e740dd920149cb182add9b67b3f1c11e030054dc78130a8ece436", "a.example/m n"} {
 		if _, err := pol.Rule(repo); err == nil || errors.Is(err, verify.ErrVerification) {
 			t.Errorf("%q: error %v, want one that is not a denial", repo, err)
 		}
