@@ -187,7 +187,9 @@ func TestParseBundle(t *testing.T) {
 		{"too large", func() []byte { return bytes.Repeat([]byte(" "), verify.MaxBundleSize+1) }, "limit"},
 		{"not JSON", func() []byte { return []byte("model.sig") }, "not a Sigstore bundle"},
 		{"empty object", func() []byte { return []byte("{}") }, "invalid Sigstore bundle"},
-		{"unknown field", func() []byte { return []byte(`{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","bogus":1}`) }, "not a Sigstore bundle"},
+		{"unknown field", func() []byte {
+			return []byte(`{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","bogus":1}`)
+		}, "not a Sigstore bundle"},
 		{"payload type", func() []byte {
 			env["payloadType"] = "text/plain"
 			defer func() { env["payloadType"] = oms.PayloadType }()
@@ -217,4 +219,3 @@ func TestVerifySignature_NoTrust(t *testing.T) {
 		t.Fatalf("err = %v, want a usage error", err)
 	}
 }
-
