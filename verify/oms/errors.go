@@ -62,7 +62,11 @@ const maxListed = 10
 
 func (e *MismatchError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%v (the signature covers %d resources)", ErrModelMismatch, e.Signed)
+	unit := "resources"
+	if e.Signed == 1 {
+		unit = "resource"
+	}
+	fmt.Fprintf(&b, "%v (the signature covers %d %s)", ErrModelMismatch, e.Signed, unit)
 	for i, c := range e.Changed {
 		if i == maxListed {
 			fmt.Fprintf(&b, "; and %d more changed", len(e.Changed)-i)

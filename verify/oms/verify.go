@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"time"
 
@@ -308,6 +309,14 @@ func Verify(ctx context.Context, path string, sig []byte, trust Trust, opts Opti
 	if err != nil {
 		return nil, err
 	}
+	if fi, err := os.Stat(path); err == nil && len(signed.Manifest.Resources) > 0 {
+		switch file := singleFile(signed.Manifest); {
+		case file && fi.IsDir():
+			return nil, fmt.Errorf("%w: the signature covers a single file, and %s is a directory", ErrModelMismatch, path)
+		case !file && !fi.IsDir():
+			return nil, fmt.Errorf("%w: the signature covers a directory (%d resources), and %s is a single file", ErrModelMismatch, len(signed.Manifest.Resources), path)
+		}
+	}
 	s := signed.Manifest.Serialization
 	s.IgnorePaths = verifyIgnores(signed.Manifest, opts.IgnorePaths)
 	got, err := Serialize(ctx, path, s, opts.Hash)
@@ -323,6 +332,26 @@ func Verify(ctx context.Context, path string, sig []byte, trust Trust, opts Opti
 	return signed, nil
 }
 
+// singleFile reports whether m's resources are those of a single-file
+// model: "." or, for shards, ".:start:end".
+func singleFile(m *Manifest) bool {
+	for _, r := range m.Resources {
+		if resourcePath(m.Serialization, r.Name) != "." {
+			return false
+		}
+	}
+	return true
+}
+
+// resourcePath is the file a resource name is about.
+func resourcePath(s Serialization, name string) string {
+	if s.method() == MethodShards {
+		name, _, _ = cutLast(name, ":")
+		name, _, _ = cutLast(name, ":")
+	}
+	return name
+}
+
 // verifyIgnores is what Verify leaves out of the model: extra, the
 // signature's recorded ignore paths that are valid, and the default ones
 // unless the signature covers a file at or under them.
@@ -336,12 +365,7 @@ func verifyIgnores(m *Manifest, extra []string) []string {
 	for _, d := range DefaultIgnorePaths {
 		covered := false
 		for _, r := range m.Resources {
-			name := r.Name
-			if m.Serialization.method() == MethodShards {
-				name, _, _ = cutLast(name, ":")
-				name, _, _ = cutLast(name, ":")
-			}
-			if ignored(name, []string{d}) {
+			if ignored(resourcePath(m.Serialization, r.Name), []string{d}) {
 				covered = true
 				break
 			}
