@@ -28,8 +28,8 @@ type signOptions struct {
 func newSignCmd() *cobra.Command {
 	var o signOptions
 	cmd := &cobra.Command{
-		Use:   "sign REF --key KEY",
-		Short: "Sign a model in a registry with a private key",
+		Use:   "sign REF|PATH --key KEY",
+		Short: "Sign a model in a registry, or a local model, with a private key",
 		Long: `Sign the manifest REF resolves to, the way cosign v3 signs an image: a Sigstore
 bundle (v0.3) holding a DSSE envelope over an in-toto statement whose subject
 is the manifest digest (predicate type https://sigstore.dev/cosign/sign/v1),
@@ -39,9 +39,22 @@ digest.
 KEY is a private key from cairn keygen or cosign generate-key-pair. An
 encrypted key's password comes from CAIRN_PASSWORD when it is set, and
 otherwise is asked for once on the terminal. The bundle records only the
-key's fingerprint: no certificate, no transparency log entry.`,
+key's fingerprint: no certificate, no transparency log entry.
+
+A local PATH (a directory or a single file) is signed with OpenSSF Model
+Signing v1.0 instead, as the reference model_signing does: model.sig, a
+Sigstore bundle over the SHA-256 of every file (predicate
+https://model_signing/signature/v1.0), written in the directory or beside the
+file unless --signature names another place. Left out: .git, .gitattributes,
+.github, .gitignore, the signature itself, and each --ignore-paths (a path
+from the working directory, or else from the model directory). With
+--certificate, and --certificate-chain for its intermediates, the bundle
+carries that chain, as model_signing sign certificate does. Prints the
+signature's path. cairn verify PATH checks it.`,
 		Example: `  cairn sign 127.0.0.1:5000/models/llama:v1 --key cairn.key
-  CAIRN_PASSWORD="$(pass show cairn/signing)" cairn sign reg.example/m@sha256:... --key ci.key`,
+  CAIRN_PASSWORD="$(pass show cairn/signing)" cairn sign reg.example/m@sha256:... --key ci.key
+  cairn sign ./tiny-llm --key cairn.key --ignore-paths ./tiny-llm/notes
+  cairn sign ./tiny-llm --key signer.key --certificate signer.pem --certificate-chain intermediate.pem`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if isLocalPath(args[0]) {
