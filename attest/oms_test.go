@@ -1,16 +1,20 @@
 package attest_test
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -278,4 +282,104 @@ func ExampleSignOMS() {
 	s, err := oms.Verify(ctx, dir, sig, trust, oms.Options{IgnorePaths: []string{oms.SignatureFile}})
 	fmt.Println(s.Signer, len(s.Manifest.Resources), err)
 	// Output: key cairn.pub 1 <nil>
+}
+
+// TestSignOMS_ReferenceReader reads cairn's model.sig the way the
+// reference implementation's key and certificate verifiers do
+// (sign_ec_key.py, sign_certificate.py, signing.py), without sigstore-go:
+// the hint is the hex SHA-256 of the key's PEM, the signature is ECDSA
+// with the curve's hash over the DSSE PAE, the chain is certificates[0]
+// then the intermediates, and the statement's subject is SHA-256 over the
+// resources' digests in the order listed.
+func TestSignOMS_ReferenceReader(t *testing.T) {
+	_, m := serializeModel(t)
+	for _, curve := range []elliptic.Curve{elliptic.P256(), elliptic.P384(), elliptic.P521()} {
+		t.Run(curve.Params().Name, func(t *testing.T) {
+			key, _ := ecdsa.GenerateKey(curve, rand.Reader)
+			kp, err := attest.NewOMSKeypair(key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			chain := newTestChain(t, key, x509.KeyUsageDigitalSignature, nil)
+			for _, certs := range [][]*x509.Certificate{nil, {chain.leaf, chain.intermediate}} {
+				sig, err := attest.SignOMS(t.Context(), kp, m, certs, sign.BundleOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var b struct {
+					MediaType            string `json:"mediaType"`
+					VerificationMaterial struct {
+						PublicKey *struct {
+							Hint string `json:"hint"`
+						} `json:"publicKey"`
+						X509CertificateChain *struct {
+							Certificates []struct {
+								RawBytes []byte `json:"rawBytes"`
+							} `json:"certificates"`
+						} `json:"x509CertificateChain"`
+					} `json:"verificationMaterial"`
+					DsseEnvelope struct {
+						Payload     []byte `json:"payload"`
+						PayloadType string `json:"payloadType"`
+						Signatures  []struct {
+							Sig []byte `json:"sig"`
+						} `json:"signatures"`
+					} `json:"dsseEnvelope"`
+				}
+				if err := json.Unmarshal(sig, &b); err != nil {
+					t.Fatal(err)
+				}
+				if b.MediaType != "application/vnd.dev.sigstore.bundle.v0.3+json" || b.DsseEnvelope.PayloadType != "application/vnd.in-toto+json" || len(b.DsseEnvelope.Signatures) != 1 {
+					t.Fatalf("bundle %s", sig)
+				}
+				vm := b.VerificationMaterial
+				if certs == nil {
+					der, _ := x509.MarshalPKIXPublicKey(key.Public())
+					sum := sha256.Sum256(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+					if vm.PublicKey == nil || vm.PublicKey.Hint != hex.EncodeToString(sum[:]) {
+						t.Fatalf("hint %+v, want %x", vm.PublicKey, sum)
+					}
+				} else {
+					if vm.X509CertificateChain == nil || len(vm.X509CertificateChain.Certificates) != 2 ||
+						!bytes.Equal(vm.X509CertificateChain.Certificates[0].RawBytes, chain.leaf.Raw) ||
+						!bytes.Equal(vm.X509CertificateChain.Certificates[1].RawBytes, chain.intermediate.Raw) {
+						t.Fatalf("chain %+v", vm.X509CertificateChain)
+					}
+				}
+				payload := b.DsseEnvelope.Payload
+				pae := fmt.Appendf(nil, "DSSEv1 %d %s %d %s", len(b.DsseEnvelope.PayloadType), b.DsseEnvelope.PayloadType, len(payload), payload)
+				h := map[string]crypto.Hash{"P-256": crypto.SHA256, "P-384": crypto.SHA384, "P-521": crypto.SHA512}[curve.Params().Name].New()
+				h.Write(pae)
+				if !ecdsa.VerifyASN1(&key.PublicKey, h.Sum(nil), b.DsseEnvelope.Signatures[0].Sig) {
+					t.Fatal("the signature does not verify over the DSSE PAE with the curve's hash")
+				}
+				var st struct {
+					Type    string `json:"_type"`
+					Subject []struct {
+						Name   string
+						Digest map[string]string
+					} `json:"subject"`
+					PredicateType string `json:"predicateType"`
+					Predicate     struct {
+						Serialization map[string]any `json:"serialization"`
+						Resources     []struct{ Name, Algorithm, Digest string }
+					} `json:"predicate"`
+				}
+				if err := json.Unmarshal(payload, &st); err != nil {
+					t.Fatal(err)
+				}
+				all := sha256.New()
+				for _, r := range st.Predicate.Resources {
+					d, _ := hex.DecodeString(r.Digest)
+					all.Write(d)
+				}
+				ser := st.Predicate.Serialization
+				if st.Type != "https://in-toto.io/Statement/v1" || st.PredicateType != "https://model_signing/signature/v1.0" || len(st.Subject) != 1 ||
+					st.Subject[0].Digest["sha256"] != hex.EncodeToString(all.Sum(nil)) ||
+					ser["method"] != "files" || ser["hash_type"] != "sha256" || ser["allow_symlinks"] != false {
+					t.Fatalf("statement %s", payload)
+				}
+			}
+		})
+	}
 }
