@@ -383,3 +383,50 @@ func TestSignOMS_ReferenceReader(t *testing.T) {
 		})
 	}
 }
+
+// TestSignOMS_Shards signs a model by 1000-byte shards; Verify follows
+// the signature's serialization and names the shard that changed.
+func TestSignOMS_Shards(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "m")
+	if err := os.MkdirAll(filepath.Join(dir, "w"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 2500)
+	rand.Read(data)
+	if err := os.WriteFile(filepath.Join(dir, "w", "big.bin"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "empty"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := oms.Serialize(t.Context(), dir, oms.Serialization{Method: oms.MethodShards, ShardSize: 1000}, verify.HashOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range m.Resources {
+		names = append(names, r.Name+" "+r.Algorithm)
+	}
+	if want := "w/big.bin:0:1000 sha256-sharded-1000,w/big.bin:1000:2000 sha256-sharded-1000,w/big.bin:2000:2500 sha256-sharded-1000"; strings.Join(names, ",") != want {
+		t.Fatalf("shards %q, want %q", names, want)
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	kp, _ := attest.NewOMSKeypair(key)
+	sig, err := attest.SignOMS(t.Context(), kp, m, nil, sign.BundleOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	trust := oms.Trust{Trust: verify.Trust{Keys: []verify.Key{{Name: "k", Public: key.Public()}}}}
+	if _, err := oms.Verify(t.Context(), dir, sig, trust, oms.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	data[1500] ^= 1
+	if err := os.WriteFile(filepath.Join(dir, "w", "big.bin"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = oms.Verify(t.Context(), dir, sig, trust, oms.Options{})
+	var me *oms.MismatchError
+	if !errors.As(err, &me) || len(me.Changed) != 1 || me.Changed[0].Name != "w/big.bin:1000:2000" || me.Changed[0].Algorithm != "sha256-sharded-1000" {
+		t.Fatalf("err = %v, want shard 1000:2000 changed", err)
+	}
+}
