@@ -194,3 +194,24 @@ func BenchmarkSHA256(b *testing.B) {
 		sha256.Sum256(data)
 	}
 }
+
+// ExampleHashFiles hashes two files of a directory in parallel.
+func ExampleHashFiles() {
+	dir, _ := os.MkdirTemp("", "example")
+	defer os.RemoveAll(dir)
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte("{}"), 0o644)
+	os.MkdirAll(filepath.Join(dir, "weights"), 0o755)
+	os.WriteFile(filepath.Join(dir, "weights", "model.bin"), []byte("weights"), 0o644)
+
+	digests, err := verify.HashFiles(context.Background(), dir, []string{"config.json", "weights/model.bin"}, verify.HashOptions{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, d := range digests {
+		fmt.Println(d)
+	}
+	// Output:
+	// sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a
+	// sha256:9a129038d9a00aed0cf6a7ea059ca50a813449061ab87848cf1a13eafdf33b2c
+}

@@ -213,7 +213,11 @@ func VerifySignature(data []byte, trust Trust) (*Signed, error) {
 	}
 	if !tried {
 		if leaf == nil {
-			return nil, fmt.Errorf("%w: signed with a key (hint %q), and no public key is trusted", ErrUntrusted, truncate(vc.PublicKey().Hint()))
+			hint := ""
+			if h := vc.PublicKey().Hint(); h != "" {
+				hint = fmt.Sprintf(" (hint %q)", truncate(h))
+			}
+			return nil, fmt.Errorf("%w: signed with a key%s, and no public key is trusted", ErrUntrusted, hint)
 		}
 		return nil, fmt.Errorf("%w: signed with a certificate (subject %q, issuer %q), and neither a certificate authority nor a keyless identity is trusted",
 			ErrUntrusted, truncate(leaf.Subject.String()), truncate(leaf.Issuer.String()))
