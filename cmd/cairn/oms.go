@@ -149,9 +149,9 @@ func runVerifyLocal(cmd *cobra.Command, o verifyOptions, path string) error {
 // the keyless flags as for registry models, and --certificate-chain.
 func (o verifyOptions) omsTrust() (oms.Trust, error) {
 	var t oms.Trust
-	if len(o.keys) > 0 || o.trustedRoot != "" || o.certIdentity != "" || o.certIdentityRegexp != "" || o.certOIDCIssuer != "" || o.certOIDCIssuerRegexp != "" {
+	if o.trustOptions.given() {
 		var err error
-		if t.Trust, err = o.trust(); err != nil {
+		if t.Trust, err = o.trustOptions.trust(); err != nil {
 			return t, err
 		}
 	}

@@ -278,7 +278,7 @@ func TestCLI_OMSSignVerifyLocal(t *testing.T) {
 			writeTree(t, dir, map[string][]byte{"notes/draft.md": []byte("edited"), ".git/HEAD": []byte("x")})
 			mustRun(t, verifyArgs()...)
 
-			code, out := runCLI(t, append(append([]string{"verify", dir, "--ignore-paths", "notes"}), mode.untrusted...)...)
+			code, out := runCLI(t, append([]string{"verify", dir, "--ignore-paths", "notes"}, mode.untrusted...)...)
 			if code != exitRefused || !strings.Contains(out, "signature does not verify") {
 				t.Errorf("untrusted: exit %d: %s", code, out)
 			}
