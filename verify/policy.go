@@ -257,6 +257,19 @@ func (p *Policy) Rule(repository string) (*Rule, error) {
 	return nil, fmt.Errorf("%w: %s: no rule matches %s, and what no rule matches is refused", ErrPolicyDenied, p.Name, repo)
 }
 
+// commandLine is the file of a rule made by SignersRule.
+const commandLine = "\x00command line"
+
+// SignersRule returns a policy of one rule for every repository that
+// demands a signature by one of trust's signers and allows any weight
+// format whose scan is safe: what `--key` and the keyless flags mean
+// without a policy file. trustedRoot names the file of trust.Root.
+func SignersRule(trust Trust, trustedRoot string) *Policy {
+	r := Rule{Match: "**", Keys: trust.Keys, Keyless: trust.Identities, TrustedRoot: trustedRoot, TrustedMaterial: trust.Root, file: commandLine}
+	r.re, _ = policyGlob(r.Match)
+	return &Policy{Name: "the command line", Rules: []Rule{r}}
+}
+
 // Trust returns what the rule's signatures and attestations are verified
 // against: its keys, its keyless identities and their trusted root.
 func (r *Rule) Trust() Trust {
@@ -265,6 +278,9 @@ func (r *Rule) Trust() Trust {
 
 // String names the rule in messages: `policy.yaml:12 (rules[0], match "x/*")`.
 func (r *Rule) String() string {
+	if r.file == commandLine {
+		return "the signers given on the command line"
+	}
 	file := r.file
 	if file == "" {
 		file = "policy"

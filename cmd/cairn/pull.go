@@ -41,6 +41,7 @@ const (
 
 type pullOptions struct {
 	transferOptions
+	agentOptions
 	include []string
 }
 
@@ -61,7 +62,13 @@ attestations), so DIR can be verified offline later.
 
 Pull never creates a symlink or device, and refuses absolute paths, paths
 that leave DIR, and duplicate paths. It reads ModelPack artifacts, the older
-vnd.cnai.model names, KitOps ModelKits and plain oras artifacts.`,
+vnd.cnai.model names, KitOps ModelKits and plain oras artifacts.
+
+With --policy, or --key (or the keyless flags), pull is the verification
+agent of cairn run without the workload: signatures and attestations are
+checked before any file is fetched, the files stream into a staging
+directory and are scanned, and only a model that passes every check is
+moved into DIR (exit 1 otherwise, with nothing of it left in DIR).`,
 		Example: `  cairn pull 127.0.0.1:5000/models/llama:v1 ./llama-8b
   cairn pull 127.0.0.1:5000/models/llama:v1 ./llama --include '*.json' --include 'tokenizer*'`,
 		Args: cobra.ExactArgs(2),
@@ -69,7 +76,8 @@ vnd.cnai.model names, KitOps ModelKits and plain oras artifacts.`,
 			return runPull(cmd, o, args[0], args[1])
 		},
 	}
-	o.addFlags(cmd)
+	o.transferOptions.addFlags(cmd)
+	o.agentOptions.addFlags(cmd)
 	cmd.Flags().StringArrayVar(&o.include, "include", nil, "only files whose path matches GLOB (path.Match; 'dir/**' for a subtree; repeatable)")
 	return cmd
 }
@@ -110,6 +118,15 @@ func runPull(cmd *cobra.Command, o pullOptions, refStr, dir string) error {
 			return fmt.Errorf("--include %q: %w", g, err)
 		}
 	}
+	if o.agentOptions.enabled() {
+		rc, err := pullForRun(cmd, runOptions{transferOptions: o.transferOptions, agentOptions: o.agentOptions, ref: refStr, dir: dir, include: o.include})
+		if rc != nil && len(rc.Checks) > 0 {
+			if perr := printReceipt(cmd, rc, o.asJSON); perr != nil && err == nil {
+				err = perr
+			}
+		}
+		return err
+	}
 	repo, r, err := o.repository(refStr)
 	if err != nil {
 		return err
@@ -149,54 +166,9 @@ func runPull(cmd *cobra.Command, o pullOptions, refStr, dir string) error {
 		return err
 	}
 
-	pr := newProgress(cmd, "pulling", total, len(selected))
-	var fetched, cached int
-	results := make([]bool, len(selected))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(o.concurrency, 1))
-	for i, f := range selected {
-		g.Go(func() error {
-			name := f.Path
-			if name == "" {
-				name = f.Desc.Digest.String()
-			}
-			_, got, err := cache.Fetch(gctx, r, f.Desc, name, pr.add)
-			if err != nil {
-				return err
-			}
-			results[i] = got
-			if f.Archive {
-				return extractArchive(cache, f, dir, o.include)
-			}
-			dst, err := safeJoin(dir, f.Path)
-			if err != nil {
-				return err
-			}
-			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-				return err
-			}
-			return cache.Place(f.Desc.Digest, dst, f.Mode)
-		})
-	}
-	err = g.Wait()
-	pr.done()
+	fetched, cached, err := fetchFiles(cmd, o.transferOptions, cache, r, selected, total, dir, o.include)
 	if err != nil {
-		var de *client.DigestError
-		if errors.As(err, &de) {
-			return refused(err)
-		}
-		var pe *model.PathError
-		if errors.As(err, &pe) {
-			return refused(err)
-		}
 		return err
-	}
-	for _, got := range results {
-		if got {
-			fetched++
-		} else {
-			cached++
-		}
 	}
 	rec := pullRecord{
 		Reference: refStr, Registry: repo.Reference.Registry, Repository: repo.Reference.Repository,
@@ -216,6 +188,62 @@ func runPull(cmd *cobra.Command, o pullOptions, refStr, dir string) error {
 	fmt.Fprintf(cmd.ErrOrStderr(), "pulled %s: %d files (%d fetched, %d from the cache), every digest checked\n", refStr, len(selected), fetched, cached)
 	fmt.Fprintln(cmd.OutOrStdout(), desc.Digest)
 	return nil
+}
+
+// fetchFiles fetches the selected files through the cache, several at a
+// time, each verified as it streams, and places them under dir (archive
+// layers are extracted there). It returns how many were fetched and how many
+// came from the cache. Digest mismatches and unsafe paths are refusals.
+func fetchFiles(cmd *cobra.Command, o transferOptions, cache *client.Cache, r *client.Remote, selected []model.File, total int64, dir string, include []string) (fetched, cached int, err error) {
+	pr := newProgress(cmd, "pulling", total, len(selected))
+	results := make([]bool, len(selected))
+	g, gctx := errgroup.WithContext(cmd.Context())
+	g.SetLimit(max(o.concurrency, 1))
+	for i, f := range selected {
+		g.Go(func() error {
+			name := f.Path
+			if name == "" {
+				name = f.Desc.Digest.String()
+			}
+			_, got, err := cache.Fetch(gctx, r, f.Desc, name, pr.add)
+			if err != nil {
+				return err
+			}
+			results[i] = got
+			if f.Archive {
+				return extractArchive(cache, f, dir, include)
+			}
+			dst, err := safeJoin(dir, f.Path)
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+				return err
+			}
+			return cache.Place(f.Desc.Digest, dst, f.Mode)
+		})
+	}
+	err = g.Wait()
+	pr.done()
+	if err != nil {
+		var de *client.DigestError
+		if errors.As(err, &de) {
+			return 0, 0, refused(err)
+		}
+		var pe *model.PathError
+		if errors.As(err, &pe) {
+			return 0, 0, refused(err)
+		}
+		return 0, 0, err
+	}
+	for _, got := range results {
+		if got {
+			fetched++
+		} else {
+			cached++
+		}
+	}
+	return fetched, cached, nil
 }
 
 // fetchManifest resolves ref and fetches the manifest by digest, verifying

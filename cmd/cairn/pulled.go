@@ -1,13 +1,20 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 )
 
-// runVerifyPulled verifies a directory that cairn pull wrote, against the
-// manifest and signatures it recorded in DIR/.cairn.
+// runVerifyPulled verifies a directory written by cairn pull, offline,
+// from what pull recorded in DIR/.cairn, and writes the receipt.
 func runVerifyPulled(cmd *cobra.Command, o verifyOptions, dir string) error {
-	return fmt.Errorf("%s: no model.sig in %s; verifying a pulled directory (%s/.cairn) is not implemented yet", dir, dir, dir)
+	if !o.agentOptions.enabled() {
+		return errNoSigners
+	}
+	rc, err := verifyDir(cmd.Context(), o.agentOptions, dir)
+	if rc != nil && len(rc.Checks) > 0 {
+		if perr := printReceipt(cmd, rc, o.asJSON); perr != nil && err == nil {
+			err = perr
+		}
+	}
+	return err
 }

@@ -33,6 +33,7 @@ Show a tag's moves: cairn history 127.0.0.1:5000/models/llama:v1`,
 		newSignCmd(),
 		newVerifyCmd(),
 		newAttestCmd(),
+		newRunCmd(),
 	)
 	return root
 }

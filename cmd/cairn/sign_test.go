@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,11 +46,23 @@ func writePair(t *testing.T, dir, name string) string {
 	return prefix
 }
 
+// tinySafetensors returns a valid safetensors file of one U8 tensor of n
+// random bytes.
+func tinySafetensors(t *testing.T, n int) []byte {
+	t.Helper()
+	hdr := fmt.Sprintf(`{"w":{"dtype":"U8","shape":[%d],"data_offsets":[0,%d]}}`, n, n)
+	for len(hdr)%8 != 0 {
+		hdr += " "
+	}
+	b := binary.LittleEndian.AppendUint64(nil, uint64(len(hdr)))
+	return append(append(b, hdr...), random(n)...)
+}
+
 // pushModel pushes a small model to ref and returns its manifest digest.
 func pushModel(t *testing.T, ref string) digest.Digest {
 	t.Helper()
 	dir := t.TempDir()
-	writeTree(t, dir, map[string][]byte{"config.json": []byte(`{"model_type":"llama"}`), "model.safetensors": random(4 << 10)})
+	writeTree(t, dir, map[string][]byte{"config.json": []byte(`{"model_type":"llama"}`), "model.safetensors": tinySafetensors(t, 4<<10)})
 	out := strings.TrimSpace(mustRun(t, "push", dir, ref, "--cache", t.TempDir()))
 	d, err := digest.Parse(out[strings.LastIndex(out, "\n")+1:])
 	if err != nil {
@@ -145,7 +159,7 @@ func TestCLI_SignVerify(t *testing.T) {
 		code int
 		want string
 	}{
-		{"right key", []string{repoName + ":signed", "--key", right + ".pub"}, exitOK, "verified: models/m@" + signed.String() + " signed by " + right + ".pub"},
+		{"right key", []string{repoName + ":signed", "--key", right + ".pub"}, exitOK, "verified: " + repoName + "@" + signed.String() + " signed by " + right + ".pub"},
 		{"right key by digest", []string{repoName + "@" + signed.String(), "--key", wrong + ".pub", "--key", right + ".pub"}, exitOK, "signed by " + right + ".pub"},
 		{"wrong key", []string{repoName + ":signed", "--key", wrong + ".pub"}, exitRefused, "no signature verifies with a trusted key"},
 		{"unsigned", []string{repoName + ":unsigned", "--key", right + ".pub"}, exitRefused, "no signature"},

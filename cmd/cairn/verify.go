@@ -18,10 +18,9 @@ import (
 )
 
 type verifyOptions struct {
-	remoteOptions
-	trustOptions
-
-	policy string // --policy: policy file (the verification agent)
+	transferOptions
+	agentOptions
+	signaturesOnly bool // --signatures-only: REF without fetching files
 
 	// OpenSSF Model Signing of a local directory or file.
 	signature   string   // --signature: model.sig
@@ -59,10 +58,10 @@ unreadable key, network).`,
 			return runVerify(cmd, o, args[0])
 		},
 	}
-	o.remoteOptions.addFlags(cmd)
-	o.trustOptions.addFlags(cmd)
+	o.transferOptions.addFlags(cmd)
+	o.agentOptions.addFlags(cmd)
 	f := cmd.Flags()
-	f.StringVar(&o.policy, "policy", "", "policy file (YAML) saying who must have signed what")
+	f.BoolVar(&o.signaturesOnly, "signatures-only", false, "REF: check the reference, signatures and attestations, not the files")
 	f.StringVar(&o.signature, "signature", "", "local model: the OpenSSF Model Signing signature (default PATH/model.sig)")
 	f.StringArrayVar(&o.certChains, "certificate-chain", nil, "local model: PEM certificates trusted as signing CAs; repeatable")
 	f.StringArrayVar(&o.ignorePaths, "ignore-paths", nil, "local model: paths left out of the signature; repeatable")
@@ -73,35 +72,45 @@ func runVerify(cmd *cobra.Command, o verifyOptions, refStr string) error {
 	if isLocalPath(refStr) {
 		return runVerifyLocal(cmd, o, refStr)
 	}
-	ctx := cmd.Context()
-	trust, err := o.trust()
+	if !o.agentOptions.enabled() {
+		return errNoSigners
+	}
+	ag, err := newAgent(o.agentOptions)
 	if err != nil {
 		return err
 	}
-	repo, _, err := o.repository(refStr)
+	rc := &receipt{}
+	err = verifyRemote(cmd, o, ag, refStr, rc)
+	rc.Verified = err == nil
+	if o.receipt != "" {
+		if werr := writeReceipt(o.receipt, rc); werr != nil && err == nil {
+			err = fmt.Errorf("write receipt: %w", werr)
+		}
+	}
+	if len(rc.Checks) > 0 {
+		if perr := printReceipt(cmd, rc, o.asJSON); perr != nil && err == nil {
+			err = perr
+		}
+	}
+	return err
+}
+
+// errNoSigners is the usage error of verify and run without any signer.
+var errNoSigners = errors.New("nothing to verify against: give --policy FILE, --key PUB, or --certificate-identity and --certificate-oidc-issuer with --trusted-root")
+
+// verifyRemote applies the agent to a model in a registry: reference,
+// signatures and attestations, then (unless --signatures-only) every file,
+// fetched through the cache into a temporary directory and thrown away.
+func verifyRemote(cmd *cobra.Command, o verifyOptions, ag *agent, refStr string, rc *receipt) error {
+	t, repo, r, err := loadRemoteTarget(cmd.Context(), &o.remoteOptions, refStr)
 	if err != nil {
 		return err
 	}
-	if repo.Reference.Reference == "" {
-		return fmt.Errorf("%s: name a tag or digest to verify", refStr)
+	rule, err := ag.checkMetadata(t, rc)
+	if err != nil || o.signaturesOnly {
+		return err
 	}
-	desc, err := repo.Resolve(ctx, repo.Reference.Reference)
-	if err != nil {
-		return fmt.Errorf("resolve %s: %w", refStr, err)
-	}
-	bundles, err := fetchBundles(ctx, repo, desc)
-	if err != nil {
-		return fmt.Errorf("%s: %w", refStr, err)
-	}
-	signed, err := verify.Signature(desc, bundles, trust)
-	if errors.Is(err, verify.ErrVerification) {
-		return refused(fmt.Errorf("%s: %w", refStr, err))
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", refStr, err)
-	}
-	fmt.Fprintf(cmd.OutOrStdout(), "verified: %s@%s signed by %s\n", repo.Reference.Repository, desc.Digest, signed.Signer)
-	return nil
+	return ag.pullChecked(cmd, o.transferOptions, rule, t, repo, r, "", nil, rc)
 }
 
 // maxTrustedRootSize bounds a trusted_root.json (public-good's is ~10 KiB).
@@ -176,7 +185,7 @@ func (o trustOptions) trust() (verify.Trust, error) {
 		t.Root = tr
 	}
 	if len(t.Keys) == 0 && len(t.Identities) == 0 {
-		return t, errors.New("nothing to verify against: give --key PUB, or --certificate-identity and --certificate-oidc-issuer with --trusted-root")
+		return t, errNoSigners
 	}
 	return t, nil
 }
