@@ -81,7 +81,8 @@ var errShort = errors.New("file is shorter than the range to hash")
 // is opened through an os.Root on root, so a path with "..", or a symlink
 // leading outside root, is an error rather than a read of another file.
 //
-// The first error (a path that is invalid, missing, not a regular file or
+// Every path is checked to be a regular file before any is read. The
+// first error (a path that is invalid, missing, not a regular file or
 // unreadable) stops the other workers and is returned as an *fs.PathError
 // naming the path. Canceling ctx stops hashing within one buffer.
 func HashFiles(ctx context.Context, root string, paths []string, opts HashOptions) ([]digest.Digest, error) {
@@ -91,16 +92,14 @@ func HashFiles(ctx context.Context, root string, paths []string, opts HashOption
 	}
 	defer r.Close()
 	// Largest first, so that a big file met last does not leave the other
-	// workers idle while one finishes it. Files whose size cannot be read
-	// sort last and fail when hashed.
+	// workers idle while one finishes it.
+	sizes, err := statRegular(r, paths)
+	if err != nil {
+		return nil, err
+	}
 	order := make([]int, len(paths))
-	sizes := make([]int64, len(paths))
-	for i, p := range paths {
+	for i := range order {
 		order[i] = i
-		sizes[i] = -1
-		if fi, err := r.Stat(filepath.FromSlash(p)); err == nil {
-			sizes[i] = fi.Size()
-		}
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(sizes[b], sizes[a]) })
 	return hashJobs(ctx, opts, len(paths), func(job int, buf []byte) (digest.Digest, error) {
@@ -127,6 +126,9 @@ func HashRanges(ctx context.Context, root string, ranges []Range, opts HashOptio
 		return nil, err
 	}
 	defer r.Close()
+	if _, err := statRegular(r, paths); err != nil {
+		return nil, err
+	}
 	order := make([]int, len(ranges))
 	for i := range order {
 		order[i] = i
@@ -149,6 +151,25 @@ func openRoot(root string, paths []string) (*os.Root, error) {
 		return nil, fmt.Errorf("hash files: %w", err)
 	}
 	return r, nil
+}
+
+// statRegular returns the sizes of the files at paths, or an error for
+// the first that is missing or not a regular file. Checking before any
+// open keeps a FIFO from blocking a worker (hashRange checks again on the
+// open file).
+func statRegular(r *os.Root, paths []string) ([]int64, error) {
+	sizes := make([]int64, len(paths))
+	for i, p := range paths {
+		fi, err := r.Stat(filepath.FromSlash(p))
+		if err != nil {
+			return nil, &fs.PathError{Op: "hash", Path: p, Err: unwrapPathError(err)}
+		}
+		if !fi.Mode().IsRegular() {
+			return nil, &fs.PathError{Op: "hash", Path: p, Err: fmt.Errorf("%w (%s)", errNotRegular, fi.Mode().Type())}
+		}
+		sizes[i] = fi.Size()
+	}
+	return sizes, nil
 }
 
 // hashJobs runs n jobs on opts' workers; job j's result goes to

@@ -18,6 +18,9 @@ import (
 	"cairn.dev/cairn/verify"
 )
 
+// mkfifo makes a FIFO where the system has them (digest_fifo_test.go).
+var mkfifo = func(string) error { return errors.New("no FIFOs on this system") }
+
 // writeFiles writes files (slash paths to contents) under dir.
 func writeFiles(t testing.TB, dir string, files map[string][]byte) {
 	t.Helper()
@@ -60,6 +63,7 @@ func TestHashFiles(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(filepath.Dir(dir), "outside"), []byte("secret"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	hasFIFO := mkfifo(filepath.Join(dir, "fifo")) == nil
 	var paths []string
 	for p := range files {
 		paths = append(paths, p)
@@ -94,9 +98,13 @@ func TestHashFiles(t *testing.T) {
 		{"absolute", "/etc/passwd", "invalid argument"},
 		{"symlink escaping root", "escape", "escapes"},
 		{"directory", "d", "not a regular file"},
+		{"fifo", "fifo", "not a regular file"},
 	}
 	for _, tc := range errCases {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.path == "fifo" && !hasFIFO {
+				t.Skip("no FIFOs on this system")
+			}
 			_, err := verify.HashFiles(t.Context(), dir, []string{"small.json", tc.path}, verify.HashOptions{})
 			var pe *fs.PathError
 			if !errors.As(err, &pe) || pe.Path != tc.path || !strings.Contains(err.Error(), tc.want) {
