@@ -383,7 +383,7 @@ func TestCLI_OMSErrors(t *testing.T) {
 		{"truncated signature", []string{"verify", dir, "--key", pair + ".pub", "--signature", garbage}, exitRefused, "malformed model signature"},
 		{"blake3", []string{"verify", dir, "--key", pair + ".pub", "--signature", blake3}, exitError, "blake3"},
 		{"ignore path outside", []string{"verify", dir, "--key", pair + ".pub", "--ignore-paths", "../elsewhere"}, exitError, "not inside the model"},
-		{"pulled directory", []string{"verify", unsigned, "--key", pair + ".pub"}, exitError, "no model.sig in " + unsigned},
+		{"no model.sig: a pulled directory", []string{"verify", unsigned, "--key", pair + ".pub"}, exitError, ".cairn"},
 		{"chain without certificate", []string{"sign", dir, "--key", pair + ".key", "--certificate-chain", sig}, exitError, "--certificate"},
 		{"missing model", []string{"sign", filepath.Join(dir, "nope"), "--key", pair + ".key"}, exitError, "no such file"},
 		{"certificate for another key", []string{"sign", dir, "--key", pair + ".key", "--certificate", writeOtherCert(t)}, exitError, "not for the signing key"},
