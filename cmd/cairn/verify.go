@@ -46,13 +46,25 @@ signer:
                             offline against a Sigstore trusted_root.json; the
                             -regexp variants match a regular expression instead
 
+A local PATH (a directory or a single file) with an OpenSSF Model Signing
+signature (--signature, or model.sig in the directory or beside the file, as
+model_signing and cairn sign PATH write it) is verified against it instead:
+the signature with --key, with --certificate-chain (the CA certificates its
+chain must lead to; repeatable) or keylessly as above, then every file's
+SHA-256 against the signed ones, leaving out .git and friends, the paths the
+signature records and --ignore-paths. A refusal names each changed file with
+both digests, and each missing or unsigned file. Without a model.sig, PATH is
+a directory that cairn pull wrote.
+
 Exit status: 0 verified; 1 refused (no signature, or none that verifies: the
 message says which check failed for each bundle); 2 could not verify (usage,
 unreadable key, network).`,
 		Example: `  cairn verify 127.0.0.1:5000/models/llama:v1 --key cairn.pub
   cairn verify reg.example/m:v2 --key release.pub --key cosign.pub
   cairn verify reg.example/m:v2 --trusted-root trusted_root.json \
-      --certificate-identity trainer@example.com --certificate-oidc-issuer https://accounts.google.com`,
+      --certificate-identity trainer@example.com --certificate-oidc-issuer https://accounts.google.com
+  cairn verify ./tiny-llm --key cairn.pub
+  cairn verify ./tiny-llm --signature tiny-llm.sig --certificate-chain ca-cert.pem --ignore-paths README.md`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runVerify(cmd, o, args[0])
