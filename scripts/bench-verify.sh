@@ -60,7 +60,7 @@ SERVER_PID=$!
 for _ in $(seq 100); do curl -fsS -o /dev/null "http://127.0.0.1:$port/v2/" 2>/dev/null && break; sleep 0.1; done
 ref=127.0.0.1:$port/bench/model:v1
 "$CAIRN" keygen --out "$WORK/k" >/dev/null 2>&1
-"$CAIRN" push "$WORK/src" "$ref" >/dev/null
+"$CAIRN" push "$WORK/src" "$ref" >/dev/null 2>&1
 "$CAIRN" sign "$ref" --key "$WORK/k.key" >/dev/null 2>&1
 "$CAIRN" pull "$ref" "$WORK/model" >/dev/null 2>&1
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=

@@ -347,6 +347,11 @@ func (a *agent) checkFiles(ctx context.Context, rule *verify.Rule, t *target, di
 	}
 	rc.Files = results
 	for _, r := range results {
+		if r.Format == scan.FormatUnknown && r.Safe {
+			// Not a weight format any scanner knows (config.json,
+			// tokenizers, docs): the formats list is about weights.
+			continue
+		}
 		if err := rule.CheckFormat(r.Format, r.Safe); err != nil {
 			why := ""
 			if !r.Safe {

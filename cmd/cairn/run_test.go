@@ -304,3 +304,53 @@ func TestVerify_PulledDir(t *testing.T) {
 		})
 	}
 }
+
+// TestVerify_PolicyFormats: a policy's formats list is about weights: a
+// config file passes, a weight in another format is refused even when its
+// scan is safe, and allowUnsafe lets a flagged format through.
+func TestVerify_PolicyFormats(t *testing.T) {
+	t.Setenv(passwordEnv, "")
+	tiny, err := os.ReadFile("../../testdata/model/tiny.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := registrytest.NewServer(t, registry.Config{})
+	keys := t.TempDir()
+	key := writePair(t, keys, "k")
+	cache := t.TempDir()
+	push := func(tag string, files map[string][]byte) string {
+		src := t.TempDir()
+		writeTree(t, src, files)
+		ref := srv.Host + "/models/m:" + tag
+		mustRun(t, "push", src, ref, "--cache", cache)
+		mustRun(t, "sign", ref, "--key", key+".key")
+		return ref
+	}
+	st := push("st", map[string][]byte{"config.json": []byte(`{}`), "model.safetensors": tiny})
+	benign := push("benign-pickle", map[string][]byte{"config.json": []byte(`{}`), "model.pkl": []byte("(dp0\n.")})
+	evil := push("evil-pickle", map[string][]byte{"config.json": []byte(`{}`), "model.pkl": maliciousPickle})
+	policy := func(extra string) string {
+		p := filepath.Join(keys, "policy-"+strconv.Itoa(len(extra))+".yaml")
+		os.WriteFile(p, []byte(fmt.Sprintf("version: 1\nrules:\n  - match: %q\n    signers:\n      - key: k.pub\n%s", srv.Host+"/models/*", extra)), 0o644)
+		return p
+	}
+	onlyST := policy("    formats: [safetensors]\n")
+	pickleOK := policy("    formats: [safetensors, pickle]\n    allowUnsafe: [pickle]\n")
+	for _, tc := range []struct {
+		name, policy, ref string
+		code              int
+		want              string
+	}{
+		{"safetensors and a config", onlyST, st, exitOK, "verified"},
+		{"safe pickle, format not allowed", onlyST, benign, exitRefused, `weight format "pickle" is not allowed`},
+		{"unsafe pickle refused by default", policy(""), evil, exitRefused, "model.pkl: unsafe"},
+		{"unsafe pickle, explicitly allowed", pickleOK, evil, exitOK, "verified"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out := runCLI(t, "verify", tc.ref, "--policy", tc.policy, "--cache", cache)
+			if code != tc.code || !strings.Contains(out, tc.want) {
+				t.Errorf("exit %d, want %d; output %q does not contain %q", code, tc.code, out, tc.want)
+			}
+		})
+	}
+}
