@@ -31,13 +31,22 @@ type verifyOptions struct {
 func newVerifyCmd() *cobra.Command {
 	var o verifyOptions
 	cmd := &cobra.Command{
-		Use:   "verify REF|PATH [--key PUB]... [keyless flags]",
-		Short: "Verify a model's signature against trusted keys or keyless identities",
-		Long: `Resolve REF to its manifest digest, find its Sigstore bundles through the
-referrers API (artifactType application/vnd.dev.sigstore.bundle.v0.3+json, as
-cosign v3 and cairn sign attach them) and verify them with sigstore-go. The
-model is verified when one bundle is a signature of that digest by a trusted
-signer:
+		Use:   "verify REF|DIR|PATH (--policy F | --key PUB... | keyless flags)",
+		Short: "Verify a model: signatures, attestations, policy, every file's digest, unsafe formats",
+		Long: `The verification agent's checks, in order (the first failure refuses the model):
+
+  1. REF resolves to a manifest digest (the policy may demand a digest);
+  2. a Sigstore bundle attached to that digest (found through the referrers
+     API, as cosign v3 and cairn sign attach them) is a signature by a
+     trusted signer, and every attestation the policy requires verifies;
+  3. every file matches its layer digest;
+  4. nothing unexpected sits beside the files (a directory);
+  5. no file is unsafe (pickle imports, Keras Lambda layers, malformed
+     safetensors or GGUF headers...), unless the policy allows its format.
+
+Whom to trust comes from --policy FILE (per repository: signers, required
+attestations, digest pinning, formats, maximum age; see docs/policy.md) or,
+for any repository, from the flags:
 
   --key PUB                 a public key (cairn keygen, cosign generate-key-pair);
                             repeatable: any one of them may have signed
@@ -46,6 +55,15 @@ signer:
                             offline against a Sigstore trusted_root.json; the
                             -regexp variants match a regular expression instead
 
+REF (a registry reference): the files are fetched through the local cache
+into a temporary directory, checked as they stream, scanned and thrown
+away; --signatures-only stops after step 2.
+
+DIR (a directory cairn pull wrote): checked offline from DIR/.cairn, which
+pull filled with the manifest, config and signature bundles; every file is
+hashed. The policy rule is the one for the repository pull recorded, or
+--repository HOST/REPO. The receipt goes to DIR/.cairn/receipt.json.
+
 A local PATH (a directory or a single file) with an OpenSSF Model Signing
 signature (--signature, or model.sig in the directory or beside the file, as
 model_signing and cairn sign PATH write it) is verified against it instead:
@@ -53,17 +71,21 @@ the signature with --key, with --certificate-chain (the CA certificates its
 chain must lead to; repeatable) or keylessly as above, then every file's
 SHA-256 against the signed ones, leaving out .git and friends, the paths the
 signature records and --ignore-paths. A refusal names each changed file with
-both digests, and each missing or unsigned file. Without a model.sig, PATH is
-a directory that cairn pull wrote.
+both digests, and each missing or unsigned file.
 
-Exit status: 0 verified; 1 refused (no signature, or none that verifies: the
-message says which check failed for each bundle); 2 could not verify (usage,
-unreadable key, network).`,
+Each check is printed as it passes or fails; --json prints the receipt
+(what was checked, the signer, every file's digest and scan findings) and
+--receipt FILE writes it.
+
+Exit status: 0 verified; 1 refused (naming the file, digest or signature
+and what was expected); 2 could not verify (usage, unreadable key or
+policy, network).`,
 		Example: `  cairn verify 127.0.0.1:5000/models/llama:v1 --key cairn.pub
-  cairn verify reg.example/m:v2 --key release.pub --key cosign.pub
+  cairn verify reg.example/m@sha256:4f1c... --policy /etc/cairn/policy.yaml --json
   cairn verify reg.example/m:v2 --trusted-root trusted_root.json \
       --certificate-identity trainer@example.com --certificate-oidc-issuer https://accounts.google.com
-  cairn verify ./tiny-llm --key cairn.pub
+  cairn verify ./llama-copy --key cairn.pub               # a directory cairn pull wrote, offline
+  cairn verify ./tiny-llm --key cairn.pub                 # OpenSSF Model Signing: ./tiny-llm/model.sig
   cairn verify ./tiny-llm --signature tiny-llm.sig --certificate-chain ca-cert.pem --ignore-paths README.md`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
