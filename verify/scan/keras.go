@@ -103,8 +103,10 @@ func (w *kerasWalk) walk(v any, depth int, where string) {
 		class, _ := t["class_name"].(string)
 		name := layerName(t)
 		switch class {
-		case "Lambda", "__lambda__":
-			w.s.add(Unsafe, "keras.lambda", w.entry, -1, "%s layer %s at %s: its function is Python code, run when the model is loaded or called", class, name, orRoot(where))
+		case "Lambda":
+			w.s.add(Unsafe, "keras.lambda", w.entry, -1, "Lambda layer %s at %s: its function is Python code, run when the model is loaded or called", name, orRoot(where))
+		case "__lambda__":
+			w.s.add(Unsafe, "keras.lambda", w.entry, -1, "a serialized lambda at %s: Python bytecode, run when the model is loaded or called", orRoot(where))
 		}
 		if m, ok := t["module"].(string); ok && !kerasModule(m) {
 			w.s.add(Unsafe, "keras.module", w.entry, -1, "%s %s at %s comes from module %q, outside Keras: loading imports it", orUnnamed(class), name, orRoot(where), m)

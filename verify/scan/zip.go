@@ -659,7 +659,7 @@ func (s *scanner) torchZip(a *zipArchive, prefix, entry string, depth int) strin
 		s.contentErr(err, join(entry, e.name))
 	}
 	if code > 0 {
-		s.add(Warning, "torch.code", join(entry, prefix+"/code/"), -1, "TorchScript: %d code entries, compiled and run by torch.jit.load", code)
+		s.add(Warning, "torch.code", join(entry, prefix+"/code/"), -1, "TorchScript code (%d entries under code/), compiled and run by torch.jit.load", code)
 	}
 	if ts {
 		return "torchscript"

@@ -1,0 +1,422 @@
+package scan_test
+
+import (
+	"bytes"
+	"flag"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"cairn.dev/cairn/verify/scan"
+)
+
+var update = flag.Bool("update", false, "rewrite the fixtures under testdata/scan from their generators")
+
+// fixtureDir holds the generated fixtures, relative to this package.
+const fixtureDir = "../../testdata/scan"
+
+// fixture is one generated file and what the scanner must say of it.
+type fixture struct {
+	path   string // under testdata/scan
+	data   []byte
+	safe   bool
+	format string   // Report.Format
+	rules  []string // rules that must be among the findings
+}
+
+func safeAs(path, format string, data []byte, rules ...string) fixture {
+	return fixture{path: path, data: data, safe: true, format: format, rules: rules}
+}
+
+func unsafeAs(path, format string, data []byte, rules ...string) fixture {
+	return fixture{path: path, data: data, format: format, rules: rules}
+}
+
+// fixtures are generated opcode by opcode and record by record.
+func fixtures() []fixture {
+	const (
+		P  = scan.FormatPickle
+		T  = scan.FormatPyTorch
+		U  = scan.FormatUnknown
+		N  = scan.FormatNumPy
+		S  = scan.FormatSafetensors
+		G  = scan.FormatGGUF
+		K  = scan.FormatKeras
+		pd = "pickle/"
+	)
+	benign := pkl().proto(2).op(opEmptyDict).stop().bytes()
+	fx := []fixture{
+		// Pickle: benign, every opcode path.
+		safeAs(pd+"benign_v0.pkl", P, pkl().mark().op('d').put(0).str("'a'").put(1).int("1").op(opSetItem).
+			str(`"b"`).mark().op('l').put(2).raw("F1.5\n").op(opAppend).op(opNone).op(opAppend).uni(`caf\u00e9`).op(opAppend).
+			op(opSetItem).raw("L12345678901234567890L\n").op(opPop).int("01").op(opPop).stop().bytes()),
+		safeAs(pd+"benign_torch_v2.pkl", P, torchStateDict().bytes(), "pickle.persid"),
+		safeAs(pd+"allops.pkl", P, allOps(), "pickle.persid"),
+		safeAs(pd+"imports.pkl", P, importOps()),
+		safeAs(pd+"codecs_bytes.pkl", P, pkl().proto(2).global("_codecs", "encode").bu("abc").bu("latin1").op(opTuple2, opReduce).stop().bytes()),
+		safeAs(pd+"persid.pkl", P, pkl().proto(2).raw("P0\n").stop().bytes(), "pickle.persid"),
+		safeAs(pd+"empty.pkl", U, nil),
+		safeAs(pd+"not_a_pickle.pkl", U, []byte("{\"a\": 1}\n"), "format.unknown"),
+		safeAs(pd+"text_like_pickle.txt", U, []byte("cat and dog\nare friends\n"), "format.unknown"),
+
+		// Pickle: imports.
+		unsafeAs(pd+"global.pkl", P, pkl().global("os", "system").mark().str("'id'").op(opTuple, opReduce).stop().bytes(), "pickle.global"),
+		unsafeAs(pd+"inst.pkl", P, pkl().mark().str("'id'").inst("subprocess", "Popen").stop().bytes(), "pickle.global"),
+		unsafeAs(pd+"stack_global.pkl", P, evil("id").bytes(), "pickle.global"),
+		unsafeAs(pd+"unnamed_v0", P, pkl().global("posix", "system").mark().str("'id'").op(opTuple, opReduce).raw("garbage").bytes(), "pickle.global"),
+		unsafeAs(pd+"stack_global_memo.pkl", P, pkl().proto(4).sbu("os").memoize().op(opPop).sbu("system").memoize().op(opPop).
+			binget(0).binget(1).op(opStackGlobal).sbu("id").op(opTuple1, opReduce).stop().bytes(), "pickle.global"),
+		unsafeAs(pd+"memo_other_index.pkl", P, pkl().proto(4).sbu("posix").put(7).op(opPop).sbu("system").lbinput(1000).op(opPop).
+			get(7).lbinget(1000).op(opStackGlobal).stop().bytes(), "pickle.global"),
+		unsafeAs(pd+"memo_overwrite.pkl", P, pkl().proto(4).sbu("collections").binput(0).sbu("OrderedDict").binput(1).op(opPop, opPop).
+			sbu("os").binput(0).sbu("system").binput(1).op(opPop, opPop).binget(0).binget(1).op(opStackGlobal).stop().bytes(), "pickle.global"),
+		unsafeAs(pd+"memoize_index.pkl", P, pkl().proto(4).sbu("junk").binput(5).op(opPop).sbu("os").memoize().op(opPop).sbu("system").memoize().op(opPop).
+			binget(1).binget(2).op(opStackGlobal).stop().bytes(), "pickle.global"),
+		unsafeAs(pd+"unicode_escape.pkl", P, pkl().uni(`\u006fs`).uni(`\U00000073ystem`).op(opStackGlobal).stop().bytes(), "pickle.global"),
+		unsafeAs(pd+"string_escape.pkl", P, pkl().str(`'\x6fs'`).str(`'sys\164em'`).op(opStackGlobal).stop().bytes(), "pickle.global"),
+		unsafeAs(pd+"binstrings.pkl", P, pkl().proto(2).bs("os").sbs("system").op(opStackGlobal).stop().bytes(), "pickle.global"),
+		unsafeAs(pd+"binunicode8.pkl", P, pkl().proto(4).bu8("os").bu("system").op(opStackGlobal).stop().bytes(), "pickle.global"),
+		unsafeAs(pd+"second_stream.pkl", P, append(append([]byte{}, benign...), evil("id").bytes()...), "pickle.global"),
+		unsafeAs(pd+"ext1.pkl", P, pkl().proto(2).op(0x82, 1).op(opEmptyTuple, opReduce).stop().bytes(), "pickle.ext"),
+		unsafeAs(pd+"ext2.pkl", P, pkl().proto(2).op(0x83).u16(300).stop().bytes(), "pickle.ext"),
+		unsafeAs(pd+"ext4.pkl", P, pkl().proto(2).op(0x84).u32(70000).stop().bytes(), "pickle.ext"),
+
+		// Pickle: operands.
+		unsafeAs(pd+"stack_global_int.pkl", P, pkl().proto(4).k(42).sbu("os").op(opStackGlobal).stop().bytes(), "pickle.operand"),
+		unsafeAs(pd+"stack_global_bytes.pkl", P, pkl().proto(4).sbb("os").sbu("system").op(opStackGlobal).stop().bytes(), "pickle.operand"),
+		unsafeAs(pd+"stack_global_long.pkl", P, pkl().proto(4).bu(strings.Repeat("a", 2000)).sbu("x").op(opStackGlobal).stop().bytes(), "pickle.operand"),
+		unsafeAs(pd+"reduce_computed.pkl", P, pkl().proto(2).global("collections", "OrderedDict").op(opEmptyTuple, opReduce).op(opEmptyTuple, opReduce).stop().bytes(), "pickle.operand"),
+		unsafeAs(pd+"newobj_computed.pkl", P, pkl().proto(2).op(opNone).op(opEmptyTuple, opNewObj).stop().bytes(), "pickle.operand"),
+		unsafeAs(pd+"build_global.pkl", P, pkl().proto(2).global("collections", "OrderedDict").op(opEmptyDict, opBuild).stop().bytes(), "pickle.operand"),
+
+		// Pickle: evasions.
+		unsafeAs(pd+"trailing.pkl", P, append(append([]byte{}, benign...), "\x00\x01garbage"...), "pickle.trailing"),
+		unsafeAs(pd+"unknown_opcode.pkl", P, pkl().proto(2).op(opNone, 0xff).stop().bytes(), "pickle.opcode"),
+		unsafeAs(pd+"truncated.pkl", P, pkl().proto(4).op('X').u32(100).raw("abc").bytes(), "pickle.truncated"),
+		unsafeAs(pd+"no_stop.pkl", P, pkl().proto(2).op(opNone).bytes(), "pickle.truncated"),
+		unsafeAs(pd+"underflow.pkl", P, pkl().proto(2).op(opNone, opTuple2).stop().bytes(), "pickle.stack"),
+		unsafeAs(pd+"no_mark.pkl", P, pkl().proto(2).op(opNone, opTuple).stop().bytes(), "pickle.stack"),
+		unsafeAs(pd+"obj_without_class.pkl", P, pkl().proto(2).mark().op(opObj).stop().bytes(), "pickle.stack"),
+		unsafeAs(pd+"stop_on_mark.pkl", P, pkl().proto(2).op(opNone).mark().stop().bytes(), "pickle.stack"),
+		unsafeAs(pd+"get_missing.pkl", P, pkl().proto(2).binget(9).stop().bytes(), "pickle.memo"),
+		unsafeAs(pd+"bad_memo_index.pkl", P, pkl().op(opNone).raw("p0x1\n").stop().bytes(), "pickle.memo"),
+		unsafeAs(pd+"proto6.pkl", P, pkl().proto(6).op(opNone).stop().bytes(), "pickle.protocol"),
+		unsafeAs(pd+"unquoted_string.pkl", P, pkl().raw("Sos\n").stop().bytes(), "pickle.string"),
+	}
+
+	// PyTorch.
+	tsData := pkl().proto(2).global("__torch__", "Net").op(opEmptyTuple, opNewObj).op(opEmptyDict, opBuild).stop().bytes()
+	legacy := func(sysinfo []byte, streams int) []byte {
+		parts := [][]byte{
+			pkl().proto(2).op(0x8a, 10, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19).stop().bytes(),
+			pkl().proto(2).op('M').u16(1001).stop().bytes(),
+			sysinfo,
+			torchStateDict().bytes(),
+			pkl().proto(2).op(opEmptyList).bu("0").op(opAppend).stop().bytes(),
+		}
+		var out []byte
+		for _, p := range parts[:streams] {
+			out = append(out, p...)
+		}
+		if streams == 5 { // storage "0": 4 floats
+			out = append(out, 4, 0, 0, 0, 0, 0, 0, 0)
+			out = append(out, make([]byte, 16)...)
+		}
+		return out
+	}
+	sysinfo := pkl().proto(2).op(opEmptyDict).mark().bu("little_endian").op(opNewTrue).op(opSetItems).stop().bytes()
+	fx = append(fx,
+		safeAs("pytorch/zip.pt", T, torchZip(torchStateDict().bytes())),
+		unsafeAs("pytorch/zip_unsafe.pt", T, torchZip(evil("id").bytes()), "pickle.global"),
+		unsafeAs("pytorch/zip_other_pkl.pt", T, torchZip(torchStateDict().bytes(), zf{name: "archive/extra/hook.pkl", data: evil("id").bytes(), descriptor: true}), "pickle.global"),
+		safeAs("pytorch/zip_raw_data.pt", T, mkzip(zipOpts{},
+			zf{name: "archive/data.pkl", data: torchStateDict().bytes(), descriptor: true},
+			zf{name: "archive/data/0", data: evil("id").bytes(), descriptor: true})),
+		safeAs("pytorch/torchscript.pt", T, mkzip(zipOpts{},
+			zf{name: "archive/data.pkl", data: tsData},
+			zf{name: "archive/constants.pkl", data: pkl().proto(2).op(opEmptyTuple).stop().bytes()},
+			zf{name: "archive/code/__torch__.py", data: []byte("class Net(Module):\n  def forward(self, x):\n    return x\n")},
+			zf{name: "archive/version", data: []byte("3\n")}), "torch.code"),
+		unsafeAs("pytorch/torchscript_unsafe.pt", T, mkzip(zipOpts{},
+			zf{name: "archive/data.pkl", data: tsData},
+			zf{name: "archive/constants.pkl", data: evil("id").bytes()}), "pickle.global"),
+		unsafeAs("pytorch/not_torchscript.pt", T, torchZip(tsData), "pickle.global"),
+		safeAs("pytorch/legacy.pt", T, legacy(sysinfo, 5)),
+		unsafeAs("pytorch/legacy_unsafe.pt", T, legacy(evil("id").bytes(), 5), "pickle.global"),
+		unsafeAs("pytorch/legacy_truncated.pt", T, legacy(sysinfo, 3), "pickle.truncated"),
+	)
+
+	// Zip tricks.
+	inner := evil("id").bytes()
+	fx = append(fx,
+		unsafeAs("zip/pickle_member.zip", U, mkzip(zipOpts{}, zf{name: "model/weights", data: inner}), "pickle.global"),
+		safeAs("zip/deflated.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, deflate: true})),
+		unsafeAs("zip/deflated_unsafe.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: inner, deflate: true}), "pickle.global"),
+		unsafeAs("zip/nested.zip", U, mkzip(zipOpts{}, zf{name: "inner.zip", data: mkzip(zipOpts{}, zf{name: "evil.pkl", data: inner})}), "pickle.global"),
+		safeAs("zip/zip64.zip", U, mkzip(zipOpts{zip64: true}, zf{name: "a.pkl", data: benign})),
+		unsafeAs("zip/encrypted.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, flags: 1}), "zip.encrypted"),
+		unsafeAs("zip/patched.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, flags: 1 << 5}), "zip.flags"),
+		unsafeAs("zip/strong_encryption.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, flags: 1 << 6}), "zip.encrypted"),
+		unsafeAs("zip/unknown_flag.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, flags: 1 << 4}), "zip.flags"),
+		unsafeAs("zip/aes.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, method: ptr[uint16](99)}), "zip.encrypted"),
+		unsafeAs("zip/bzip2.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, method: ptr[uint16](12)}), "zip.method"),
+		unsafeAs("zip/name_mismatch.zip", U, mkzip(zipOpts{}, zf{name: "data.pkl", localName: "datap.kl", data: inner}), "zip.header"),
+		unsafeAs("zip/duplicate_name.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign}, zf{name: "a.pkl", data: inner}), "zip.name"),
+		unsafeAs("zip/traversal.zip", U, mkzip(zipOpts{}, zf{name: "../a.pkl", data: benign}), "zip.name"),
+		unsafeAs("zip/local_size.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, localSize: ptr[uint32](3)}), "zip.header"),
+		unsafeAs("zip/descriptor_crc.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, descriptor: true, descCRC: ptr[uint32](1)}), "zip.descriptor"),
+		unsafeAs("zip/size_beyond.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, size: ptr[uint32](1 << 30)}), "zip.bounds"),
+		unsafeAs("zip/offset_beyond.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, offset: ptr[uint32](1 << 20)}), "zip.bounds"),
+		unsafeAs("zip/bad_crc.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, crc: ptr[uint32](0x12345678)}), "zip.crc"),
+		unsafeAs("zip/overlap.zip", U, overlapZip(benign), "zip.bounds"),
+		unsafeAs("zip/prefix.zip", U, mkzip(zipOpts{prefix: []byte("\x00\x01\x02\x03 not a zip header ")}, zf{name: "a.pkl", data: benign}), "zip.structure"),
+		unsafeAs("zip/prefix_adjusted.zip", U, mkzip(zipOpts{prefix: []byte("\x00\x01\x02\x03 not a zip header "), adjust: true}, zf{name: "a.pkl", data: benign}), "zip.structure"),
+		unsafeAs("zip/two_end_records.zip", U, mkzip(zipOpts{comment: fakeEnd()}, zf{name: "a.pkl", data: benign}), "zip.structure"),
+		unsafeAs("zip/directory_gap.zip", U, mkzip(zipOpts{cdGap: []byte("hidden")}, zf{name: "a.pkl", data: benign}), "zip.structure"),
+		unsafeAs("zip/sevenzip.7z", U, append([]byte("7z\xbc\xaf\x27\x1c\x00\x04"), inner...), "archive.unsupported"),
+	)
+
+	// NumPy.
+	objects := numpyObjects().bytes()
+	fx = append(fx,
+		safeAs("numpy/int32.npy", N, npy(1, "{'descr': '<i4', 'fortran_order': False, 'shape': (2, 3), }", make([]byte, 24))),
+		safeAs("numpy/v2.npy", N, npy(2, "{'descr': '<f8', 'fortran_order': True, 'shape': (2,), }", make([]byte, 16))),
+		safeAs("numpy/v3.npy", N, npy(3, "{'descr': [('\u00e9t\u00e9', '<u2')], 'fortran_order': False, 'shape': (), }", make([]byte, 2))),
+		safeAs("numpy/structured.npy", N, npy(1, "{'descr': [('a', '<i4'), ('b', '<f8', (2,))], 'fortran_order': False, 'shape': (2,), }", make([]byte, 40))),
+		safeAs("numpy/object.npy", N, npy(1, "{'descr': '|O', 'fortran_order': False, 'shape': (2,), }", objects), "npy.object"),
+		safeAs("numpy/structured_object.npy", N, npy(1, "{'descr': [('a', '<i4'), ('b', '|O')], 'fortran_order': False, 'shape': (2,), }", objects), "npy.object"),
+		unsafeAs("numpy/object_unsafe.npy", N, npy(1, "{'descr': '|O', 'fortran_order': False, 'shape': (1,), }", inner), "npy.object", "pickle.global"),
+		unsafeAs("numpy/object_typename.npy", N, npy(1, "{'descr': 'object', 'fortran_order': False, 'shape': (1,), }", inner), "pickle.global"),
+		unsafeAs("numpy/object_trailing.npy", N, npy(1, "{'descr': '|O', 'fortran_order': False, 'shape': (2,), }", append(append([]byte{}, objects...), benign...)), "pickle.trailing"),
+		unsafeAs("numpy/bad_keys.npy", N, npy(1, "{'descr': '<i4', 'shape': (1,), 'extra': 1}", make([]byte, 4)), "npy.header"),
+		unsafeAs("numpy/bad_version.npy", N, append([]byte("\x93NUMPY\x04\x00"), make([]byte, 60)...), "npy.header"),
+		unsafeAs("numpy/trailing_data.npy", N, npy(1, "{'descr': '<i4', 'fortran_order': False, 'shape': (1,), }", make([]byte, 12)), "npy.size"),
+		unsafeAs("numpy/short_data.npy", N, npy(1, "{'descr': '<i4', 'fortran_order': False, 'shape': (4,), }", make([]byte, 12)), "npy.size"),
+		unsafeAs("numpy/header_limit.npy", N, append([]byte("\x93NUMPY\x02\x00\x00\x00\x10\x00"), "{'descr'"...), "npy.limit"),
+		safeAs("numpy/arrays.npz", N, mkzip(zipOpts{},
+			zf{name: "a.npy", data: npy(1, "{'descr': '<i4', 'fortran_order': False, 'shape': (1,), }", make([]byte, 4))},
+			zf{name: "b.npy", data: npy(1, "{'descr': '|O', 'fortran_order': False, 'shape': (2,), }", objects), deflate: true}), "npy.object"),
+		unsafeAs("numpy/object_unsafe.npz", N, mkzip(zipOpts{},
+			zf{name: "a.npy", data: npy(1, "{'descr': '|O', 'fortran_order': False, 'shape': (1,), }", inner), deflate: true}), "pickle.global"),
+	)
+
+	// Safetensors.
+	stOK := `{"__metadata__":{"format":"pt"},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"BF16","shape":[1,2],"data_offsets":[8,12]}}`
+	fx = append(fx,
+		safeAs("safetensors/ok.safetensors", S, st(stOK+"    ", make([]byte, 12))),
+		safeAs("safetensors/no_tensors.safetensors", S, st(`{}`, nil)),
+		safeAs("safetensors/subbyte.safetensors", S, st(`{"a":{"dtype":"F4","shape":[4],"data_offsets":[0,2]},"b":{"dtype":"F6_E2M3","shape":[4],"data_offsets":[2,5]}}`, make([]byte, 5))),
+		unsafeAs("safetensors/hole.safetensors", S, st(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}`, make([]byte, 12)), "safetensors.offsets"),
+		unsafeAs("safetensors/not_from_zero.safetensors", S, st(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`, make([]byte, 8)), "safetensors.offsets"),
+		unsafeAs("safetensors/overlap.safetensors", S, st(`{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`, make([]byte, 8)), "safetensors.offsets"),
+		unsafeAs("safetensors/size_mismatch.safetensors", S, st(`{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}`, make([]byte, 8)), "safetensors.size"),
+		unsafeAs("safetensors/trailing.safetensors", S, st(`{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}`, append(make([]byte, 8), benign...)), "safetensors.size"),
+		unsafeAs("safetensors/past_end.safetensors", S, st(`{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}`, make([]byte, 8)), "safetensors.offsets"),
+		unsafeAs("safetensors/oversize_header.safetensors", S, append([]byte{1, 0, 0x40, 6, 0, 0, 0, 0}, `{"a":1}`...), "safetensors.limit"),
+		unsafeAs("safetensors/header_past_end.safetensors", S, append([]byte{0, 1, 0, 0, 0, 0, 0, 0}, `{"a":1}`...), "safetensors.header"),
+		unsafeAs("safetensors/metadata_not_string.safetensors", S, st(`{"__metadata__":{"epoch":3}}`, nil), "safetensors.metadata"),
+		unsafeAs("safetensors/bad_dtype.safetensors", S, st(`{"a":{"dtype":"F33","shape":[1],"data_offsets":[0,4]}}`, make([]byte, 4)), "safetensors.dtype"),
+		unsafeAs("safetensors/duplicate_key.safetensors", S, st(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`, make([]byte, 8)), "safetensors.duplicate"),
+		unsafeAs("safetensors/duplicate_field.safetensors", S, st(`{"a":{"dtype":"F32","dtype":"I8","shape":[1],"data_offsets":[0,4]}}`, make([]byte, 4)), "safetensors.duplicate"),
+		unsafeAs("safetensors/negative_shape.safetensors", S, st(`{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}`, make([]byte, 4)), "safetensors.shape"),
+		unsafeAs("safetensors/shape_overflow.safetensors", S, st(`{"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,4]}}`, make([]byte, 4)), "safetensors.shape"),
+		unsafeAs("safetensors/not_json.safetensors", S, st(`{"a":[}`, nil), "safetensors.header"),
+		unsafeAs("safetensors/after_json.safetensors", S, st(`{} x`, nil), "safetensors.header"),
+		safeAs("safetensors/pickle_named.safetensors", P, benign, "format.mismatch"),
+	)
+
+	// GGUF.
+	okGGUF := func(version uint32, be bool) []byte {
+		g := ggufHead(version, 2, 4)
+		if be {
+			g = &gg{be: true}
+			g.raw("GGUF").u32(version).n(2).n(4)
+		}
+		g.kvStr("general.architecture", "llama")
+		g.str("general.alignment").u32(4).u32(32)
+		g.str("tokenizer.ggml.tokens").u32(9).u32(8).n(3).str("a").str("b").str("c")
+		g.str("tokenizer.ggml.token_type").u32(9).u32(0).n(3).u8(1).u8(1).u8(1)
+		g.tensor("a", 0, 0, 4).tensor("b", 8, 32, 32).align(32)
+		g.b = append(g.b, make([]byte, 32+34)...)
+		return g.b
+	}
+	oneTensor := func(typ uint32, off uint64, dims ...uint64) []byte {
+		g := ggufHead(3, 1, 0).tensor("t", typ, off, dims...).align(32)
+		g.b = append(g.b, make([]byte, 16)...)
+		return g.b
+	}
+	fx = append(fx,
+		safeAs("gguf/ok.gguf", G, okGGUF(3, false)),
+		safeAs("gguf/v1.gguf", G, okGGUF(1, false)),
+		safeAs("gguf/big_endian.gguf", G, okGGUF(3, true)),
+		unsafeAs("gguf/bad_magic.gguf", G, append([]byte("GGUX"), okGGUF(3, false)[4:]...), "gguf.header"),
+		unsafeAs("gguf/bad_version.gguf", G, ggufHead(4, 0, 0).b, "gguf.version"),
+		unsafeAs("gguf/many_tensors.gguf", G, ggufHead(3, 1<<40, 0).b, "gguf.limit"),
+		unsafeAs("gguf/implausible_count.gguf", G, ggufHead(3, 0, 1000).kvStr("a", "b").b, "gguf.count"),
+		unsafeAs("gguf/string_past_end.gguf", G, ggufHead(3, 0, 1).str("k").u32(8).u64(1<<20).raw("short").b, "gguf.bounds"),
+		unsafeAs("gguf/array_past_end.gguf", G, ggufHead(3, 0, 1).str("k").u32(9).u32(4).u64(1<<20).raw("short").b, "gguf.bounds"),
+		unsafeAs("gguf/unknown_type.gguf", G, ggufHead(3, 0, 1).str("k").u32(13).u32(0).b, "gguf.type"),
+		unsafeAs("gguf/duplicate_key.gguf", G, ggufHead(3, 0, 2).kvStr("k", "a").kvStr("k", "b").b, "gguf.duplicate"),
+		unsafeAs("gguf/bad_alignment.gguf", G, ggufHead(3, 0, 1).str("general.alignment").u32(4).u32(24).b, "gguf.alignment"),
+		unsafeAs("gguf/misaligned.gguf", G, oneTensor(0, 4, 1), "gguf.alignment"),
+		unsafeAs("gguf/tensor_past_end.gguf", G, oneTensor(0, 0, 64), "gguf.bounds"),
+		unsafeAs("gguf/too_many_dims.gguf", G, oneTensor(0, 0, 1, 1, 1, 1, 1), "gguf.tensor"),
+		unsafeAs("gguf/truncated.gguf", G, ggufHead(3, 0, 1).str("general.name").b, "gguf.header"),
+	)
+
+	// Keras.
+	dense := `{"module": "keras.layers", "class_name": "Dense", "config": {"name": "dense", "units": 2}, "registered_name": null}`
+	lambda := `{"module": "keras.layers", "class_name": "Lambda", "config": {"name": "boom", "function": {"class_name": "__lambda__", "config": {"code": "4wEAAA=="}}}, "registered_name": null}`
+	seq := func(layers ...string) string {
+		return `{"module": "keras", "class_name": "Sequential", "config": {"name": "s", "layers": [` + strings.Join(layers, ", ") + `]}, "registered_name": null}`
+	}
+	keras := func(config string) []byte {
+		return mkzip(zipOpts{},
+			zf{name: "metadata.json", data: []byte(`{"keras_version": "3.5.0"}`)},
+			zf{name: "config.json", data: []byte(config), deflate: true},
+			zf{name: "model.weights.h5", data: []byte("\x89HDF\r\n\x1a\n\x00\x00")})
+	}
+	fx = append(fx,
+		safeAs("keras/ok.keras", K, keras(seq(dense, dense))),
+		unsafeAs("keras/lambda.keras", K, keras(`{"module": "keras", "class_name": "Functional", "config": {"name": "f", "layers": [`+seq(dense, lambda)+`]}}`), "keras.lambda"),
+		unsafeAs("keras/module.keras", K, keras(seq(`{"module": "builtins", "class_name": "function", "config": "eval", "registered_name": "function"}`)), "keras.module"),
+		unsafeAs("keras/custom_object.keras", K, keras(seq(`{"module": "keras.layers", "class_name": "Evil", "config": {"name": "e"}, "registered_name": "MyPackage>Evil"}`)), "keras.module"),
+		unsafeAs("keras/not_json.keras", K, keras(`{"class_name": `), "keras.config"),
+		safeAs("keras/legacy.h5", U, []byte("\x89HDF\r\n\x1a\n\x00\x00\x00\x00"), "format.unscanned"),
+	)
+	return fx
+}
+
+// allOps is a protocol 5 pickle that uses every opcode that imports
+// nothing.
+func allOps() []byte {
+	p := pkl().proto(5).op(0x95).u64(0) // FRAME
+	p.op(opEmptyList).memoize()
+	p.mark()
+	p.op('J').u32(7).k(1).op('M').u16(2).op(0x8a, 1, 5).op(0x8b).u32(2).raw("\x01\x02")
+	p.int("3").raw("L4L\n").raw("F1.0\n").op('G').u64(0)
+	p.op(opNone, opNewTrue, opNewFalse)
+	p.str("'s'").bs("t").sbs("u").uni("v").bu("w").sbu("x").bu8("y")
+	p.op('B').u32(1).raw("z").sbb("z").op(0x8e).u64(1).raw("z").op(0x96).u64(1).raw("z")
+	p.op(opEmptyTuple).k(1).op(opTuple1).k(1).k(2).op(opTuple2).k(1).k(2).k(3).op(opTuple3)
+	p.mark().k(1).op(opTuple).mark().k(1).op('l').mark().k(1).k(2).op('d')
+	p.op(opEmptyDict).k(1).k(2).op(opSetItem).mark().k(3).k(4).op(opSetItems)
+	p.op(0x8f).mark().k(1).op(0x90).mark().k(1).op(0x91)
+	p.op(0x97, 0x98) // NEXT_BUFFER, READONLY_BUFFER
+	p.raw("P0\n").k(0).op(opBinPersID)
+	p.k(9).op('2', opPop) // DUP, POP
+	p.mark().k(1).op('1') // POP_MARK
+	p.mark().op(opPop)    // POP takes the MARK itself
+	p.k(5).put(3).binput(4).lbinput(5).op(opPop).get(3).binget(4).lbinget(5)
+	p.op(opAppends)
+	return p.stop().bytes()
+}
+
+// importOps imports allow-listed globals through every import and call
+// opcode.
+func importOps() []byte {
+	p := pkl().proto(4).op(0x95).u64(0)
+	p.mark()
+	p.global("collections", "OrderedDict").binput(100).op(opEmptyTuple, opReduce)
+	p.stackGlobal("collections", "OrderedDict").op(opEmptyTuple, opNewObj).op(opEmptyDict, opBuild)
+	p.stackGlobal("torch", "Size").op(opEmptyTuple, opEmptyDict, opNewObjEx)
+	p.mark().inst("collections", "OrderedDict")
+	p.mark().global("torch", "device").sbu("cpu").op(opObj)
+	p.binget(100).op(opEmptyTuple, opReduce) // a global through the memo
+	p.op(opTuple)
+	return p.stop().bytes()
+}
+
+// overlapZip has an entry whose local header lies inside another entry's
+// data.
+func overlapZip(data []byte) []byte {
+	innerEntry := mkzip(zipOpts{}, zf{name: "b.pkl", data: data})
+	innerEntry = innerEntry[:30+len("b.pkl")+len(data)] // its local header and data only
+	return mkzip(zipOpts{},
+		zf{name: "a.bin", data: innerEntry},
+		zf{name: "b.pkl", data: data, centralOnly: true, offset: ptr(uint32(30 + len("a.bin")))})
+}
+
+// fakeEnd is an end record that sits in the archive comment, ending the
+// file too.
+func fakeEnd() []byte {
+	return []byte{0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+}
+
+// TestFixtures_Generated regenerates every fixture in memory and compares
+// it with the committed bytes (go test -run TestFixtures_Generated -update
+// rewrites them).
+func TestFixtures_Generated(t *testing.T) {
+	want := map[string]bool{}
+	for _, f := range fixtures() {
+		p := filepath.Join(fixtureDir, filepath.FromSlash(f.path))
+		if want[p] {
+			t.Fatalf("fixture %s listed twice", f.path)
+		}
+		want[p] = true
+		if *update {
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, f.data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		got, err := os.ReadFile(p)
+		if err != nil {
+			t.Errorf("%s: %v (run go test ./verify/scan -run TestFixtures_Generated -update)", f.path, err)
+			continue
+		}
+		if !bytes.Equal(got, f.data) {
+			t.Errorf("%s: committed bytes differ from its generator (run with -update)", f.path)
+		}
+	}
+	err := filepath.WalkDir(fixtureDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		if !want[p] {
+			if *update {
+				return os.Remove(p)
+			}
+			t.Errorf("%s: no generator makes it", p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFile_Fixtures scans every committed fixture.
+func TestFile_Fixtures(t *testing.T) {
+	for _, f := range fixtures() {
+		t.Run(f.path, func(t *testing.T) {
+			rep, err := scan.File(t.Context(), filepath.Join(fixtureDir, filepath.FromSlash(f.path)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rules []string
+			for _, x := range rep.Findings {
+				rules = append(rules, x.Rule)
+			}
+			if rep.Safe() != f.safe || rep.Format != f.format {
+				t.Errorf("safe=%v format=%s, want safe=%v format=%s", rep.Safe(), rep.Format, f.safe, f.format)
+			}
+			for _, r := range f.rules {
+				if !slices.Contains(rules, r) {
+					t.Errorf("no %s finding", r)
+				}
+			}
+			if t.Failed() {
+				for _, x := range rep.Findings {
+					t.Logf("  %s", x)
+				}
+			}
+		})
+	}
+}
