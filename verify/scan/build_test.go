@@ -19,11 +19,11 @@ type pk struct{ b []byte }
 func pkl() *pk { return &pk{} }
 
 func (p *pk) op(b ...byte) *pk { p.b = append(p.b, b...); return p }
-func (p *pk) raw(s string) *pk  { p.b = append(p.b, s...); return p }
-func (p *pk) u16(v uint16) *pk  { p.b = binary.LittleEndian.AppendUint16(p.b, v); return p }
-func (p *pk) u32(v uint32) *pk  { p.b = binary.LittleEndian.AppendUint32(p.b, v); return p }
-func (p *pk) u64(v uint64) *pk  { p.b = binary.LittleEndian.AppendUint64(p.b, v); return p }
-func (p *pk) bytes() []byte     { return p.b }
+func (p *pk) raw(s string) *pk { p.b = append(p.b, s...); return p }
+func (p *pk) u16(v uint16) *pk { p.b = binary.LittleEndian.AppendUint16(p.b, v); return p }
+func (p *pk) u32(v uint32) *pk { p.b = binary.LittleEndian.AppendUint32(p.b, v); return p }
+func (p *pk) u64(v uint64) *pk { p.b = binary.LittleEndian.AppendUint64(p.b, v); return p }
+func (p *pk) bytes() []byte    { return p.b }
 
 func (p *pk) proto(n byte) *pk { return p.op(0x80, n) }
 func (p *pk) stop() *pk        { return p.op('.') }
@@ -120,19 +120,19 @@ func evil(cmd string) *pk {
 
 // zf is one zip member, with the tricks a fixture plays on it.
 type zf struct {
-	name       string
-	data       []byte
-	deflate    bool    // method 8, as one stored deflate block
-	method     *uint16 // another method number
-	flags      uint16  // flag bits set in both headers
-	descriptor bool    // flag bit 3: zero local values, then a signed descriptor
-	descCRC    *uint32 // a descriptor CRC that differs
-	localName  string  // a local header name that differs
-	crc        *uint32 // a CRC that differs (both headers)
-	localSize  *uint32 // a local compressed size that differs
-	size       *uint32 // central and local sizes that lie
-	offset     *uint32 // the central directory's local header offset, forged
-	centralOnly bool   // in the central directory only (at offset)
+	name        string
+	data        []byte
+	deflate     bool    // method 8, as one stored deflate block
+	method      *uint16 // another method number
+	flags       uint16  // flag bits set in both headers
+	descriptor  bool    // flag bit 3: zero local values, then a signed descriptor
+	descCRC     *uint32 // a descriptor CRC that differs
+	localName   string  // a local header name that differs
+	crc         *uint32 // a CRC that differs (both headers)
+	localSize   *uint32 // a local compressed size that differs
+	size        *uint32 // central and local sizes that lie
+	offset      *uint32 // the central directory's local header offset, forged
+	centralOnly bool    // in the central directory only (at offset)
 }
 
 // zipOpts are archive-wide tricks.

@@ -78,10 +78,10 @@ type ggufHeader struct {
 }
 
 type ggufTensor struct {
-	name         string
-	off, nbytes  uint64
-	sized        bool
-	at           uint64
+	name        string
+	off, nbytes uint64
+	sized       bool
+	at          uint64
 }
 
 func (g *ggufHeader) problem(rule string, off uint64, format string, args ...any) error {

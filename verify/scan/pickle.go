@@ -105,7 +105,7 @@ var opNames = [256]string{
 	opObj: "OBJ", opPut: "PUT", opBinPut: "BINPUT", opLongBinPut: "LONG_BINPUT",
 	opSetItem: "SETITEM", opTuple: "TUPLE", opEmptyTuple: "EMPTY_TUPLE", opSetItems: "SETITEMS",
 	opBinFloat: "BINFLOAT",
-	opProto: "PROTO", opNewObj: "NEWOBJ", opExt1: "EXT1", opExt2: "EXT2", opExt4: "EXT4",
+	opProto:    "PROTO", opNewObj: "NEWOBJ", opExt1: "EXT1", opExt2: "EXT2", opExt4: "EXT4",
 	opTuple1: "TUPLE1", opTuple2: "TUPLE2", opTuple3: "TUPLE3", opNewTrue: "NEWTRUE",
 	opNewFalse: "NEWFALSE", opLong1: "LONG1", opLong4: "LONG4",
 	opBinBytes: "BINBYTES", opShortBinBytes: "SHORT_BINBYTES",
