@@ -166,6 +166,9 @@ func (r *Registry) getManifest(w http.ResponseWriter, req *http.Request, name, r
 	if err != nil {
 		return err
 	}
+	if err := r.checkPull(req.Context(), name, ref, m); err != nil {
+		return err
+	}
 	h := w.Header()
 	h.Set("Content-Type", m.MediaType)
 	h.Set("Docker-Content-Digest", dgst.String())

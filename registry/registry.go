@@ -26,6 +26,12 @@ type Config struct {
 	Metrics *Metrics
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// PullGate, when set, is asked before a manifest is served (GET and
+	// HEAD). An error refuses the pull with 403 DENIED and the error's
+	// text as the reason: the server's policy (cairn serve --policy).
+	// Quarantined versions are refused before the gate is asked, when Meta
+	// implements storage.Quarantines.
+	PullGate func(ctx context.Context, repo, reference string, m *storage.Manifest) error
 }
 
 // Registry is the OCI distribution API over a blob store and a metadata
@@ -37,6 +43,7 @@ type Registry struct {
 	log     *slog.Logger
 	metrics *Metrics
 	now     func() time.Time
+	gate    func(ctx context.Context, repo, reference string, m *storage.Manifest) error
 
 	// gcMu makes "commit a blob, then link it" atomic with respect to the
 	// garbage collector's "check the blob is unreferenced, then delete it".
@@ -57,6 +64,7 @@ func New(cfg Config) (*Registry, error) {
 		log:     cfg.Logger,
 		metrics: cfg.Metrics,
 		now:     cfg.Now,
+		gate:    cfg.PullGate,
 	}
 	if r.log == nil {
 		r.log = slog.Default()
@@ -142,7 +150,7 @@ func splitRoute(path string) (route, bool) {
 	} {
 		if name, ok := strings.CutSuffix(head, k.suffix); ok {
 			if k.kind == "ext" {
-				return route{kind: arg, name: name}, arg == "history" || arg == "versions" || arg == "lineage"
+				return route{kind: arg, name: name}, arg == "history" || arg == "versions" || arg == "lineage" || arg == "quarantine"
 			}
 			return route{kind: k.kind, name: name, arg: arg}, true
 		}
@@ -182,6 +190,8 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		err = r.versions(w, req, rt.name)
 	case "lineage GET":
 		err = r.lineage(w, req, rt.name)
+	case "quarantine GET", "quarantine PUT", "quarantine DELETE":
+		err = r.quarantine(w, req, rt.name)
 	case "referrers GET":
 		err = r.referrers(w, req, rt.name, rt.arg)
 	case "manifest GET", "manifest HEAD":

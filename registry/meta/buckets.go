@@ -5,6 +5,9 @@ var (
 	bucketMeta    = []byte("meta")
 	bucketRepos   = []byte("repos")
 	bucketUploads = []byte("uploads")
+	// bucketQuarantine holds quarantined versions, keyed "<repo>@<digest>";
+	// created on first use.
+	bucketQuarantine = []byte("quarantine")
 )
 
 // Buckets inside each repository's bucket.

@@ -28,4 +28,7 @@ var (
 	// ErrBlobReferenced is returned by conditional deletes when a manifest
 	// still refers to the blob.
 	ErrBlobReferenced = errors.New("blob is referenced")
+	// ErrNotQuarantined means the version asked to be released is not
+	// quarantined.
+	ErrNotQuarantined = errors.New("not quarantined")
 )
