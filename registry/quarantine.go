@@ -95,4 +95,3 @@ func (r *Registry) quarantine(w http.ResponseWriter, req *http.Request, name str
 	writeJSON(w, "application/json", q)
 	return nil
 }
-
