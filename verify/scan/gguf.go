@@ -95,7 +95,8 @@ func (g *ggufHeader) problem(rule string, off uint64, format string, args ...any
 // whose data offsets are aligned and, for the known tensor types, whose
 // data lies within the file.
 func (s *scanner) gguf(r io.ReaderAt, size int64, entry string) {
-	g := &ggufHeader{s: s, entry: entry, r: bufio.NewReaderSize(io.NewSectionReader(r, 0, size), 64<<10),
+	sr := io.NewSectionReader(r, 0, size)
+	g := &ggufHeader{s: s, entry: entry, r: bufio.NewReaderSize(sr, bufSize(sr)),
 		size: uint64(size), names: map[string]bool{}, align: ggufDefaultAlignment}
 	err := g.walk()
 	var p *ggufProblem

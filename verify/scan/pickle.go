@@ -938,9 +938,18 @@ type preader struct {
 func newPReader(r io.Reader, base int64) *preader {
 	br, ok := r.(*bufio.Reader)
 	if !ok {
-		br = bufio.NewReaderSize(r, 64<<10)
+		br = bufio.NewReaderSize(r, bufSize(r))
 	}
 	return &preader{r: br, off: base}
+}
+
+// bufSize is the read buffer for r: 64 KiB, or less for smaller content.
+func bufSize(r io.Reader) int {
+	const most = 64 << 10
+	if s, ok := r.(interface{ Size() int64 }); ok && s.Size() < most {
+		return int(max(s.Size(), 16))
+	}
+	return most
 }
 
 func eof(err error) error {
