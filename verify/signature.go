@@ -100,6 +100,12 @@ type Signed struct {
 // PredicateType is the statement's predicate type.
 func (s Signed) PredicateType() string { return s.Statement.GetPredicateType() }
 
+// BuilderID is predicate.runDetails.builder.id of SLSA provenance v1, or
+// "" for other statements.
+func (s Signed) BuilderID() string {
+	return s.Statement.GetPredicate().GetFields()["runDetails"].GetStructValue().GetFields()["builder"].GetStructValue().GetFields()["id"].GetStringValue()
+}
+
 // ParseBundle decodes and validates a Sigstore bundle (JSON), refusing one
 // larger than MaxBundleSize. Errors wrap ErrVerification.
 func ParseBundle(data []byte) (*bundle.Bundle, error) {

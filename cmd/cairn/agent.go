@@ -225,7 +225,7 @@ func (a *agent) checkMetadata(t *target, rc *receipt) (*verify.Rule, error) {
 		var found *verify.Signed
 		var builders []string
 		for i := range atts {
-			b := builderID(atts[i])
+			b := atts[i].BuilderID()
 			if req.BuilderID == "" || b == req.BuilderID {
 				found = &atts[i]
 				break
@@ -237,7 +237,7 @@ func (a *agent) checkMetadata(t *target, rc *receipt) (*verify.Rule, error) {
 				verify.ErrPolicyDenied, rule, req.Type, req.BuilderID, strings.Join(builders, ", ")))
 		}
 		si := signed(*found, t.Bundles)
-		si.BuilderID = builderID(*found)
+		si.BuilderID = found.BuilderID()
 		rc.Attestations = append(rc.Attestations, *si)
 		detail := "signed by " + found.Signer
 		if req.BuilderID != "" {
@@ -259,11 +259,6 @@ func signed(s verify.Signed, bundles []fetchedBundle) *signedInfo {
 		si.Referrer = bundles[s.Index].referrer.Digest
 	}
 	return si
-}
-
-// builderID is runDetails.builder.id of SLSA provenance v1.
-func builderID(s verify.Signed) string {
-	return s.Statement.GetPredicate().GetFields()["runDetails"].GetStructValue().GetFields()["builder"].GetStructValue().GetFields()["id"].GetStringValue()
 }
 
 // checkFiles runs steps 3 to 5 over the files of t in dir. With hash false
