@@ -21,7 +21,10 @@ import (
 
 	"cairn.dev/cairn/registry"
 	"cairn.dev/cairn/registry/cas"
+	"cairn.dev/cairn/registry/gate"
 	"cairn.dev/cairn/registry/meta"
+	"cairn.dev/cairn/registry/storage"
+	"cairn.dev/cairn/verify"
 )
 
 // shutdownTimeout bounds how long serve waits for requests in flight.
@@ -38,6 +41,8 @@ type serveOptions struct {
 	gcGrace     time.Duration
 	logLevel    string
 	logFormat   string
+	policy      string // --policy: refuse pulls the verification policy refuses
+	policyHost  string // --policy-host: this registry's name in policy rules
 }
 
 func newServeCmd() *cobra.Command {
@@ -68,6 +73,8 @@ metrics at /metrics. SIGINT or SIGTERM stops the server gracefully.`,
 	f.DurationVar(&o.gcGrace, "gc-grace", registry.DefaultGCGrace, "age below which unreferenced blobs are kept")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&o.logFormat, "log-format", "text", "text or json")
+	f.StringVar(&o.policy, "policy", "", "verification policy (YAML, as for cairn verify): pulls it refuses are answered 403 with the reason")
+	f.StringVar(&o.policyHost, "policy-host", "", "this registry's host[:port] as policy rules name it (default: --addr)")
 	return cmd
 }
 
@@ -98,15 +105,30 @@ func runServe(ctx context.Context, o serveOptions) error {
 	}
 	defer db.Close()
 
+	var pullGate func(context.Context, string, string, *storage.Manifest) error
+	if o.policy != "" {
+		p, err := verify.LoadPolicy(o.policy)
+		if err != nil {
+			return err
+		}
+		host := o.policyHost
+		if host == "" {
+			host = o.addr
+		}
+		pullGate = gate.New(p, host, db, blobs).Check
+		log.Info("pulls are checked against the policy", "policy", o.policy, "as", host)
+	}
+
 	promReg := prometheus.NewRegistry()
 	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := registry.NewMetrics(promReg)
 	reg, err := registry.New(registry.Config{
-		Blobs:   blobs,
-		Meta:    db,
-		Logger:  log,
-		Metrics: metrics,
-		Limits:  registry.Limits{MaxBlobSize: int64(o.maxBlobSize), UploadTTL: o.uploadTTL},
+		Blobs:    blobs,
+		Meta:     db,
+		Logger:   log,
+		Metrics:  metrics,
+		Limits:   registry.Limits{MaxBlobSize: int64(o.maxBlobSize), UploadTTL: o.uploadTTL},
+		PullGate: pullGate,
 	})
 	if err != nil {
 		return err
