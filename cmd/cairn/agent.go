@@ -604,6 +604,11 @@ func loadRemoteTarget(ctx context.Context, ro *remoteOptions, refStr string) (*t
 		return nil, nil, nil, fmt.Errorf("%s: name a tag or digest", refStr)
 	}
 	desc, manifest, err := fetchManifest(ctx, repo, refStr)
+	if isDenied(err) {
+		// Quarantined, or refused by the registry's own policy: the
+		// registry's message says why.
+		return nil, nil, nil, refused(fmt.Errorf("%w: %w", verify.ErrVerification, err))
+	}
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -136,6 +136,9 @@ func runPull(cmd *cobra.Command, o pullOptions, refStr, dir string) error {
 		return err
 	}
 	desc, manifest, err := fetchManifest(ctx, repo, refStr)
+	if isDenied(err) {
+		return refused(err) // quarantined, or refused by the registry's policy
+	}
 	if err != nil {
 		return err
 	}
@@ -250,6 +253,14 @@ func fetchFiles(cmd *cobra.Command, o transferOptions, cache *client.Cache, r *c
 // it against the digest (oras-go's content.ReadAll checks size and digest).
 func fetchManifest(ctx context.Context, repo *remote.Repository, refStr string) (ocispec.Descriptor, []byte, error) {
 	desc, err := repo.Resolve(ctx, repo.Reference.Reference)
+	if isDenied(err) {
+		// A HEAD carries no reason; the GET's error body does.
+		if _, rc, gerr := repo.FetchReference(ctx, repo.Reference.Reference); gerr != nil {
+			err = gerr
+		} else {
+			rc.Close()
+		}
+	}
 	if err != nil {
 		return desc, nil, fmt.Errorf("resolve %s: %w", refStr, err)
 	}

@@ -34,6 +34,8 @@ Show a tag's moves: cairn history 127.0.0.1:5000/models/llama:v1`,
 		newVerifyCmd(),
 		newAttestCmd(),
 		newRunCmd(),
+		newQuarantineCmd(),
+		newScanCmd(),
 	)
 	return root
 }
