@@ -658,6 +658,15 @@ var migrations = []func(tx *bolt.Tx) error{
 		}
 		return nil
 	},
+	// 1 -> 2: accounts (users, grants, API tokens, signing secrets).
+	func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketUsers, bucketGrants, bucketTokens, bucketSecrets} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	},
 }
 
 // SchemaVersion is the schema this binary writes.
