@@ -121,29 +121,29 @@ func (g *ggufHeader) read(n int) ([]byte, error) {
 	return g.buf[:n], err
 }
 
-func (g *ggufHeader) u32() (uint32, error) {
-	b, err := g.read(4)
+// uint reads an unsigned integer of n = 4 or 8 bytes.
+func (g *ggufHeader) uint(n int) (uint64, error) {
+	b, err := g.read(n)
 	if err != nil {
 		return 0, err
 	}
-	return g.order.Uint32(b), nil
-}
-
-func (g *ggufHeader) u64() (uint64, error) {
-	b, err := g.read(8)
-	if err != nil {
-		return 0, err
+	if n == 4 {
+		return uint64(g.order.Uint32(b)), nil
 	}
 	return g.order.Uint64(b), nil
+}
+
+func (g *ggufHeader) u32() (uint32, error) {
+	v, err := g.uint(4)
+	return uint32(v), err
 }
 
 // count reads a count or length: 32 bits in version 1, 64 after.
 func (g *ggufHeader) count() (uint64, error) {
 	if g.v1 {
-		v, err := g.u32()
-		return uint64(v), err
+		return g.uint(4)
 	}
-	return g.u64()
+	return g.uint(8)
 }
 
 // skip passes n bytes that must lie within the file and the header limit.
@@ -388,7 +388,7 @@ func (g *ggufHeader) tensorInfo() error {
 	if err != nil {
 		return err
 	}
-	if t.off, err = g.u64(); err != nil {
+	if t.off, err = g.uint(8); err != nil {
 		return err
 	}
 	if bs, ok := ggmlTypes[typ]; ok {

@@ -602,30 +602,21 @@ func (m *machine) op(op byte, off int64) error {
 		_, err = m.top(op, off)
 		return err
 
-	case opPut:
-		idx, err := m.memoIndex(op, off)
-		if err != nil {
-			return err
-		}
-		return m.memoPut(idx, op, off)
-	case opBinPut, opLongBinPut:
-		idx, err := m.uint(op, off)
-		if err != nil {
-			return err
-		}
-		return m.memoPut(idx, op, off)
 	case opMemoize:
 		return m.memoPut(uint64(len(m.memo)), op, off)
-	case opGet:
-		idx, err := m.memoIndex(op, off)
-		if err != nil {
-			return err
+	case opPut, opBinPut, opLongBinPut, opGet, opBinGet, opLongBinGet:
+		var idx uint64
+		var err error
+		if op == opPut || op == opGet {
+			idx, err = m.memoIndex(op, off)
+		} else {
+			idx, err = m.uint(op, off)
 		}
-		return m.memoGet(idx, op, off)
-	case opBinGet, opLongBinGet:
-		idx, err := m.uint(op, off)
-		if err != nil {
+		switch {
+		case err != nil:
 			return err
+		case op == opPut || op == opBinPut || op == opLongBinPut:
+			return m.memoPut(idx, op, off)
 		}
 		return m.memoGet(idx, op, off)
 
@@ -671,18 +662,12 @@ func (m *machine) op(op byte, off int64) error {
 		m.add(Unsafe, "pickle.ext", off, "%s %d imports whatever copyreg's extension registry maps code %d to", opNames[op], code, code)
 		return m.push(pval{k: kGlobal, s: fmt.Sprintf("extension code %d", code)}, off)
 
-	case opReduce, opNewObj:
-		if _, err := m.pop(op, off); err != nil { // arguments
-			return err
+	case opReduce, opNewObj, opNewObjEx:
+		args := 1 // the arguments, and NEWOBJ_EX's keyword arguments
+		if op == opNewObjEx {
+			args = 2
 		}
-		fn, err := m.pop(op, off)
-		if err != nil {
-			return err
-		}
-		m.call(fn, op, off)
-		return m.push(pval{k: kObj}, off)
-	case opNewObjEx:
-		if err := m.popN(op, 2, off); err != nil { // kwargs, args
+		if err := m.popN(op, args, off); err != nil {
 			return err
 		}
 		fn, err := m.pop(op, off)

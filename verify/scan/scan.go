@@ -297,21 +297,10 @@ func legacyTorch(head []byte) bool {
 }
 
 // hint is the format a file name promises, for the names that promise
-// one; "zip" for .zip.
+// one.
 func hint(name string) string {
-	switch strings.ToLower(path.Ext(name)) {
-	case ".safetensors":
-		return FormatSafetensors
-	case ".gguf":
-		return FormatGGUF
-	case ".npy", ".npz":
-		return FormatNumPy
-	case ".keras":
-		return FormatKeras
-	case ".zip":
-		return "zip"
-	}
-	return ""
+	return map[string]string{".safetensors": FormatSafetensors, ".gguf": FormatGGUF,
+		".npy": FormatNumPy, ".npz": FormatNumPy, ".keras": FormatKeras}[strings.ToLower(path.Ext(name))]
 }
 
 func pickleName(name string) bool {
@@ -340,14 +329,47 @@ func (s *scanner) at(r io.ReaderAt, size int64, name, entry string, depth int) (
 		return FormatUnknown, ""
 	}
 	f, v := s.dispatch(r, size, head, name, entry, depth)
-	if h := hint(name); h != "" && h != "zip" && h != f && f != FormatUnknown {
+	if h := hint(name); h != "" && h != f && f != FormatUnknown {
 		s.add(Warning, "format.mismatch", entry, -1, "named like %s, but the content is %s", h, describeFormat(f, v))
 	}
 	return f, v
 }
 
 func (s *scanner) dispatch(r io.ReaderAt, size int64, head []byte, name, entry string, depth int) (string, string) {
-	switch k := sniff(head, size); k {
+	if k := sniff(head, size); k != mNone {
+		return s.as(k, r, size, entry, depth)
+	}
+	// No magic bytes. A protocol 0 or 1 pickle is taken as one when its
+	// name says so, or when the bytes parse as a pickle: to the first STOP,
+	// or up to an import of a well-formed name (what a loader runs before it
+	// fails on the rest).
+	if isOpcode(head[0]) {
+		res, err := s.runPickle(io.NewSectionReader(r, 0, size), entry, pickleOpts{})
+		if pickleName(name) || res.clean || res.imported {
+			s.adopt(res.found)
+			s.contentErr(err, entry)
+			return FormatPickle, ""
+		}
+	}
+	if findEnd(r, size) > 0 { // a zip after other bytes: zipfile reads it
+		return s.zipAt(r, size, entry, depth)
+	}
+	// The name promises a format: check the content against it.
+	if k, ok := nameMagic[strings.ToLower(path.Ext(name))]; ok {
+		return s.as(k, r, size, entry, depth)
+	}
+	s.add(Info, "format.unknown", entry, -1, "content not recognised, not scanned")
+	return FormatUnknown, ""
+}
+
+// nameMagic is the format a file name promises, scanned as such when the
+// content has no magic bytes.
+var nameMagic = map[string]magic{".safetensors": mSafetensors, ".gguf": mGGUF, ".npy": mNpy,
+	".npz": mZip, ".keras": mZip, ".zip": mZip}
+
+// as scans content as kind k.
+func (s *scanner) as(k magic, r io.ReaderAt, size int64, entry string, depth int) (string, string) {
+	switch k {
 	case mNpy:
 		s.contentErr(s.npy(io.NewSectionReader(r, 0, size), size, entry), entry)
 		return FormatNumPy, "npy"
@@ -365,42 +387,8 @@ func (s *scanner) dispatch(r io.ReaderAt, size int64, head []byte, name, entry s
 	case mPickle:
 		s.pickleAt(r, size, entry, pickleOpts{})
 		return FormatPickle, ""
-	case m7z, mHDF5:
-		return s.headOnly(k, entry)
 	}
-	// No magic bytes. A protocol 0 or 1 pickle is taken as one when its
-	// name says so, or when the bytes parse as a pickle: to the first STOP,
-	// or up to an import of a well-formed name (what a loader runs before it
-	// fails on the rest).
-	if isOpcode(head[0]) {
-		res, err := s.runPickle(io.NewSectionReader(r, 0, size), entry, pickleOpts{})
-		if pickleName(name) || res.clean || res.imported {
-			s.adopt(res.found)
-			s.contentErr(err, entry)
-			return FormatPickle, ""
-		}
-	}
-	if findEnd(r, size) > 0 { // a zip after other bytes: zipfile reads it
-		return s.zipAt(r, size, entry, depth)
-	}
-	switch hint(name) { // the name promises a format: check against it
-	case FormatSafetensors:
-		s.safetensors(r, size, entry)
-		return FormatSafetensors, ""
-	case FormatGGUF:
-		s.gguf(r, size, entry)
-		return FormatGGUF, ""
-	case FormatNumPy:
-		if strings.EqualFold(path.Ext(name), ".npy") {
-			s.contentErr(s.npy(io.NewSectionReader(r, 0, size), size, entry), entry)
-			return FormatNumPy, "npy"
-		}
-		return s.zipAt(r, size, entry, depth)
-	case FormatKeras, "zip":
-		return s.zipAt(r, size, entry, depth)
-	}
-	s.add(Info, "format.unknown", entry, -1, "content not recognised, not scanned")
-	return FormatUnknown, ""
+	return s.headOnly(k, entry)
 }
 
 // headOnly reports the formats the scanner recognises and does not read.

@@ -1,0 +1,27 @@
+package scan_test
+
+import (
+	"slices"
+	"testing"
+
+	"cairn.dev/cairn/verify"
+	"cairn.dev/cairn/verify/scan"
+)
+
+// TestReport_FormatsInPolicy: every format a Report names is one a policy
+// can list.
+func TestReport_FormatsInPolicy(t *testing.T) {
+	known := verify.PolicyFormats()
+	formats := []string{scan.FormatSafetensors, scan.FormatGGUF, scan.FormatPickle, scan.FormatPyTorch,
+		scan.FormatNumPy, scan.FormatKeras, scan.FormatUnknown}
+	for _, f := range fixtures() {
+		if !slices.Contains(formats, f.format) {
+			t.Errorf("%s: format %q is not a Format constant", f.path, f.format)
+		}
+	}
+	for _, f := range formats {
+		if !slices.Contains(known, f) {
+			t.Errorf("format %q is not in verify.PolicyFormats()", f)
+		}
+	}
+}
