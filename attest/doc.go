@@ -1,5 +1,5 @@
-// Package attest makes and loads signing keys and, as the signatures issue
-// lands, builds in-toto statements (SLSA provenance, cosign signatures),
+// Package attest makes and loads signing keys, builds in-toto statements
+// (cosign signatures, SLSA provenance, OpenSSF Model Signing manifests),
 // signs them into Sigstore bundles and attaches them to models as OCI
 // referrers. Verification lives in package verify.
 //
@@ -29,10 +29,24 @@
 // no log entry), as `cosign sign --key` does; Attach pushes the bundle as an
 // OCI referrer of the manifest exactly as cosign v3 does.
 //
-// # Coming
+// # Provenance
 //
-// SLSA v1 provenance with lineage in resolvedDependencies, keyless signing,
-// and OpenSSF Model Signing for local directories.
+// Provenance builds an SLSA provenance v1 predicate from BuildInfo, whose
+// Dependencies (datasets, base model: OCI artifacts pinned by digest)
+// become resolvedDependencies with oci:// URIs: the lineage package verify
+// reads back. ParsePredicate bounds and validates a predicate file;
+// Attest signs any predicate into a bundle that Attach attaches, as
+// `cosign attest` does.
+//
+// # OpenSSF Model Signing
+//
+// SignOMS signs a local model's manifest (package verify/oms) into a
+// model.sig bundle, with a key (NewOMSKeypair, whose hint is the
+// reference implementation's) or a key plus certificate chain.
+//
+// Keyless signing (Fulcio and Rekor) is not done here; keyless
+// signatures made by cosign or model_signing are verified by package
+// verify.
 //
 // attest may import verify, never registry or web.
 package attest

@@ -5,14 +5,20 @@
 //
 // # Signatures
 //
-// Signature checks cosign-style signature bundles (Sigstore bundle v0.3, a
-// DSSE envelope over an in-toto statement with predicate
-// https://sigstore.dev/cosign/sign/v1) of a manifest digest against trusted
-// public keys, with sigstore-go. The caller fetches the bundles (through
-// the referrers API); this package only reads bytes. Bundles are bounded by
-// MaxBundleSize and MaxBundles. No bundle is ErrUnsigned; bundles none of
-// which verifies is ErrUntrustedSignature. Keyless verification, policies
-// and the other checks of the verification agent are still to come.
+// Bundles verifies Sigstore bundles (v0.3, a DSSE envelope over an in-toto
+// statement) about a manifest digest with sigstore-go, against a Trust:
+// public keys, and keyless identities (issuer and subject of a Fulcio
+// certificate) with the trusted root that vouches for them (a Rekor entry
+// or signed timestamp gives the signing time). Signature picks cosign
+// signatures (predicate https://sigstore.dev/cosign/sign/v1) and
+// Attestations other predicates, such as SLSA provenance. The caller
+// fetches the bundles (through the referrers API); this package only reads
+// bytes. Bundles are bounded by MaxBundleSize and MaxBundles. No bundle is
+// ErrUnsigned; bundles none of which verifies is ErrUntrustedSignature; a
+// missing attestation is ErrMissingAttestation.
+//
+// HashFiles and HashRanges hash files under a root in parallel, for the
+// agent's digest checks and OpenSSF Model Signing.
 //
 // # Policy
 //
