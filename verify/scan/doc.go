@@ -13,7 +13,7 @@
 //
 // The content decides the format; the file name is only a hint. In order:
 // the .npy magic; a zip local header or end record at offset 0; 7z; GGUF;
-// HDF5; a safetensors header (a little-endian length that fits the file,
+// HDF5 (also after a user block); a safetensors header (a little-endian length that fits the file,
 // then '{'); a pickle PROTO opcode (a legacy torch.save file when its
 // first pickle is the PyTorch magic number). Content without magic bytes
 // is a pickle (protocol 0 or 1) when its name ends in .pkl, .pickle, .pk,
@@ -138,9 +138,11 @@
 // Sequential and Model configs included), with class_name Lambda (or
 // __lambda__) is Unsafe, and so is a module outside keras (and the Keras
 // team's keras_hub, keras_nlp, keras_cv, tf_keras) or a registered_name
-// "package>Name" from another package. Legacy HDF5 (.h5) files are
-// detected and reported with a Warning as not scanned (format.unscanned),
-// not parsed.
+// "package>Name" from another package. Keras reads config.json before it
+// looks for the weights, so a config.json at the root of any zip is
+// checked the same way. Legacy HDF5 (.h5) files, with or without a user
+// block before the superblock, are detected and reported with a Warning
+// as not scanned (format.unscanned), not parsed.
 //
 // # Rules
 //

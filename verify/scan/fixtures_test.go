@@ -286,6 +286,8 @@ func fixtures() []fixture {
 		unsafeAs("keras/custom_object.keras", K, keras(seq(`{"module": "keras.layers", "class_name": "Evil", "config": {"name": "e"}, "registered_name": "MyPackage>Evil"}`)), "keras.module"),
 		unsafeAs("keras/not_json.keras", K, keras(`{"class_name": `), "keras.config"),
 		safeAs("keras/legacy.h5", U, []byte("\x89HDF\r\n\x1a\n\x00\x00\x00\x00"), "format.unscanned"),
+		safeAs("keras/user_block.h5", U, append(make([]byte, 512), "\x89HDF\r\n\x1a\n\x00\x00\x00\x00"...), "format.unscanned"),
+		unsafeAs("keras/config_only.zip", U, mkzip(zipOpts{}, zf{name: "config.json", data: []byte(seq(lambda))}), "keras.lambda"),
 	)
 	return fx
 }

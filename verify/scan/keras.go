@@ -47,22 +47,27 @@ func (s *scanner) keras(a *zipArchive, entry string, depth int) {
 		name := join(entry, e.name)
 		switch e.name {
 		case "config.json":
-			if e.usize > MaxKerasConfig {
-				s.add(Unsafe, "keras.limit", name, -1, "%d bytes: more than MaxKerasConfig (%d)", e.usize, MaxKerasConfig)
-				continue
-			}
-			b, err := s.readMember(e, MaxKerasConfig)
-			if err != nil {
-				s.contentErr(err, name)
-				continue
-			}
-			s.kerasConfig(b, name)
+			s.kerasConfigEntry(e, name)
 		case "model.weights.h5":
 			s.add(Info, "format.unscanned", name, -1, "HDF5 weights: not parsed (Keras reads only arrays from them)")
 		default:
 			s.member(a, e, name, depth)
 		}
 	}
+}
+
+// kerasConfigEntry reads and checks a config.json member.
+func (s *scanner) kerasConfigEntry(e *zipEntry, entry string) {
+	if e.usize > MaxKerasConfig {
+		s.add(Unsafe, "keras.limit", entry, -1, "%d bytes: more than MaxKerasConfig (%d)", e.usize, MaxKerasConfig)
+		return
+	}
+	b, err := s.readMember(e, MaxKerasConfig)
+	if err != nil {
+		s.contentErr(err, entry)
+		return
+	}
+	s.kerasConfig(b, entry)
 }
 
 // kerasConfig walks config.json.

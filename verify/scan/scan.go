@@ -339,6 +339,9 @@ func (s *scanner) dispatch(r io.ReaderAt, size int64, head []byte, name, entry s
 	if k := sniff(head, size); k != mNone {
 		return s.as(k, r, size, entry, depth)
 	}
+	if hdf5UserBlock(r, size) {
+		return s.headOnly(mHDF5, entry)
+	}
 	// No magic bytes. A protocol 0 or 1 pickle is taken as one when its
 	// name says so, or when the bytes parse as a pickle: to the first STOP,
 	// or up to an import of a well-formed name (what a loader runs before it
@@ -389,6 +392,17 @@ func (s *scanner) as(k magic, r io.ReaderAt, size int64, entry string, depth int
 		return FormatPickle, ""
 	}
 	return s.headOnly(k, entry)
+}
+
+// hdf5UserBlock reports whether an HDF5 superblock follows a user block
+// (at 512, 1024, 2048... bytes).
+func hdf5UserBlock(r io.ReaderAt, size int64) bool {
+	for off := int64(512); off <= 1<<16 && off+8 <= size; off *= 2 {
+		if b, err := readAt(r, off, len(hdf5Magic)); err == nil && bytes.Equal(b, hdf5Magic) {
+			return true
+		}
+	}
+	return false
 }
 
 // headOnly reports the formats the scanner recognises and does not read.

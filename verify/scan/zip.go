@@ -608,7 +608,13 @@ func (s *scanner) zipAt(r io.ReaderAt, size int64, entry string, depth int) (str
 	npz := len(a.entries) > 0
 	for _, e := range a.entries {
 		npz = npz && strings.HasSuffix(e.name, ".npy")
-		if e.ok {
+		switch {
+		case !e.ok:
+		case e.name == "config.json":
+			// Keras deserialises config.json before it looks for the
+			// weights: check it as a Keras config in any zip.
+			s.kerasConfigEntry(e, join(entry, e.name))
+		default:
 			s.member(a, e, join(entry, e.name), depth)
 		}
 	}
