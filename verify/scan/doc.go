@@ -18,8 +18,9 @@
 // first pickle is the PyTorch magic number). Content without magic bytes
 // is a pickle (protocol 0 or 1) when its name ends in .pkl, .pickle, .pk,
 // .pt, .pth, .ckpt or .joblib and its first byte is an opcode, or, whatever
-// its name, when it parses as a pickle to the first STOP or up to an import
-// of a well-formed dotted name (what a loader would run before failing).
+// its name, when it parses as a pickle to the first STOP or up to a call
+// of an imported global with a well-formed dotted name (what a loader
+// would run before failing).
 // Then a zip whose end record ends the file (Python's zipfile reads it
 // whatever comes before). Then the name: .safetensors, .gguf, .npy, .npz,
 // .keras and .zip files are checked as what they claim to be, and fail.
@@ -171,8 +172,10 @@
 //   - The allow-list trusts the names of PyTorch's and NumPy's own
 //     functions; a compromised torch or numpy installation is out of scope.
 //   - Protocol 0 and 1 pickles have no magic bytes: in a file whose name is
-//     not a pickle's, one that fails to parse before any import is
-//     reported as unknown.
+//     not a pickle's, one that fails to parse before its first STOP and
+//     before any call of an imported global is reported as unknown (a
+//     policy should not allow unknown files among the weights). Text that
+//     happens to parse as such a pickle is reported as one.
 //   - 7z archives are Unsafe (not readable with the standard library); tar
 //     archives and HDF5 files are not opened.
 //   - The data of a legacy torch.save file after its pickles, the data/

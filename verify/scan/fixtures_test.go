@@ -61,6 +61,7 @@ func fixtures() []fixture {
 		safeAs(pd+"empty.pkl", U, nil),
 		safeAs(pd+"not_a_pickle.pkl", U, []byte("{\"a\": 1}\n"), "format.unknown"),
 		safeAs(pd+"text_like_pickle.txt", U, []byte("cat and dog\nare friends\n"), "format.unknown"),
+		safeAs(pd+"classes.txt", U, []byte("cat\ndog\nbird\n"), "format.unknown"),
 
 		// Pickle: imports.
 		unsafeAs(pd+"global.pkl", P, pkl().global("os", "system").mark().str("'id'").op(opTuple, opReduce).stop().bytes(), "pickle.global"),

@@ -176,7 +176,7 @@ type pickleOpts struct {
 type pickleResult struct {
 	found    []Finding
 	clean    bool // the first stream parsed to its STOP without a structural finding
-	imported bool // an import of a well-formed dotted name was reached
+	called   bool // a call of an imported global with a well-formed dotted name was reached
 }
 
 var (
@@ -388,9 +388,6 @@ func (m *machine) str(s string, complete bool) pval {
 // imp judges an import of module.name.
 func (m *machine) imp(module, name string, op byte, off int64) pval {
 	full := module + "." + name
-	if dottedName(module) && dottedName(name) {
-		m.res.imported = true
-	}
 	if !allowedGlobal(module, name, m.opt.torchScript) && !m.seen[full] {
 		m.seen[full] = true
 		m.add(Unsafe, "pickle.global", off, "%s imports %s, which is not on the allow-list", opNames[op], quoteName(full))
@@ -404,6 +401,10 @@ func (m *machine) imp(module, name string, op byte, off int64) pval {
 func (m *machine) call(fn pval, op byte, off int64) {
 	if fn.k != kGlobal {
 		m.add(Unsafe, "pickle.operand", off, "%s calls %s, not an imported global", opNames[op], fn.describe())
+		return
+	}
+	if dottedName(fn.s) {
+		m.res.called = true
 	}
 }
 
@@ -639,6 +640,7 @@ func (m *machine) op(op byte, off int64) error {
 		if _, err := m.popMark(op, off); err != nil {
 			return err
 		}
+		m.call(g, op, off)
 		return m.push(pval{k: kObj}, off)
 	case opStackGlobal:
 		name, err := m.pop(op, off)

@@ -344,11 +344,11 @@ func (s *scanner) dispatch(r io.ReaderAt, size int64, head []byte, name, entry s
 	}
 	// No magic bytes. A protocol 0 or 1 pickle is taken as one when its
 	// name says so, or when the bytes parse as a pickle: to the first STOP,
-	// or up to an import of a well-formed name (what a loader runs before it
-	// fails on the rest).
+	// or up to a call of an imported global with a well-formed name (what a
+	// loader runs before it fails on the rest).
 	if isOpcode(head[0]) {
 		res, err := s.runPickle(io.NewSectionReader(r, 0, size), entry, pickleOpts{})
-		if pickleName(name) || res.clean || res.imported {
+		if pickleName(name) || res.clean || res.called {
 			s.adopt(res.found)
 			s.contentErr(err, entry)
 			return FormatPickle, ""
@@ -467,7 +467,7 @@ func (s *scanner) member(a *zipArchive, e *zipEntry, entry string, depth int) {
 		}
 		var res pickleResult
 		res, err = s.runPickle(br, entry, pickleOpts{})
-		if pickleName(name) || res.clean || res.imported {
+		if pickleName(name) || res.clean || res.called {
 			s.adopt(res.found)
 		} else {
 			s.add(Info, "format.unknown", entry, -1, "content not recognised, not scanned")
