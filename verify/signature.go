@@ -146,29 +146,41 @@ func (t Trust) verifiers() ([]verifier, error) {
 		out = append(out, verifier{name: k.Name, v: v})
 	}
 	if len(t.Identities) > 0 {
-		if t.Root == nil {
-			return nil, errors.New("keyless identities need a trusted root")
-		}
-		// A keyless signature counts only with a verified time inside the
-		// certificate's short life: a log entry or a signed timestamp.
-		// Log entries and SCTs are demanded when the root lists logs.
-		opts := []sgverify.VerifierOption{sgverify.WithObserverTimestamps(1)}
-		if len(t.Root.RekorLogs()) > 0 {
-			opts = append(opts, sgverify.WithTransparencyLog(1))
-		}
-		if len(t.Root.CTLogs()) > 0 {
-			opts = append(opts, sgverify.WithSignedCertificateTimestamps(1))
-		}
-		v, err := sgverify.NewVerifier(t.Root, opts...)
+		v, err := t.KeylessVerifier()
 		if err != nil {
-			return nil, fmt.Errorf("trusted root: %w", err)
+			return nil, err
 		}
 		out = append(out, verifier{v: v, keyless: true})
 	}
 	return out, nil
 }
 
-func (t Trust) identityPolicy() ([]sgverify.PolicyOption, error) {
+// KeylessVerifier returns the sigstore-go verifier of keyless signatures
+// against t.Root: a keyless signature counts only with a verified time
+// inside the certificate's short life (a log entry or a signed timestamp,
+// taken from the bundle, offline); log entries and SCTs are demanded when
+// the root lists transparency logs and CT logs.
+func (t Trust) KeylessVerifier() (*sgverify.Verifier, error) {
+	if t.Root == nil {
+		return nil, errors.New("keyless identities need a trusted root")
+	}
+	opts := []sgverify.VerifierOption{sgverify.WithObserverTimestamps(1)}
+	if len(t.Root.RekorLogs()) > 0 {
+		opts = append(opts, sgverify.WithTransparencyLog(1))
+	}
+	if len(t.Root.CTLogs()) > 0 {
+		opts = append(opts, sgverify.WithSignedCertificateTimestamps(1))
+	}
+	v, err := sgverify.NewVerifier(t.Root, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("trusted root: %w", err)
+	}
+	return v, nil
+}
+
+// IdentityPolicy returns sigstore-go policy options accepting any of t's
+// keyless identities.
+func (t Trust) IdentityPolicy() ([]sgverify.PolicyOption, error) {
 	var opts []sgverify.PolicyOption
 	for _, id := range t.Identities {
 		ci, err := sgverify.NewShortCertificateIdentity(id.Issuer, id.IssuerRegexp, id.Subject, id.SubjectRegexp)
@@ -203,7 +215,7 @@ func Bundles(subject ocispec.Descriptor, bundles [][]byte, trust Trust) ([]Signe
 	}
 	artifact := sgverify.WithArtifactDigest(subject.Digest.Algorithm().String(), want)
 	keyPolicy := sgverify.NewPolicy(artifact, sgverify.WithKey())
-	idOpts, err := trust.identityPolicy()
+	idOpts, err := trust.IdentityPolicy()
 	if err != nil {
 		return nil, nil, err
 	}

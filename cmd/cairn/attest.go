@@ -148,13 +148,9 @@ func runAttest(cmd *cobra.Command, o attestOptions, refStr string) error {
 		}
 	}
 
-	signer, err := loadSigningKey(o.key, cmd.InOrStdin(), cmd.ErrOrStderr())
+	kp, err := signingKeypair(cmd, o.key)
 	if err != nil {
 		return err
-	}
-	kp, err := attest.NewKeypair(signer)
-	if err != nil {
-		return fmt.Errorf("%s: %w", o.key, err)
 	}
 	desc, err := repo.Resolve(ctx, repo.Reference.Reference)
 	if err != nil {

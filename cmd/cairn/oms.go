@@ -6,7 +6,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -252,7 +251,7 @@ func modelIgnores(model string, paths []string) ([]string, error) {
 
 // readCertificates reads the PEM certificates of a file: at least one.
 func readCertificates(path string) ([]*x509.Certificate, error) {
-	b, err := readBoundedFile(path, maxCertFileSize)
+	b, err := readBounded(path, maxCertFileSize)
 	if err != nil {
 		return nil, err
 	}
@@ -281,33 +280,11 @@ func readCertificates(path string) ([]*x509.Certificate, error) {
 // readSignature reads model.sig, refusing (exit 1) one larger than
 // verify.MaxBundleSize without reading it all.
 func readSignature(path string) ([]byte, error) {
-	b, err := readBoundedFile(path, verify.MaxBundleSize)
-	var tooLarge *tooLargeError
-	if errors.As(err, &tooLarge) {
+	b, err := readBounded(path, verify.MaxBundleSize)
+	if errors.Is(err, errTooLarge) {
 		return nil, refused(fmt.Errorf("%s: %w: larger than the %d-byte limit for a signature", path, oms.ErrMalformed, verify.MaxBundleSize))
 	}
 	return b, err
-}
-
-type tooLargeError struct{ path string }
-
-func (e *tooLargeError) Error() string { return e.path + ": file too large" }
-
-// readBoundedFile reads a whole file of at most limit bytes.
-func readBoundedFile(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if int64(len(b)) > limit {
-		return nil, &tooLargeError{path}
-	}
-	return b, nil
 }
 
 // writeFileAtomic writes data to path through a temporary file in the

@@ -76,13 +76,9 @@ signature's path. cairn verify PATH checks it.`,
 
 func runSign(cmd *cobra.Command, o signOptions, refStr string) error {
 	ctx := cmd.Context()
-	signer, err := loadSigningKey(o.key, cmd.InOrStdin(), cmd.ErrOrStderr())
+	kp, err := signingKeypair(cmd, o.key)
 	if err != nil {
 		return err
-	}
-	kp, err := attest.NewKeypair(signer)
-	if err != nil {
-		return fmt.Errorf("%s: %w", o.key, err)
 	}
 	repo, _, err := o.repository(refStr)
 	if err != nil {
@@ -107,6 +103,20 @@ func runSign(cmd *cobra.Command, o signOptions, refStr string) error {
 	fmt.Fprintf(cmd.ErrOrStderr(), "signed %s@%s\n", name, desc.Digest)
 	fmt.Fprintln(cmd.OutOrStdout(), sig.Digest)
 	return nil
+}
+
+// signingKeypair loads the private key at path (asking for its password
+// as loadSigningKey does) as a cosign-style sigstore-go keypair.
+func signingKeypair(cmd *cobra.Command, path string) (*attest.Keypair, error) {
+	signer, err := loadSigningKey(path, cmd.InOrStdin(), cmd.ErrOrStderr())
+	if err != nil {
+		return nil, err
+	}
+	kp, err := attest.NewKeypair(signer)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return kp, nil
 }
 
 // loadSigningKey reads a private key. Its password is $CAIRN_PASSWORD when

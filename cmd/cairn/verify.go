@@ -224,7 +224,12 @@ func (o trustOptions) trust() (verify.Trust, error) {
 	return t, nil
 }
 
-// readBounded reads a whole file, refusing one larger than limit.
+// errTooLarge is the cause of readBounded's refusal of a file above its
+// limit.
+var errTooLarge = errors.New("file too large")
+
+// readBounded reads a whole file, refusing one larger than limit (an error
+// wrapping errTooLarge) without reading it all.
 func readBounded(path string, limit int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -236,7 +241,7 @@ func readBounded(path string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, limit)
+		return nil, fmt.Errorf("%s: larger than %d bytes: %w", path, limit, errTooLarge)
 	}
 	return b, nil
 }

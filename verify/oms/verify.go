@@ -100,31 +100,13 @@ func (t Trust) checkers() ([]checker, error) {
 		out = append(out, checker{name: "CA " + ca.Name, kind: byCA, ca: fca, tm: tr})
 	}
 	if len(t.Identities) > 0 {
-		if t.Root == nil {
-			return nil, errors.New("keyless identities need a trusted root")
-		}
-		// A keyless signature counts only with a verified time inside the
-		// certificate's short life (a log entry or a signed timestamp),
-		// taken from the bundle, offline. Log entries and SCTs are
-		// demanded when the root lists logs.
-		opts := []sgverify.VerifierOption{sgverify.WithObserverTimestamps(1)}
-		if len(t.Root.RekorLogs()) > 0 {
-			opts = append(opts, sgverify.WithTransparencyLog(1))
-		}
-		if len(t.Root.CTLogs()) > 0 {
-			opts = append(opts, sgverify.WithSignedCertificateTimestamps(1))
-		}
-		v, err := sgverify.NewVerifier(t.Root, opts...)
+		v, err := t.KeylessVerifier()
 		if err != nil {
-			return nil, fmt.Errorf("trusted root: %w", err)
+			return nil, err
 		}
-		var policy []sgverify.PolicyOption
-		for _, id := range t.Identities {
-			ci, err := sgverify.NewShortCertificateIdentity(id.Issuer, id.IssuerRegexp, id.Subject, id.SubjectRegexp)
-			if err != nil {
-				return nil, fmt.Errorf("identity %s: %w", id, err)
-			}
-			policy = append(policy, sgverify.WithCertificateIdentity(ci))
+		policy, err := t.IdentityPolicy()
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, checker{name: "keyless identity " + identities(t.Identities), kind: keyless, v: v, policy: policy})
 	}
