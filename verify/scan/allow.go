@@ -63,8 +63,10 @@ var allowedGlobals = setOf(
 
 	"_codecs.encode",
 
-	"builtins.set", "builtins.frozenset", "builtins.bytearray", "builtins.complex",
-	"__builtin__.set", "__builtin__.frozenset", "__builtin__.bytearray", "__builtin__.complex",
+	// Constructors protocols 0 to 2 need for sets, bytes (b"" is
+	// bytes()), bytearrays and complex numbers.
+	"builtins.set", "builtins.frozenset", "builtins.bytes", "builtins.bytearray", "builtins.complex",
+	"__builtin__.set", "__builtin__.frozenset", "__builtin__.bytes", "__builtin__.bytearray", "__builtin__.complex",
 )
 
 // torchScriptGlobals are allowed in the pickles of a TorchScript archive

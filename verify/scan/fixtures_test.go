@@ -57,6 +57,8 @@ func fixtures() []fixture {
 		safeAs(pd+"allops.pkl", P, allOps(), "pickle.persid"),
 		safeAs(pd+"imports.pkl", P, importOps()),
 		safeAs(pd+"codecs_bytes.pkl", P, pkl().proto(2).global("_codecs", "encode").bu("abc").bu("latin1").op(opTuple2, opReduce).stop().bytes()),
+		safeAs(pd+"builtins_v2.pkl", P, pkl().proto(2).global("__builtin__", "set").op(opEmptyList).op(opTuple1, opReduce).
+			global("__builtin__", "bytes").op(opEmptyTuple, opReduce).op(opTuple2).stop().bytes()),
 		safeAs(pd+"persid.pkl", P, pkl().proto(2).raw("P0\n").stop().bytes(), "pickle.persid"),
 		safeAs(pd+"empty.pkl", U, nil),
 		safeAs(pd+"not_a_pickle.pkl", U, []byte("{\"a\": 1}\n"), "format.unknown"),

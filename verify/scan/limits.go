@@ -46,7 +46,7 @@ const (
 	// MaxZipInMemory bounds a compressed member that must be read into
 	// memory to be scanned (one that needs random access: a nested zip,
 	// safetensors, GGUF). Stored members are read in place.
-	MaxZipInMemory = 64 << 20
+	MaxZipInMemory = 16 << 20
 
 	// MaxNpyHeader bounds the header of a .npy file (NumPy itself refuses
 	// headers over 10000 bytes unless told otherwise).

@@ -373,7 +373,10 @@ func (s *scanner) checkEntry(r io.ReaderAt, e *zipEntry, cdOff uint64, entry str
 		return bad("zip.header", "the local header's flags (0x%04x) or method (%d) differ from the central directory's (0x%04x, %d)", flags, method, e.flags, e.method)
 	}
 	if !zip64Fields(rest[nameLen:], &usize, &csize, nil, nil) {
-		return bad("zip.header", "a bad zip64 extra field in the local header")
+		if e.flags&flagDescriptor == 0 {
+			return bad("zip.header", "a bad zip64 extra field in the local header")
+		}
+		csize, usize = 0, 0 // the descriptor and the central directory say
 	}
 	e.data = e.hdr + localLen + nameLen + extraLen
 	if e.csize > cdOff-e.data {
