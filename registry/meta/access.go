@@ -1,0 +1,633 @@
+package meta
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	"cairn.dev/cairn/registry/storage"
+)
+
+// The access log (storage.AccessLog) lives in four top-level buckets (see
+// buckets.go):
+//
+//	access            seq (8 bytes, big endian) -> SHA-256 of the encoding (32 bytes) || storage.EncodeAccessRecord
+//	access-chain      head   -> seq || SHA-256 of the newest record ever appended
+//	                  anchor -> seq || SHA-256 of the last record retention removed (absent: never pruned)
+//	access-repo       repository 0x00 seq -> empty
+//	access-principal  principal 0x00 seq -> empty
+//
+// The buckets are created by the first append, so no migration is needed
+// and a database without them holds an empty log. The two index buckets
+// only make filtered reads fast: every record found through them is
+// re-checked against the filter, and VerifyAccess checks that they list
+// every record.
+
+var _ storage.AccessLog = (*DB)(nil)
+
+const (
+	// accessReadChunk is how many records Access reads per transaction
+	// before calling fn outside it.
+	accessReadChunk = 1024
+	// accessPruneChunk is how many records PruneAccess removes per
+	// transaction, so that a large prune does not hold one huge
+	// transaction (each chunk appends its own prune record).
+	accessPruneChunk = 50_000
+)
+
+// chainPoint is a value of bucketAccessChain.
+type chainPoint struct {
+	seq  uint64
+	hash [sha256.Size]byte
+}
+
+var genesis = chainPoint{}
+
+func (p chainPoint) encode() []byte {
+	return append(binary.BigEndian.AppendUint64(nil, p.seq), p.hash[:]...)
+}
+
+func (p chainPoint) hex() string { return hex.EncodeToString(p.hash[:]) }
+
+// point reads a chain point; ok is false when the key is absent.
+func point(b *bolt.Bucket, key []byte) (p chainPoint, ok bool, err error) {
+	if b == nil {
+		return p, false, nil
+	}
+	v := b.Get(key)
+	if v == nil {
+		return p, false, nil
+	}
+	if len(v) != 8+sha256.Size {
+		return p, true, fmt.Errorf("meta: access log %s: %d bytes, want %d", key, len(v), 8+sha256.Size)
+	}
+	p.seq = binary.BigEndian.Uint64(v)
+	copy(p.hash[:], v[8:])
+	return p, true, nil
+}
+
+func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
+
+func indexKey(name string, seq uint64) []byte {
+	k := make([]byte, 0, len(name)+1+8)
+	k = append(k, name...)
+	k = append(k, 0)
+	return binary.BigEndian.AppendUint64(k, seq)
+}
+
+// accessBuckets are the access log's buckets in one transaction; in a read
+// transaction on a database that never logged, they are nil.
+type accessBuckets struct {
+	recs, chain, repo, principal *bolt.Bucket
+}
+
+func viewAccess(tx *bolt.Tx) accessBuckets {
+	return accessBuckets{
+		recs:      tx.Bucket(bucketAccess),
+		chain:     tx.Bucket(bucketAccessChain),
+		repo:      tx.Bucket(bucketAccessRepo),
+		principal: tx.Bucket(bucketAccessPrincipal),
+	}
+}
+
+func createAccess(tx *bolt.Tx) (accessBuckets, error) {
+	var ab accessBuckets
+	for _, p := range []struct {
+		b    **bolt.Bucket
+		name []byte
+	}{{&ab.recs, bucketAccess}, {&ab.chain, bucketAccessChain}, {&ab.repo, bucketAccessRepo}, {&ab.principal, bucketAccessPrincipal}} {
+		b, err := tx.CreateBucketIfNotExists(p.name)
+		if err != nil {
+			return ab, fmt.Errorf("meta: create bucket %s: %w", p.name, err)
+		}
+		*p.b = b
+	}
+	return ab, nil
+}
+
+// head returns the newest record's chain point: the head key, or the anchor
+// when nothing was appended since (or ever).
+func (ab accessBuckets) head() (chainPoint, error) {
+	h, ok, err := point(ab.chain, keyAccessHead)
+	if ok || err != nil {
+		return h, err
+	}
+	a, _, err := point(ab.chain, keyAccessAnchor)
+	return a, err
+}
+
+// decodeStored splits a value of bucketAccess and decodes the record; the
+// returned record's Hash is the stored one.
+func decodeStored(v []byte) (r storage.AccessRecord, stored [sha256.Size]byte, err error) {
+	if len(v) < sha256.Size {
+		return r, stored, fmt.Errorf("%w: %d bytes", storage.ErrAccessRecordInvalid, len(v))
+	}
+	copy(stored[:], v)
+	r, err = storage.DecodeAccessRecord(v[sha256.Size:])
+	if err != nil {
+		return r, stored, err
+	}
+	r.Hash = hex.EncodeToString(stored[:])
+	return r, stored, nil
+}
+
+// checkStored decodes a value of bucketAccess and reports whether its
+// encoding still hashes to the stored hash.
+func checkStored(v []byte) (r storage.AccessRecord, stored [sha256.Size]byte, intact bool, err error) {
+	r, stored, err = decodeStored(v)
+	if err != nil {
+		return r, stored, false, err
+	}
+	return r, stored, sha256.Sum256(v[sha256.Size:]) == stored, nil
+}
+
+// appendChain appends recs after the current head, setting Seq, Prev and
+// Hash, and moves the head.
+func (ab accessBuckets) appendChain(recs []storage.AccessRecord) error {
+	head, err := ab.head()
+	if err != nil {
+		return err
+	}
+	for i := range recs {
+		r := &recs[i]
+		r.Seq = head.seq + 1
+		r.Prev = head.hex()
+		enc, err := storage.EncodeAccessRecord(r)
+		if err != nil {
+			return fmt.Errorf("meta: append access: %w", err)
+		}
+		sum := sha256.Sum256(enc)
+		r.Hash = hex.EncodeToString(sum[:])
+		if err := ab.recs.Put(seqKey(r.Seq), append(sum[:], enc...)); err != nil {
+			return fmt.Errorf("meta: append access: %w", err)
+		}
+		if r.Repository != "" {
+			if err := ab.repo.Put(indexKey(r.Repository, r.Seq), nil); err != nil {
+				return fmt.Errorf("meta: append access: %w", err)
+			}
+		}
+		if r.Principal != "" {
+			if err := ab.principal.Put(indexKey(r.Principal, r.Seq), nil); err != nil {
+				return fmt.Errorf("meta: append access: %w", err)
+			}
+		}
+		head = chainPoint{seq: r.Seq, hash: sum}
+	}
+	return ab.chain.Put(keyAccessHead, head.encode())
+}
+
+// AppendAccess implements storage.AccessLog.
+func (db *DB) AppendAccess(ctx context.Context, recs ...storage.AccessRecord) ([]storage.AccessRecord, error) {
+	if len(recs) == 0 {
+		return nil, nil
+	}
+	now := db.now().UTC()
+	out := make([]storage.AccessRecord, len(recs))
+	for i, r := range recs {
+		if r.Action == storage.ActionPrune {
+			return nil, fmt.Errorf("meta: append access: %w: action %q is written by the store only", storage.ErrAccessRecordInvalid, r.Action)
+		}
+		if r.Time.IsZero() {
+			r.Time = now
+		}
+		r.Time = r.Time.UTC()
+		r.Seq, r.Prev, r.Hash = 0, storage.AccessGenesis, ""
+		if err := storage.ValidateAccessRecord(&r); err != nil {
+			return nil, fmt.Errorf("meta: append access: %w", err)
+		}
+		out[i] = r
+	}
+	err := db.db.Update(func(tx *bolt.Tx) error {
+		ab, err := createAccess(tx)
+		if err != nil {
+			return err
+		}
+		return ab.appendChain(out)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Access implements storage.AccessLog. With a repository (or else a
+// principal) in the filter it walks that index; otherwise the records
+// themselves, newest first with a reverse cursor. Either way it stops as
+// soon as Limit records matched.
+func (db *DB) Access(ctx context.Context, f storage.AccessFilter, fn func(storage.AccessRecord) error) error {
+	before := f.Before
+	if before == 0 {
+		before = ^uint64(0)
+	}
+	left := f.Limit
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n := accessReadChunk
+		if left > 0 && left < n {
+			n = left
+		}
+		var (
+			page []storage.AccessRecord
+			more bool
+		)
+		err := db.db.View(func(tx *bolt.Tx) error {
+			var err error
+			page, more, err = readAccess(viewAccess(tx), &f, before, n)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		for _, r := range page {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		if left > 0 {
+			if left -= len(page); left == 0 {
+				return nil
+			}
+		}
+		if !more {
+			return nil
+		}
+		before = page[len(page)-1].Seq
+	}
+}
+
+// readAccess returns up to n records matching f with seq < before, newest
+// first; more is false when the walk reached the oldest record.
+func readAccess(ab accessBuckets, f *storage.AccessFilter, before uint64, n int) (page []storage.AccessRecord, more bool, err error) {
+	if ab.recs == nil {
+		return nil, false, nil
+	}
+	var (
+		idx    *bolt.Bucket
+		prefix []byte
+	)
+	switch {
+	case f.Repository != "":
+		idx, prefix = ab.repo, append([]byte(f.Repository), 0)
+	case f.Principal != "":
+		idx, prefix = ab.principal, append([]byte(f.Principal), 0)
+	default:
+		idx = ab.recs
+	}
+	if idx == nil {
+		return nil, false, nil
+	}
+	c := idx.Cursor()
+	k, v := c.Seek(binary.BigEndian.AppendUint64(bytes.Clone(prefix), before))
+	if k == nil {
+		k, v = c.Last()
+	} else {
+		k, v = c.Prev()
+	}
+	for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Prev() {
+		if len(k) != len(prefix)+8 {
+			continue // a longer name sharing the prefix
+		}
+		seq := binary.BigEndian.Uint64(k[len(prefix):])
+		if seq >= before {
+			continue
+		}
+		if idx != ab.recs {
+			if v = ab.recs.Get(k[len(prefix):]); v == nil {
+				continue // a stale index entry; VerifyAccess reports it
+			}
+		}
+		r, _, err := decodeStored(v)
+		if err != nil {
+			return nil, false, fmt.Errorf("meta: access record %d: %w", seq, err)
+		}
+		if !f.Match(&r) {
+			continue
+		}
+		if len(page) == n {
+			return page, true, nil
+		}
+		page = append(page, r)
+	}
+	return page, false, nil
+}
+
+// VerifyAccess implements storage.AccessLog. It reads the whole log in one
+// read transaction, so it sees one consistent state; a very long log
+// delays writers that need to grow the file until it is done.
+func (db *DB) VerifyAccess(ctx context.Context) (storage.AccessChainState, error) {
+	var st storage.AccessChainState
+	err := db.db.View(func(tx *bolt.Tx) error {
+		var err error
+		st, err = verifyAccess(ctx, viewAccess(tx))
+		return err
+	})
+	return st, err
+}
+
+func verifyAccess(ctx context.Context, ab accessBuckets) (storage.AccessChainState, error) {
+	st := storage.AccessChainState{Anchor: storage.AccessGenesis, Head: storage.AccessGenesis}
+	fail := func(seq uint64, format string, args ...any) (storage.AccessChainState, error) {
+		st.OK = false
+		st.Break = &storage.AccessBreak{Seq: seq, Problem: fmt.Sprintf(format, args...)}
+		return st, nil
+	}
+	anchor, anchored, err := point(ab.chain, keyAccessAnchor)
+	if err != nil {
+		return fail(0, "anchor unreadable: %v", err)
+	}
+	head, headed, err := point(ab.chain, keyAccessHead)
+	if err != nil {
+		return fail(0, "head unreadable: %v", err)
+	}
+	st.AnchorSeq, st.Anchor = anchor.seq, anchor.hex()
+	if headed {
+		st.HeadSeq, st.Head = head.seq, head.hex()
+	} else {
+		st.HeadSeq, st.Head = anchor.seq, anchor.hex()
+	}
+	if anchored && anchor.seq == 0 {
+		return fail(0, "anchor names seq 0")
+	}
+
+	prev := anchor
+	var (
+		lastPrune  *storage.AccessRecord
+		withRepo   int
+		withPrinc  int
+		indexCheck = func(b *bolt.Bucket, name string, seq uint64) bool {
+			return name == "" || (b != nil && b.Get(indexKey(name, seq)) != nil)
+		}
+	)
+	if ab.recs != nil {
+		c := ab.recs.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if st.Records%4096 == 0 {
+				if err := ctx.Err(); err != nil {
+					return st, err
+				}
+			}
+			want := prev.seq + 1
+			if len(k) != 8 {
+				return fail(want, "a key of %d bytes among the records", len(k))
+			}
+			seq := binary.BigEndian.Uint64(k)
+			switch {
+			case seq <= prev.seq && st.Records == 0:
+				return fail(seq, "record %d is at or before the anchor (seq %d): the anchor was changed", seq, anchor.seq)
+			case seq > want && st.Records == 0:
+				return fail(want, "%s: removed from the start, not by retention (the anchor is seq %d)", missing(want, seq-1), anchor.seq)
+			case seq > want:
+				return fail(want, "%s: removed from the middle", missing(want, seq-1))
+			}
+			r, stored, intact, err := checkStored(v)
+			if err != nil {
+				return fail(seq, "record %d cannot be decoded (its bytes were changed): %v", seq, err)
+			}
+			if r.Seq != seq {
+				return fail(seq, "record %d holds the contents of record %d: records were moved", seq, r.Seq)
+			}
+			if !intact {
+				return fail(seq, "record %d does not match its hash: its contents were edited", seq)
+			}
+			if r.Prev != prev.hex() {
+				if st.Records == 0 {
+					return fail(seq, "record %d does not follow the anchor: the anchor or the record was replaced", seq)
+				}
+				return fail(seq, "record %d does not follow record %d: one of them was replaced", seq, prev.seq)
+			}
+			if !indexCheck(ab.repo, r.Repository, seq) || !indexCheck(ab.principal, r.Principal, seq) {
+				return fail(seq, "record %d is missing from the repository or principal index: filtered reads would hide it", seq)
+			}
+			if r.Repository != "" {
+				withRepo++
+			}
+			if r.Principal != "" {
+				withPrinc++
+			}
+			if r.Action == storage.ActionPrune {
+				lastPrune = &r
+			}
+			if st.Records == 0 {
+				st.First = seq
+			}
+			st.Last = seq
+			st.Records++
+			prev = chainPoint{seq: seq, hash: stored}
+		}
+	}
+	switch {
+	case !headed && st.Records > 0:
+		return fail(st.First, "the head is missing")
+	case prev.seq < st.HeadSeq:
+		return fail(prev.seq+1, "%s: removed from the end (the head is seq %d)", missing(prev.seq+1, st.HeadSeq), st.HeadSeq)
+	case prev.seq > st.HeadSeq:
+		return fail(st.HeadSeq+1, "records %d to %d are after the head (seq %d): the head was changed", st.HeadSeq+1, prev.seq, st.HeadSeq)
+	case prev.hash != head.hash && headed:
+		return fail(prev.seq, "record %d is not the head the store recorded: the last record or the head was replaced", prev.seq)
+	}
+	// Retention moves the anchor only with a prune record naming it, so
+	// removing old records and moving the anchor to match is caught too.
+	if lastPrune != nil || anchored {
+		if lastPrune == nil {
+			return fail(anchor.seq, "the anchor (seq %d) was set without a prune record", anchor.seq)
+		}
+		seq, err := strconv.ParseUint(lastPrune.Reference, 10, 64)
+		if err != nil || seq != anchor.seq || lastPrune.Digest != digest.Digest("sha256:"+anchor.hex()) {
+			return fail(lastPrune.Seq, "prune record %d names anchor %s %s, the store holds seq %d %s: the anchor was changed",
+				lastPrune.Seq, lastPrune.Reference, lastPrune.Digest, anchor.seq, anchor.hex())
+		}
+	}
+	if n := countKeys(ab.repo); n != withRepo {
+		return fail(0, "the repository index has %d entries for %d records", n, withRepo)
+	}
+	if n := countKeys(ab.principal); n != withPrinc {
+		return fail(0, "the principal index has %d entries for %d records", n, withPrinc)
+	}
+	st.OK = true
+	return st, nil
+}
+
+func missing(from, to uint64) string {
+	if from == to {
+		return fmt.Sprintf("record %d is missing", from)
+	}
+	return fmt.Sprintf("records %d to %d are missing", from, to)
+}
+
+func countKeys(b *bolt.Bucket) int {
+	if b == nil {
+		return 0
+	}
+	n := 0
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		n++
+	}
+	return n
+}
+
+// PruneAccess implements storage.AccessLog. It verifies the whole chain
+// first (one VerifyAccess) and refuses to prune a broken one.
+func (db *DB) PruneAccess(ctx context.Context, before time.Time) (int, error) {
+	st, err := db.VerifyAccess(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if !st.OK {
+		return 0, fmt.Errorf("meta: prune access log: %w (run cairn log verify)", st.Err())
+	}
+	total := 0
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+		n := 0
+		err := db.db.Update(func(tx *bolt.Tx) error {
+			ab := viewAccess(tx)
+			if ab.recs == nil {
+				return nil
+			}
+			var err error
+			n, err = pruneChunk(ab, before, db.now().UTC())
+			return err
+		})
+		total += n
+		if err != nil {
+			return total, err
+		}
+		if n < accessPruneChunk {
+			return total, nil
+		}
+	}
+}
+
+// pruneChunk removes up to accessPruneChunk of the oldest records older
+// than before, checking the chain as it goes, moves the anchor to the last
+// one removed and appends the prune record.
+func pruneChunk(ab accessBuckets, before, now time.Time) (int, error) {
+	anchor, _, err := point(ab.chain, keyAccessAnchor)
+	if err != nil {
+		return 0, err
+	}
+	head, err := ab.head()
+	if err != nil {
+		return 0, err
+	}
+	prev := anchor
+	broken := func(what string) (int, error) {
+		return 0, fmt.Errorf("meta: prune access log: record %d %s: %w (run cairn log verify)", prev.seq+1, what, storage.ErrAccessChainBroken)
+	}
+	type victim struct {
+		key             []byte
+		repo, principal string
+	}
+	var drop []victim
+	c := ab.recs.Cursor()
+	for k, v := c.First(); k != nil && len(drop) < accessPruneChunk; k, v = c.Next() {
+		r, stored, intact, err := checkStored(v)
+		switch {
+		case err != nil:
+			return broken("cannot be decoded")
+		case len(k) != 8 || binary.BigEndian.Uint64(k) != prev.seq+1 || r.Seq != prev.seq+1:
+			return broken("is missing or moved")
+		case !intact:
+			return broken("does not match its hash")
+		case r.Prev != prev.hex():
+			return broken("does not follow the one before")
+		case r.Seq == head.seq && stored != head.hash:
+			return broken("is not the head")
+		}
+		if !r.Time.Before(before) {
+			break
+		}
+		drop = append(drop, victim{key: bytes.Clone(k), repo: r.Repository, principal: r.Principal})
+		prev = chainPoint{seq: r.Seq, hash: stored}
+	}
+	if len(drop) == 0 {
+		return 0, nil
+	}
+	if prev.seq > head.seq {
+		return broken("is after the head")
+	}
+	for _, d := range drop {
+		seq := binary.BigEndian.Uint64(d.key)
+		if err := ab.recs.Delete(d.key); err != nil {
+			return 0, err
+		}
+		if d.repo != "" {
+			if err := ab.repo.Delete(indexKey(d.repo, seq)); err != nil {
+				return 0, err
+			}
+		}
+		if d.principal != "" {
+			if err := ab.principal.Delete(indexKey(d.principal, seq)); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if err := ab.chain.Put(keyAccessAnchor, prev.encode()); err != nil {
+		return 0, err
+	}
+	rec := storage.AccessRecord{
+		Time:      now,
+		Principal: storage.PrincipalSystem,
+		Action:    storage.ActionPrune,
+		Reference: strconv.FormatUint(prev.seq, 10),
+		Digest:    digest.Digest("sha256:" + prev.hex()),
+		Result:    storage.ResultOK,
+		Detail:    fmt.Sprintf("retention removed %d records older than %s", len(drop), before.UTC().Format(time.RFC3339)),
+	}
+	if err := ab.appendChain([]storage.AccessRecord{rec}); err != nil {
+		return 0, err
+	}
+	return len(drop), nil
+}
+
+// OpenReadOnly opens the database at path for reading, with a shared lock,
+// without migrating it: for offline readers such as cairn log. While a
+// server holds the database it fails with ErrLocked after
+// opts.LockTimeout; a missing file fails with an error wrapping
+// fs.ErrNotExist. Methods that write return an error.
+func OpenReadOnly(path string, opts *Options) (*DB, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	timeout := opts.LockTimeout
+	if timeout == 0 {
+		timeout = time.Second
+	}
+	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, ReadOnly: true})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("meta: open %s: %w", path, ErrLocked)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("meta: open %s: %w", path, err)
+	}
+	err = bdb.View(func(tx *bolt.Tx) error {
+		mb := tx.Bucket(bucketMeta)
+		if mb == nil {
+			return fmt.Errorf("meta: open %s: not a cairn database (no %s bucket)", path, bucketMeta)
+		}
+		if b := mb.Get(keySchema); len(b) == 8 && binary.BigEndian.Uint64(b) > SchemaVersion {
+			return fmt.Errorf("meta: schema %d, this binary knows %d: %w", binary.BigEndian.Uint64(b), SchemaVersion, ErrSchemaTooNew)
+		}
+		return nil
+	})
+	if err != nil {
+		bdb.Close()
+		return nil, err
+	}
+	return &DB{db: bdb, now: time.Now}, nil
+}
