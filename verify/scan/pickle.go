@@ -174,9 +174,9 @@ type pickleOpts struct {
 // pickleResult is what one pickle scan found. The caller adopts the
 // findings, or drops them when the bytes turn out not to be a pickle.
 type pickleResult struct {
-	found    []Finding
-	clean    bool // the first stream parsed to its STOP without a structural finding
-	called   bool // a call of an imported global with a well-formed dotted name was reached
+	found  []Finding
+	clean  bool // the first stream parsed to its STOP without a structural finding
+	called bool // a call of an imported global with a well-formed dotted name was reached
 }
 
 var (

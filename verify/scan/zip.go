@@ -563,7 +563,7 @@ func (s *scanner) readMember(e *zipEntry, limit int64) ([]byte, error) {
 	}
 	defer rc.Close()
 	var b bytes.Buffer
-	b.Grow(int(min(e.usize, uint64(limit))))
+	b.Grow(int(min(e.usize, uint64(limit), 64<<10))) // declared sizes are claims: grow as data comes
 	_, err = io.Copy(&b, io.LimitReader(rc, limit+1))
 	if err == nil && int64(b.Len()) > limit {
 		err = fmt.Errorf("more than %d bytes", limit)
