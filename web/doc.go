@@ -1,7 +1,78 @@
 // Package web is the browser UI that cairn serve mounts at / beside the
-// registry API: repositories, versions and tag history, signatures,
-// provenance and the access log. It is the only package that imports echo.
+// registry API at /v2/: repositories, versions and tag history, files,
+// signatures, provenance, lineage, scan results and the access log. It is
+// the only package that imports echo; New returns a *UI, an
+// http.Handler, so that cmd/ never does.
 //
-// The package is filled by the web UI issue; it exists now to fix the
-// layout.
+// # Routes
+//
+//	GET  /                     repositories the visitor may read: latest version, size,
+//	                           signature state, last push, pulls; ?q= searches names,
+//	                           ?after=NAME pages (100 a page)
+//	GET  /r/REPO               versions newest first, and every tag's history (each move,
+//	                           when, by whom)
+//	GET  /r/REPO@DIGEST        one version: files, ModelPack config, signatures and
+//	                           attestations verified against the server's policy, scan
+//	                           findings, quarantine, the pull command, the lineage graph
+//	GET  /r/REPO:TAG           303 to /r/REPO@DIGEST of the tag's current digest
+//	GET  /access               the access log newest first, filtered by ?repository=,
+//	                           ?principal=, ?action=, ?result=, paged by ?before=SEQ
+//	                           (100 a page), with the hash chain's state
+//	GET  /login, POST /login   the login form (only with an Authorizer)
+//	POST /logout
+//	GET  /static/...           the stylesheet and icon, embedded
+//
+// Repository names cannot contain '@' or ':', so /r/REPO@DIGEST and
+// /r/REPO:TAG are never taken for a repository whose name has more path
+// elements.
+//
+// # Security defaults
+//
+//   - Pages are rendered only with html/template, so every name,
+//     annotation, file path, config value, principal and access-log field
+//     is escaped for its context (text, attribute, URL, SVG text). Pages
+//     are rendered into a buffer first: a template error never sends half a
+//     page.
+//   - Every response carries Content-Security-Policy: default-src 'none';
+//     style-src 'self'; img-src 'self' data:; form-action 'self';
+//     frame-ancestors 'none'; base-uri 'none'. No script runs, not even
+//     ours: the UI needs none (the pull command is selected whole by a
+//     click through CSS user-select). Also X-Content-Type-Options: nosniff,
+//     Referrer-Policy: no-referrer, X-Frame-Options: DENY,
+//     Cross-Origin-Opener-Policy and Cross-Origin-Resource-Policy:
+//     same-origin, and Cache-Control: no-store on pages.
+//   - Every form post (login and logout included) is checked against
+//     cross-site request forgery by echo's CSRF middleware: a browser that
+//     sends Sec-Fetch-Site must say same-origin (same-site and cross-site
+//     posts are refused); other clients must send the _csrf form field
+//     equal to the cairn_csrf cookie (HttpOnly, SameSite=Strict, Secure
+//     under TLS). Form bodies are limited to 16 KiB.
+//   - With an Authorizer (Config.Auth), anonymous visitors are redirected
+//     to /login; a login sets the cairn_session cookie (HttpOnly,
+//     SameSite=Lax, Secure under TLS): an HMAC-SHA256-signed value of a
+//     random session id, the expiry (Config.SessionTTL, 12 hours by
+//     default) and the principal. Logout forgets the session on this node.
+//     A login redirects only to a path of this site.
+//   - Repositories the visitor may not read appear nowhere: not in lists or
+//     search, their pages answer 404 exactly as missing ones do, lineage
+//     edges to them are drawn as "not visible" without name or digest, and
+//     the access log shows non-admins only the records of repositories
+//     they may read and their own.
+//   - Errors are logged with their cause; the visitor sees only a public
+//     message (an *Error's Msg), as tailscale's vizerror does.
+//   - Work per request is bounded: files above Config.ScanMaxSize are not
+//     scanned, at most 32 new scans run per page and two at a time, bundles
+//     and configs are read up to verify's limits, the access log page reads
+//     at most 200,000 records while filtering.
+//
+// # Caches
+//
+// Pages stay fast on large registries through in-memory caches, all
+// bounded: a summary per repository for the index (dropped when Watch sees
+// a push or delete, else kept SummaryTTL), verification verdicts by
+// repository, digest and referrers, scan reports by blob digest, the
+// lineage index (registry.LineageIndex, rebuilt after a provenance push or
+// SummaryTTL), pull counts read incrementally from the access log, and
+// the chain state (ChainTTL). Changes made by another node show within
+// SummaryTTL.
 package web

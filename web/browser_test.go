@@ -1,0 +1,191 @@
+package web_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+)
+
+// chromiumPaths are where Debian's chromium and other builds live.
+var chromiumPaths = []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "headless-shell",
+	"/usr/lib/chromium/chromium", "/usr/bin/chromium"}
+
+// findChromium returns a Chromium binary, or "".
+func findChromium() string {
+	if p := os.Getenv("CAIRN_CHROMIUM"); p != "" {
+		return p
+	}
+	// Debian's /usr/bin/chromium is a wrapper script; the binary behind it
+	// starts faster and ignores the wrapper's environment checks.
+	if _, err := os.Stat("/usr/lib/chromium/chromium"); err == nil {
+		return "/usr/lib/chromium/chromium"
+	}
+	for _, p := range chromiumPaths {
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	return ""
+}
+
+// browser starts a headless Chromium for the test, or skips it when there
+// is none. CI installs Debian's chromium (scripts/test), so there it runs.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path := findChromium()
+	if path == "" {
+		t.Skip("no chromium binary found: install Debian's chromium (apt-get install chromium) or set CAIRN_CHROMIUM")
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("hide-scrollbars", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(func() {
+		cancelTimeout()
+		cancelCtx()
+		cancelAlloc()
+	})
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start %s: %v", path, err)
+	}
+	// Any JavaScript dialog means a script ran: fail, and dismiss it.
+	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
+	go func() {
+		for ev, err := range dialogs {
+			if err != nil {
+				return
+			}
+			t.Errorf("a script opened a dialog: %q", ev.Message)
+			chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
+		}
+	}()
+	return ctx
+}
+
+// screenshot saves a full-page PNG under $CAIRN_SCREENSHOTS when it is
+// set (relative to the repository root).
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("CAIRN_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join("..", dir)
+	}
+	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), buf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// visit loads a page and returns the visible text of its main element.
+func visit(t *testing.T, ctx context.Context, url string) string {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.Navigate(url), chromedp.WaitReady(chromedp.CSS("footer"))); err != nil {
+		t.Fatalf("load %s: %v", url, err)
+	}
+	text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+	if err != nil {
+		t.Fatalf("%s: read main: %v", url, err)
+	}
+	return text
+}
+
+// count returns how many elements of the page match a CSS selector.
+func count(t *testing.T, ctx context.Context, selector string) int {
+	t.Helper()
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll(` + quoteJS(selector) + `).length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func quoteJS(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+// TestBrowser_Pages pushes a dataset and a model built from it, moves the
+// model's tag, signs and attests it, pulls it, and reads every page in
+// Chromium.
+func TestBrowser_Pages(t *testing.T) {
+	ctx := browser(t)
+	e := newEnv(t, envOptions{Policy: testPolicy})
+	s := setup(t, e)
+
+	text := visit(t, ctx, e.URL+"/")
+	mustContain(t, "index", text, "models/llama", "datasets/chat", "verified", "v1")
+	if n := count(t, ctx, `a[href="/r/models/llama"]`); n != 1 {
+		t.Errorf("index: %d links to the repository", n)
+	}
+	screenshot(t, ctx, "index")
+
+	text = visit(t, ctx, e.URL+"/r/models/llama")
+	mustContain(t, "repository", text, "Versions", "Tag history", s.v1[:19], s.v2[:19], "created")
+	for _, d := range []string{s.v1, s.v2} {
+		if n := count(t, ctx, `a[href="/r/models/llama@`+d+`"]`); n < 2 {
+			t.Errorf("repository page: %d links to %s, want the version and its tag move", n, d)
+		}
+	}
+	screenshot(t, ctx, "repository")
+
+	text = visit(t, ctx, e.URL+"/r/models/llama@"+s.v2)
+	mustContain(t, "version", text, "weights/shard/model-00001-of-00002.safetensors", "README.md", "config.json",
+		"Signature", "verified", "release.pub", "Attestation", "https://ci.example/train", "epochs",
+		"cairn pull "+e.Host+"/models/llama@"+s.v2, "datasets/chat", "safetensors")
+	if n := count(t, ctx, `svg a[href="/r/datasets/chat@`+s.data+`"]`); n != 1 {
+		t.Errorf("version page: lineage graph has %d links to the dataset", n)
+	}
+	if n := count(t, ctx, `svg a[href="/r/models/llama-chat@`+s.tuned+`"]`); n != 1 {
+		t.Errorf("version page: lineage graph has %d links to the fine-tune", n)
+	}
+	screenshot(t, ctx, "version")
+
+	// The dataset's page links to the model built from it.
+	visit(t, ctx, e.URL+"/r/datasets/chat@"+s.data)
+	if n := count(t, ctx, `svg a[href="/r/models/llama@`+s.v2+`"]`); n != 1 {
+		t.Errorf("dataset page: lineage graph has %d links to the model", n)
+	}
+
+	text = visit(t, ctx, e.URL+"/access")
+	mustContain(t, "access log", text, "Hash chain intact", "pull", "models/llama", "v1")
+	if n := count(t, ctx, `a[href="/r/models/llama@`+s.v2+`"]`); n < 1 {
+		t.Errorf("access log: the pull does not link to the version")
+	}
+	screenshot(t, ctx, "access")
+
+	// The same version page on a phone's width.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile)); err != nil {
+		t.Fatal(err)
+	}
+	visit(t, ctx, e.URL+"/r/models/llama@"+s.v2)
+	screenshot(t, ctx, "version-phone")
+}

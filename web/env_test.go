@@ -1,0 +1,350 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/sigstore/sigstore-go/pkg/sign"
+	"oras.land/oras-go/v2/registry/remote"
+
+	"cairn.dev/cairn/attest"
+	"cairn.dev/cairn/registry"
+	"cairn.dev/cairn/registry/auth"
+	"cairn.dev/cairn/registry/cas"
+	"cairn.dev/cairn/registry/meta"
+	"cairn.dev/cairn/registry/storage"
+	"cairn.dev/cairn/verify"
+	"cairn.dev/cairn/verify/lineage"
+	"cairn.dev/cairn/verify/model"
+	"cairn.dev/cairn/web"
+)
+
+// env is a registry and its UI on one loopback server, as cairn serve
+// composes them: /v2/ to the registry (behind the UI's Watch and a pull
+// recorder), everything else to the UI.
+type env struct {
+	t     testing.TB
+	Dir   string
+	Blobs *cas.Store
+	Meta  *meta.DB
+	UI    *web.UI
+	Srv   *httptest.Server
+	URL   string
+	Host  string
+	// Key signs; its public half is release.pub in Dir, trusted by the
+	// policy when the env has one.
+	Key *attest.Keypair
+}
+
+type envOptions struct {
+	// Policy, when set, is a policy file's text; %[1]s is the host.
+	Policy string
+	Auth   web.Authorizer
+	Config func(*web.Config)
+}
+
+func newEnv(t testing.TB, o envOptions) *env {
+	t.Helper()
+	dir := t.TempDir()
+	blobs, err := cas.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := meta.Open(filepath.Join(dir, "meta.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	reg, err := registry.New(registry.Config{Blobs: blobs, Meta: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, Dir: dir, Blobs: blobs, Meta: db}
+	key, err := attest.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Key, err = attest.NewKeypair(key); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := attest.MarshalPublicKey(key.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "release.pub"), pub, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	var h http.Handler
+	e.Srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
+	e.Srv.Start()
+	t.Cleanup(e.Srv.Close)
+	e.URL = e.Srv.URL
+	e.Host = strings.TrimPrefix(e.Srv.URL, "http://")
+
+	cfg := web.Config{Meta: db, Blobs: blobs, Host: e.Host, Auth: o.Auth}
+	if o.Policy != "" {
+		p, err := verify.ParsePolicy([]byte(fmt.Sprintf(o.Policy, e.Host)), "policy.yaml", dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Policy = p
+	}
+	if o.Config != nil {
+		o.Config(&cfg)
+	}
+	if e.UI, err = web.New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	api := e.UI.Watch(recordPulls(db, reg))
+	h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2" || strings.HasPrefix(r.URL.Path, "/v2/") {
+			api.ServeHTTP(w, r)
+			return
+		}
+		e.UI.ServeHTTP(w, r)
+	})
+	return e
+}
+
+// recordPulls appends a pull record for every manifest GET the registry
+// answers, standing in for the access-log recorder cairn serve mounts.
+func recordPulls(log storage.AccessLog, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		rt, ok := registry.ParseRoute(r.URL.EscapedPath())
+		if !ok || rt.Kind != "manifest" || r.Method != http.MethodGet {
+			return
+		}
+		rec := storage.AccessRecord{Principal: registry.Principal(r.Context()), Address: "127.0.0.1", Action: storage.ActionPull,
+			Repository: rt.Name, Reference: rt.Arg, Digest: digest.Digest(sw.Header().Get("Docker-Content-Digest")),
+			Result: storage.ResultOK, Status: sw.status}
+		if sw.status >= 300 {
+			rec.Result = storage.ResultFailed
+		}
+		log.AppendAccess(context.WithoutCancel(r.Context()), rec)
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// repo is an oras-go client for a repository of the env's registry.
+func (e *env) repo(name string) *remote.Repository {
+	e.t.Helper()
+	r, err := remote.NewRepository(e.Host + "/" + name)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	r.PlainHTTP = true
+	return r
+}
+
+// pushModel packs files as a ModelPack model with cairn's own packer
+// (model.Scan and model.Build) and pushes it as name:tag with oras-go.
+func (e *env) pushModel(name, tag string, files map[string]string, annotations map[string]string) ocispec.Descriptor {
+	e.t.Helper()
+	ctx := context.Background()
+	dir := e.t.TempDir()
+	for p, body := range files {
+		full := filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			e.t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(body), 0o644); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	entries, err := model.Scan(dir, model.ScanOptions{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	r := e.repo(name)
+	digests := make([]digest.Digest, len(entries))
+	for i, en := range entries {
+		rc, err := en.Open()
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		digests[i] = digest.FromBytes(b)
+		if err := r.Push(ctx, ocispec.Descriptor{MediaType: en.MediaType, Digest: digests[i], Size: int64(len(b))}, bytes.NewReader(b)); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	config, manifest, err := model.Build(entries, digests, model.BuildOptions{Annotations: annotations, Name: name, Version: tag})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := r.Push(ctx, ocispec.Descriptor{MediaType: model.MediaTypeConfig, Digest: digest.FromBytes(config), Size: int64(len(config))}, bytes.NewReader(config)); err != nil {
+		e.t.Fatal(err)
+	}
+	md := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromBytes(manifest), Size: int64(len(manifest))}
+	if err := r.PushReference(ctx, md, bytes.NewReader(manifest), tag); err != nil {
+		e.t.Fatal(err)
+	}
+	return md
+}
+
+// sign attaches a cosign-style signature of desc by the env's key.
+func (e *env) sign(name string, desc ocispec.Descriptor) {
+	e.t.Helper()
+	ctx := context.Background()
+	b, err := attest.Sign(ctx, e.Key, desc, e.Host+"/"+name, sign.BundleOptions{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := attest.Attach(ctx, e.repo(name), desc, verify.PredicateCosignSign, b); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// attest attaches SLSA provenance of desc naming deps.
+func (e *env) attest(name string, desc ocispec.Descriptor, builder string, params map[string]any, deps ...lineage.Dependency) {
+	e.t.Helper()
+	ctx := context.Background()
+	pred, err := attest.Provenance(attest.BuildInfo{BuilderID: builder, ExternalParameters: params, Dependencies: deps})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	b, err := attest.Attest(ctx, e.Key, desc, e.Host+"/"+name, attest.PredicateSLSAProvenance, pred, sign.BundleOptions{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := attest.Attach(ctx, e.repo(name), desc, attest.PredicateSLSAProvenance, b); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// pull fetches a manifest through the registry, as a client's pull does.
+func (e *env) pull(name, ref string) {
+	e.t.Helper()
+	r := e.repo(name)
+	desc, rc, err := r.FetchReference(context.Background(), ref)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer rc.Close()
+	if _, err := io.ReadAll(rc); err != nil {
+		e.t.Fatal(err)
+	}
+	_ = desc
+}
+
+// client is an HTTP client with a cookie jar that does not follow
+// redirects, so tests see them.
+func client(t testing.TB) *http.Client {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// get fetches a page and returns its status and body.
+func get(t testing.TB, c *http.Client, u string) (int, http.Header, string) {
+	t.Helper()
+	resp, err := c.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+// csrfRe finds the CSRF token of a form.
+var csrfRe = regexp.MustCompile(`name="_csrf" value="([^"]*)"`)
+
+// login logs c in through the login form.
+func login(t testing.TB, c *http.Client, base, user, password string) *http.Response {
+	t.Helper()
+	_, _, body := get(t, c, base+"/login")
+	m := csrfRe.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("login page has no CSRF token:\n%s", body)
+	}
+	resp, err := c.PostForm(base+"/login", url.Values{"_csrf": {m[1]}, "user": {user}, "password": {password}, "next": {"/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
+// testAuth is an Authorizer of fixed users and grants: each user's
+// password is its name reversed; grants are repository patterns as
+// registry/auth matches them.
+type testAuth struct {
+	grants map[string][]string // user -> patterns readable
+	admins map[string]bool
+}
+
+func (a *testAuth) Authenticate(r *http.Request) (string, bool) { return "", false }
+
+func (a *testAuth) Login(ctx context.Context, user, password string) (string, error) {
+	if _, ok := a.grants[user]; !ok || password != reverse(user) {
+		return "", fmt.Errorf("user %q: wrong password", user)
+	}
+	return user, nil
+}
+
+func (a *testAuth) CanRead(principal, repo string) bool {
+	if a.admins[principal] {
+		return true
+	}
+	for _, p := range a.grants[principal] {
+		if auth.Match(p, repo) {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *testAuth) IsAdmin(principal string) bool { return a.admins[principal] }
+
+func reverse(s string) string {
+	r := []rune(s)
+	for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
+		r[i], r[j] = r[j], r[i]
+	}
+	return string(r)
+}
+

@@ -1,0 +1,565 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"cairn.dev/cairn/registry"
+	"cairn.dev/cairn/registry/storage"
+	"cairn.dev/cairn/verify/model"
+	"cairn.dev/cairn/verify/scan"
+)
+
+// Page sizes and bounds of the listing pages.
+const (
+	// reposPerPage is how many repositories the index shows at once.
+	reposPerPage = 100
+	// accessPerPage is how many access records /access shows at once.
+	accessPerPage = 100
+	// maxAccessExamined bounds the records one /access page reads while
+	// filtering for what the viewer may see.
+	maxAccessExamined = 200_000
+	// maxQuery bounds search and filter values.
+	maxQuery = 256
+)
+
+// indexRow is one repository on the index page.
+type indexRow struct {
+	*summary
+	Pulls    int
+	HasPulls bool
+}
+
+type indexPage struct {
+	Query     string
+	Rows      []indexRow
+	Total     int
+	Next      string
+	Empty     bool
+	Host      string
+	ShowPulls bool
+}
+
+// query reads a bounded query parameter.
+func query(c echo.Context, name string) (string, error) {
+	s := strings.TrimSpace(c.QueryParam(name))
+	if len(s) > maxQuery || !utf8.ValidString(s) {
+		return "", ErrBadRequest
+	}
+	return s, nil
+}
+
+// index lists the repositories the viewer may read, 100 at a time, with
+// search by substring (?q=) and paging by name (?after=).
+func (u *UI) index(c echo.Context) error {
+	ctx := c.Request().Context()
+	v := viewerOf(c)
+	q, err := query(c, "q")
+	if err != nil {
+		return err
+	}
+	after, err := query(c, "after")
+	if err != nil {
+		return err
+	}
+	names, err := u.cfg.Meta.Repositories(ctx, "", 0)
+	if err != nil {
+		return err
+	}
+	p := indexPage{Query: q, Host: u.host(c.Request()), ShowPulls: u.pulls != nil}
+	needle := strings.ToLower(q)
+	var shown []string
+	for _, n := range names {
+		if !v.canRead(n) || (needle != "" && !strings.Contains(n, needle)) {
+			continue
+		}
+		p.Total++
+		if n > after && len(shown) <= reposPerPage {
+			shown = append(shown, n)
+		}
+	}
+	if len(shown) > reposPerPage {
+		shown = shown[:reposPerPage]
+		p.Next = "/?" + urlValues("q", q, "after", shown[len(shown)-1])
+	}
+	p.Empty = p.Total == 0 && q == ""
+	var pulls map[string]int
+	if u.pulls != nil {
+		if pulls, err = u.pulls.snapshot(ctx, u.access, u.now()); err != nil {
+			u.log.Warn("web: count pulls", "err", err)
+			p.ShowPulls = false
+		}
+	}
+	host := u.host(c.Request())
+	for _, n := range shown {
+		s, err := u.summaryOf(ctx, host, n)
+		if err != nil {
+			return err
+		}
+		if s == nil {
+			continue
+		}
+		p.Rows = append(p.Rows, indexRow{summary: s, Pulls: pulls[n], HasPulls: p.ShowPulls})
+	}
+	title := "Repositories"
+	if q != "" {
+		title = "Search: " + q
+	}
+	return u.render(c, http.StatusOK, "index", title, p)
+}
+
+// repository serves /r/REPO, /r/REPO@DIGEST and /r/REPO:TAG (a redirect to
+// the digest the tag points at).
+func (u *UI) repository(c echo.Context) error {
+	rest := strings.TrimSuffix(strings.TrimPrefix(c.Request().URL.Path, "/r/"), "/")
+	if name, ref, ok := strings.Cut(rest, "@"); ok {
+		d, err := registry.ParseDigest(ref)
+		if err != nil || !registry.ValidName(name) {
+			return ErrNotFound
+		}
+		return u.version(c, name, d)
+	}
+	if i := strings.LastIndexByte(rest, ':'); i > 0 && !strings.Contains(rest[i:], "/") {
+		name, tag := rest[:i], rest[i+1:]
+		if !registry.ValidName(name) || !registry.ValidTag(tag) || !viewerOf(c).canRead(name) {
+			return ErrNotFound
+		}
+		d, err := u.cfg.Meta.Resolve(c.Request().Context(), name, tag)
+		if errors.Is(err, storage.ErrTagUnknown) || errors.Is(err, storage.ErrNameUnknown) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		return c.Redirect(http.StatusSeeOther, versionURL(name, d))
+	}
+	if !registry.ValidName(rest) {
+		return ErrNotFound
+	}
+	return u.repoPage(c, rest)
+}
+
+// versionRow is one version on a repository page.
+type versionRow struct {
+	*version
+	Verdict      *verdict
+	Signatures   int
+	Attestations int
+	Quarantine   *storage.Quarantine
+}
+
+// tagHistory is every move of one tag, newest first.
+type tagHistory struct {
+	Tag     string
+	Current digest.Digest
+	Moves   []storage.TagMove
+}
+
+type repoPage struct {
+	Name     string
+	Host     string
+	Versions []versionRow
+	Tags     []tagHistory
+	Pulls    int
+	HasPulls bool
+}
+
+func (u *UI) repoPage(c echo.Context, name string) error {
+	ctx := c.Request().Context()
+	if !viewerOf(c).canRead(name) {
+		return ErrNotFound
+	}
+	vs, err := u.repoVersions(ctx, name)
+	if errors.Is(err, storage.ErrNameUnknown) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	host := u.host(c.Request())
+	quarantined := map[digest.Digest]*storage.Quarantine{}
+	if u.quar != nil {
+		qs, err := u.quar.ListQuarantines(ctx, name)
+		if err != nil {
+			return err
+		}
+		for i := range qs {
+			quarantined[qs[i].Digest] = &qs[i]
+		}
+	}
+	p := repoPage{Name: name, Host: host}
+	for _, v := range vs {
+		vd, err := u.verdictOf(ctx, host, name, v.M, v.Referrers)
+		if err != nil {
+			return err
+		}
+		sigs, atts := v.signatures()
+		p.Versions = append(p.Versions, versionRow{version: v, Verdict: vd, Signatures: sigs, Attestations: atts, Quarantine: quarantined[v.M.Digest]})
+	}
+	moves, err := u.cfg.Meta.History(ctx, name, "")
+	if err != nil {
+		return err
+	}
+	byTag := map[string]*tagHistory{}
+	for _, m := range moves {
+		h := byTag[m.Tag]
+		if h == nil {
+			h = &tagHistory{Tag: m.Tag}
+			byTag[m.Tag] = h
+		}
+		h.Moves = append(h.Moves, m)
+		h.Current = m.New
+	}
+	for _, h := range byTag {
+		slices.Reverse(h.Moves)
+		p.Tags = append(p.Tags, *h)
+	}
+	slices.SortFunc(p.Tags, func(a, b tagHistory) int { return strings.Compare(a.Tag, b.Tag) })
+	if u.pulls != nil {
+		if pulls, err := u.pulls.snapshot(ctx, u.access, u.now()); err == nil {
+			p.Pulls, p.HasPulls = pulls[name], true
+		}
+	}
+	return u.render(c, http.StatusOK, "repo", name, p)
+}
+
+// fileRow is one file of a version, with its scan.
+type fileRow struct {
+	model.File
+	Dir, Base string
+	Name      string // an archive layer's name
+	Scan      *scanResult
+	ScanNote  string
+}
+
+// Verdict is the scan's one-word state.
+func (f fileRow) Verdict() string {
+	switch {
+	case f.Scan == nil:
+		return "not scanned"
+	case !f.Scan.Report.Safe():
+		return "unsafe"
+	}
+	for _, x := range f.Scan.Report.Findings {
+		if x.Severity == scan.Warning {
+			return "warning"
+		}
+	}
+	return "safe"
+}
+
+// Findings are the scan's findings that matter: warnings and unsafe ones
+// (notes, such as "not a weight format", are left out).
+func (f fileRow) Findings() []scan.Finding {
+	if f.Scan == nil {
+		return nil
+	}
+	var out []scan.Finding
+	for _, x := range f.Scan.Report.Findings {
+		if x.Severity != scan.Info {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+type versionPage struct {
+	Repo         string
+	Digest       digest.Digest
+	M            *storage.Manifest
+	Kind         string
+	Size         int64
+	Tags         []string
+	Annotations  []keyValue
+	Config       []keyValue
+	ConfigNote   string
+	ConfigDigest digest.Digest
+	Files        []fileRow
+	FilesError   string
+	Unsafe       int
+	Verdict      *verdict
+	Others       []ocispec.Descriptor
+	Quarantine   *storage.Quarantine
+	Pull         string
+	Graph        graph
+	HasLineage   bool
+	SubjectURL   string
+	Children     []ocispec.Descriptor
+}
+
+func (u *UI) version(c echo.Context, repo string, d digest.Digest) error {
+	ctx := c.Request().Context()
+	v := viewerOf(c)
+	if !v.canRead(repo) {
+		return ErrNotFound
+	}
+	m, err := u.cfg.Meta.Manifest(ctx, repo, d)
+	if errors.Is(err, storage.ErrManifestUnknown) || errors.Is(err, storage.ErrNameUnknown) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	host := u.host(c.Request())
+	p := versionPage{Repo: repo, Digest: d, M: m, Kind: kindOf(m), Size: m.Size + contentSize(m.Content),
+		Pull: "cairn pull " + host + "/" + repo + "@" + string(d) + " ./" + lastElement(repo)}
+	if m.Subject != "" {
+		p.SubjectURL = versionURL(repo, m.Subject)
+	}
+	tags, err := u.cfg.Meta.TagsByDigest(ctx, repo)
+	if err != nil {
+		return err
+	}
+	p.Tags = tags[d]
+	slices.Sort(p.Tags)
+	for k, val := range m.Annotations {
+		p.Annotations = append(p.Annotations, keyValue{Key: k, Value: clip(val)})
+	}
+	slices.SortFunc(p.Annotations, func(a, b keyValue) int { return strings.Compare(a.Key, b.Key) })
+
+	// Referrers: Sigstore bundles are verified; the rest are listed.
+	descs, err := u.cfg.Meta.Referrers(ctx, repo, d)
+	if err != nil {
+		return err
+	}
+	var refs []*storage.Manifest
+	for _, rd := range descs {
+		rm, err := u.cfg.Meta.Manifest(ctx, repo, rd.Digest)
+		if errors.Is(err, storage.ErrManifestUnknown) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		refs = append(refs, rm)
+		if rm.ArtifactType != "application/vnd.dev.sigstore.bundle.v0.3+json" {
+			p.Others = append(p.Others, rd)
+		}
+	}
+	if p.Verdict, err = u.verdictOf(ctx, host, repo, m, refs); err != nil {
+		return err
+	}
+
+	if u.quar != nil {
+		if p.Quarantine, err = u.quar.Quarantined(ctx, repo, d); err != nil {
+			return err
+		}
+	}
+
+	if m.MediaType == ocispec.MediaTypeImageIndex {
+		var idx ocispec.Index
+		if json.Unmarshal(m.Content, &idx) == nil {
+			p.Children = idx.Manifests
+		}
+	} else {
+		var man ocispec.Manifest
+		if json.Unmarshal(m.Content, &man) == nil {
+			p.ConfigDigest = man.Config.Digest
+			if p.Config, p.ConfigNote, err = u.modelConfig(ctx, man.Config); err != nil {
+				return err
+			}
+		}
+		_, files, err := model.Files(m.Content)
+		if err != nil {
+			p.FilesError = err.Error()
+		}
+		budget := maxScansPerPage
+		for _, f := range files {
+			row := fileRow{File: f}
+			if f.Archive {
+				row.Name = archiveName(f)
+			} else if i := strings.LastIndexByte(f.Path, '/'); i >= 0 {
+				row.Dir, row.Base = f.Path[:i+1], f.Path[i+1:]
+			} else {
+				row.Base = f.Path
+			}
+			row.Scan, row.ScanNote = u.scanBlob(ctx, f, &budget)
+			if row.Scan != nil && !row.Scan.Report.Safe() {
+				p.Unsafe++
+			}
+			p.Files = append(p.Files, row)
+		}
+		slices.SortStableFunc(p.Files, func(a, b fileRow) int { return strings.Compare(a.Path, b.Path) })
+	}
+
+	ix, err := u.lineage.get(ctx, u.cfg.Meta, u.now())
+	if err != nil {
+		return err
+	}
+	l := ix.Lineage(repo, d)
+	var from, into []lineageNode
+	seen := map[string]bool{}
+	for _, e := range l.BuiltFrom {
+		if k := "f " + e.Repository + "@" + string(e.Digest); !seen[k] {
+			seen[k] = true
+			from = append(from, u.dependencyNode(c, v, e))
+		}
+	}
+	for _, e := range l.BuiltInto {
+		if k := "i " + e.Repository + "@" + string(e.Digest); !seen[k] {
+			seen[k] = true
+			into = append(into, localNode(v, e.Repository, e.Digest, e.Role))
+		}
+	}
+	p.HasLineage = len(from)+len(into) > 0
+	p.Graph = layoutLineage(lineageNode{Label: repo, Digest: d, Class: "this"}, from, into)
+	return u.render(c, http.StatusOK, "version", repo+"@"+shortDigest(d), p)
+}
+
+// dependencyNode is a built-from edge's artifact: named HOST/REPO by the
+// provenance. It links to this registry's copy when this registry holds
+// REPO@DIGEST.
+func (u *UI) dependencyNode(c echo.Context, v *viewer, e registry.LineageEdge) lineageNode {
+	name := e.Repository
+	if i := strings.IndexByte(name, '/'); i > 0 {
+		if h := name[:i]; strings.ContainsAny(h, ".:") || h == "localhost" {
+			local := name[i+1:]
+			if registry.ValidName(local) {
+				if _, err := u.cfg.Meta.Manifest(c.Request().Context(), local, e.Digest); err == nil {
+					return localNode(v, local, e.Digest, e.Role)
+				}
+			}
+		}
+	}
+	if registry.ValidName(name) {
+		if _, err := u.cfg.Meta.Manifest(c.Request().Context(), name, e.Digest); err == nil {
+			return localNode(v, name, e.Digest, e.Role)
+		}
+	}
+	return lineageNode{Label: name, Digest: e.Digest, Role: e.Role, Class: "external"}
+}
+
+// localNode is an artifact of this registry, hidden when the viewer may
+// not read its repository.
+func localNode(v *viewer, repo string, d digest.Digest, role string) lineageNode {
+	if !v.canRead(repo) {
+		return lineageNode{Label: "not visible", Class: "hidden"}
+	}
+	return lineageNode{Label: repo, Digest: d, Role: role, Href: versionURL(repo, d), Class: "local"}
+}
+
+// lastElement is the last path element of a repository name.
+func lastElement(repo string) string {
+	if i := strings.LastIndexByte(repo, '/'); i >= 0 {
+		return repo[i+1:]
+	}
+	return repo
+}
+
+// archiveName names an archive layer by its path annotation or title.
+func archiveName(f model.File) string {
+	for _, k := range []string{model.AnnotationFilepath, model.LegacyAnnotationFilepath, ocispec.AnnotationTitle} {
+		if v := f.Desc.Annotations[k]; v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// accessRow is one access record, with what the viewer may follow.
+type accessRow struct {
+	storage.AccessRecord
+	// Readable is true when the record's repository may be linked.
+	Readable bool
+}
+
+type accessPage struct {
+	Available bool
+	Filter    storage.AccessFilter
+	Rows      []accessRow
+	Next      string
+	Stopped   bool
+	Chain     storage.AccessChainState
+	ChainAt   time.Time
+	ChainErr  bool
+	Actions   []string
+	Results   []string
+	Admin     bool
+}
+
+var accessActions = []string{storage.ActionPull, storage.ActionPush, storage.ActionDelete, storage.ActionCatalog, storage.ActionLogin,
+	storage.ActionToken, storage.ActionDenied, storage.ActionAdmin, storage.ActionQuarantine, storage.ActionPrune, storage.ActionDropped}
+
+var accessResults = []string{storage.ResultOK, storage.ResultDenied, storage.ResultRefused, storage.ResultFailed}
+
+// accessLog shows the access log newest first, filtered, 100 records a
+// page (?before=SEQ pages back), with the hash chain's state. Viewers who
+// are not admins see only the records of repositories they may read, and
+// their own.
+func (u *UI) accessLog(c echo.Context) error {
+	ctx := c.Request().Context()
+	v := viewerOf(c)
+	p := accessPage{Available: u.access != nil, Actions: accessActions, Results: accessResults, Admin: v.Admin}
+	if u.access == nil {
+		return u.render(c, http.StatusOK, "access", "Access log", p)
+	}
+	var err error
+	f := &p.Filter
+	for _, fld := range []struct {
+		name string
+		dst  *string
+	}{{"repository", &f.Repository}, {"principal", &f.Principal}, {"action", &f.Action}, {"result", &f.Result}} {
+		if *fld.dst, err = query(c, fld.name); err != nil {
+			return err
+		}
+	}
+	if s := c.QueryParam("before"); s != "" {
+		if f.Before, err = strconv.ParseUint(s, 10, 64); err != nil {
+			return ErrBadRequest
+		}
+	}
+	walk := *f
+	if v.Admin {
+		walk.Limit = accessPerPage + 1
+	}
+	examined, lastSeen := 0, uint64(0)
+	err = u.access.Access(ctx, walk, func(r storage.AccessRecord) error {
+		examined++
+		lastSeen = r.Seq
+		readable := r.Repository != "" && v.canRead(r.Repository)
+		if !v.Admin && !readable && r.Principal != v.Principal {
+			if examined >= maxAccessExamined {
+				p.Stopped = true
+				return errStop
+			}
+			return nil
+		}
+		if len(p.Rows) == accessPerPage {
+			p.Next = accessURL("repository", f.Repository, "principal", f.Principal, "action", f.Action, "result", f.Result,
+				"before", strconv.FormatUint(p.Rows[len(p.Rows)-1].Seq, 10))
+			return errStop
+		}
+		p.Rows = append(p.Rows, accessRow{AccessRecord: r, Readable: readable})
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return err
+	}
+	if p.Stopped {
+		p.Next = accessURL("repository", f.Repository, "principal", f.Principal, "action", f.Action, "result", f.Result,
+			"before", strconv.FormatUint(lastSeen, 10))
+	}
+	p.Chain, p.ChainAt, err = u.chain.get(ctx, u.access, u.now())
+	if err != nil {
+		u.log.Error("web: verify the access log", "err", err)
+		p.ChainErr = true
+	}
+	return u.render(c, http.StatusOK, "access", "Access log", p)
+}
+
+// urlValues encodes name, value pairs, leaving out empty values.
+func urlValues(kv ...string) string {
+	s := accessURL(kv...)
+	_, q, _ := strings.Cut(s, "?")
+	return q
+}

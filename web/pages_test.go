@@ -1,0 +1,125 @@
+package web_test
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"cairn.dev/cairn/verify/lineage"
+)
+
+const testPolicy = `version: 1
+rules:
+  - match: "%[1]s/**"
+    signers:
+      - key: release.pub
+`
+
+// scenario pushes what the page tests look at: a dataset, a model built
+// from it (its tag moved, signed, attested, pulled), and a fine-tune of
+// the model.
+type scenario struct {
+	data, v1, v2, tuned string
+}
+
+// safetensors returns a valid safetensors file of n float32 zeros.
+func safetensors(n int) string {
+	header := fmt.Sprintf(`{"weight":{"dtype":"F32","shape":[%d],"data_offsets":[0,%d]}}`, n, 4*n)
+	for len(header)%8 != 0 {
+		header += " "
+	}
+	var b strings.Builder
+	binary.Write(&b, binary.LittleEndian, uint64(len(header)))
+	b.WriteString(header)
+	b.WriteString(strings.Repeat("\x00", 4*n))
+	return b.String()
+}
+
+func setup(t testing.TB, e *env) scenario {
+	data := e.pushModel("datasets/chat", "v1", map[string]string{"train/part-0.jsonl": `{"q":"a"}` + "\n", "train/part-1.jsonl": `{"q":"b"}` + "\n"}, nil)
+	cfg := `{"architectures":["LlamaForCausalLM"],"model_type":"llama","torch_dtype":"float32"}`
+	v1 := e.pushModel("models/llama", "v1", map[string]string{"config.json": cfg, "model.safetensors": safetensors(16)}, nil)
+	v2 := e.pushModel("models/llama", "v1", map[string]string{"config.json": cfg, "weights/shard/model-00001-of-00002.safetensors": safetensors(32),
+		"weights/shard/model-00002-of-00002.safetensors": safetensors(32), "README.md": "# llama\n", "tokenizer.json": `{"version":"1.0"}`},
+		map[string]string{"org.opencontainers.image.description": "second build, sharded"})
+	e.sign("models/llama", v2)
+	e.attest("models/llama", v2, "https://ci.example/train", map[string]any{"epochs": 3, "learning_rate": "3e-4"},
+		lineage.Dependency{Name: e.Host + "/datasets/chat", Digest: data.Digest, Role: "dataset"})
+	tuned := e.pushModel("models/llama-chat", "v1", map[string]string{"config.json": cfg, "model.safetensors": safetensors(8)}, nil)
+	e.sign("models/llama-chat", tuned)
+	e.attest("models/llama-chat", tuned, "https://ci.example/finetune", nil,
+		lineage.Dependency{Name: e.Host + "/models/llama", Digest: v2.Digest, Role: "base-model"})
+	e.pull("models/llama", "v1")
+	return scenario{data: string(data.Digest), v1: string(v1.Digest), v2: string(v2.Digest), tuned: string(tuned.Digest)}
+}
+
+func mustContain(t testing.TB, what, body string, wants ...string) {
+	t.Helper()
+	failed := false
+	for _, w := range wants {
+		if !strings.Contains(body, w) {
+			t.Errorf("%s lacks %q", what, w)
+			failed = true
+		}
+	}
+	if failed {
+		t.Logf("%s:\n%s", what, body)
+	}
+}
+
+func TestPages_HTTP(t *testing.T) {
+	e := newEnv(t, envOptions{Policy: testPolicy})
+	s := setup(t, e)
+	c := client(t)
+
+	code, h, body := get(t, c, e.URL+"/")
+	if code != http.StatusOK {
+		t.Fatalf("/: %d\n%s", code, body)
+	}
+	if got := h.Get("Content-Security-Policy"); got != "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'" {
+		t.Errorf("CSP %q", got)
+	}
+	for k, want := range map[string]string{"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"} {
+		if h.Get(k) != want {
+			t.Errorf("%s: %q", k, h.Get(k))
+		}
+	}
+	mustContain(t, "/", body, "models/llama", "datasets/chat", "verified", `href="/r/models/llama"`)
+
+	code, _, body = get(t, c, e.URL+"/r/models/llama")
+	if code != http.StatusOK {
+		t.Fatalf("repo: %d\n%s", code, body)
+	}
+	mustContain(t, "repo page", body, s.v1[:19], s.v2[:19], "/r/models/llama@"+s.v1, "/r/models/llama@"+s.v2)
+
+	code, _, body = get(t, c, e.URL+"/r/models/llama@"+s.v2)
+	if code != http.StatusOK {
+		t.Fatalf("version: %d\n%s", code, body)
+	}
+	mustContain(t, "version page", body, "weights/shard/", "model-00001-of-00002.safetensors", "README.md", "https://ci.example/train",
+		"verified", "/r/datasets/chat@"+s.data, "/r/models/llama-chat@"+s.tuned, "cairn pull "+e.Host+"/models/llama@"+s.v2)
+	if strings.Contains(body, "unsafe") {
+		t.Errorf("version page: a file is unsafe")
+	}
+
+	code, _, body = get(t, c, e.URL+"/r/datasets/chat@"+s.data)
+	mustContain(t, "dataset page", body, "/r/models/llama@"+s.v2)
+
+	code, _, body = get(t, c, e.URL+"/access")
+	if code != http.StatusOK {
+		t.Fatalf("access: %d\n%s", code, body)
+	}
+	mustContain(t, "access page", body, "pull", "models/llama", "Hash chain intact")
+
+	code, h, _ = get(t, c, e.URL+"/r/models/llama:v1")
+	if code != http.StatusSeeOther || h.Get("Location") != "/r/models/llama@"+s.v2 {
+		t.Errorf("tag redirect: %d %q", code, h.Get("Location"))
+	}
+	for _, p := range []string{"/r/nope", "/r/models/llama@sha256:" + strings.Repeat("0", 64), "/nothing", "/r/../etc", "/static/"} {
+		if code, _, _ := get(t, c, e.URL+p); code != http.StatusNotFound {
+			t.Errorf("%s: %d, want 404", p, code)
+		}
+	}
+}

@@ -1,0 +1,244 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/opencontainers/go-digest"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// ContentSecurityPolicy is sent with every response: no scripts at all,
+// styles and images only from /static (and data: images), forms only to
+// this site, never framed.
+const ContentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// maxFormBody bounds a form post.
+const maxFormBody = "16K"
+
+// csrfKey is the echo context key of the CSRF token.
+const csrfKey = "cairn.csrf"
+
+// csrfCookie is the name of the double-submit CSRF cookie.
+const csrfCookie = "cairn_csrf"
+
+// pageNames are the templates/NAME.html files rendered inside layout.html.
+var pageNames = []string{"index", "repo", "version", "access", "login", "error"}
+
+var funcs = template.FuncMap{
+	"size":      humanSize,
+	"short":     shortDigest,
+	"time":      formatTime,
+	"isoTime":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"repoURL":   repoURL,
+	"versionURL": func(repo string, d digest.Digest) string {
+		return versionURL(repo, d)
+	},
+	"accessURL": accessURL,
+	"plural": func(n int, one, many string) string {
+		if n == 1 {
+			return "1 " + one
+		}
+		return strconv.Itoa(n) + " " + many
+	},
+}
+
+func parsePages() (map[string]*template.Template, error) {
+	pages := map[string]*template.Template{}
+	for _, name := range pageNames {
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("web: template %s: %w", name, err)
+		}
+		pages[name] = t
+	}
+	return pages, nil
+}
+
+// page is what layout.html gets: the page's own data in Data.
+type page struct {
+	Title string
+	V     *viewer
+	Nav   string
+	Data  any
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// render executes a page into a buffer, so that a template error becomes
+// an error page rather than half a page.
+func (u *UI) render(c echo.Context, code int, name, title string, data any) error {
+	t := u.pages[name]
+	if t == nil {
+		return fmt.Errorf("web: no page %q", name)
+	}
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer bufPool.Put(buf)
+	if err := t.ExecuteTemplate(buf, "layout", page{Title: title, V: viewerOf(c), Nav: name, Data: data}); err != nil {
+		return fmt.Errorf("web: render %s: %w", name, err)
+	}
+	return c.HTMLBlob(code, buf.Bytes())
+}
+
+// routes builds the echo app.
+func (u *UI) routes() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = u.handleError
+	e.Use(securityHeaders)
+	e.Use(middleware.BodyLimit(maxFormBody))
+	e.Use(u.csrf())
+	e.Use(u.identify)
+
+	e.GET("/", u.index)
+	e.GET("/r/*", u.repository)
+	e.GET("/access", u.accessLog)
+	e.GET("/login", u.getLogin)
+	e.POST("/login", u.postLogin)
+	e.POST("/logout", u.postLogout)
+	static, _ := fs.Sub(staticFS, "static")
+	fileServer := http.StripPrefix("/static/", http.FileServer(http.FS(static)))
+	e.GET("/static/*", func(c echo.Context) error {
+		if strings.HasSuffix(c.Request().URL.Path, "/") {
+			return ErrNotFound // no directory listings
+		}
+		c.Response().Header().Set("Cache-Control", "public, max-age=3600")
+		fileServer.ServeHTTP(c.Response(), c.Request())
+		return nil
+	})
+	e.RouteNotFound("/*", func(c echo.Context) error { return ErrNotFound })
+	return e
+}
+
+// securityHeaders sets the headers every response carries.
+func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Content-Security-Policy", ContentSecurityPolicy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		h.Set("Cache-Control", "no-store")
+		return next(c)
+	}
+}
+
+// csrf protects every form post: a browser that sends Sec-Fetch-Site must
+// say same-origin; otherwise the form's _csrf field must match the
+// cairn_csrf cookie (double submit). The cookie is HttpOnly,
+// SameSite=Strict and Secure under TLS.
+func (u *UI) csrf() echo.MiddlewareFunc {
+	mk := func(secure bool) echo.MiddlewareFunc {
+		return middleware.CSRFWithConfig(middleware.CSRFConfig{
+			Skipper:        func(c echo.Context) bool { return strings.HasPrefix(c.Request().URL.Path, "/static/") },
+			TokenLookup:    "form:_csrf",
+			ContextKey:     csrfKey,
+			CookieName:     csrfCookie,
+			CookiePath:     "/",
+			CookieHTTPOnly: true,
+			CookieSecure:   secure,
+			CookieSameSite: http.SameSiteStrictMode,
+			AllowSecFetchSiteFunc: func(c echo.Context) (bool, error) {
+				return false, &Error{Code: http.StatusForbidden, Msg: "Refused: the form was sent from another site."}
+			},
+		})
+	}
+	plain, tls := mk(false), mk(true)
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		p, t := plain(next), tls(next)
+		return func(c echo.Context) error {
+			if c.IsTLS() {
+				return t(c)
+			}
+			return p(c)
+		}
+	}
+}
+
+// humanSize formats a byte count in binary units.
+func humanSize(n int64) string {
+	if n < 1024 {
+		return strconv.FormatInt(n, 10) + " B"
+	}
+	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
+	f := float64(n) / 1024
+	i := 0
+	for f >= 1024 && i < len(units)-1 {
+		f /= 1024
+		i++
+	}
+	if f < 10 {
+		return strconv.FormatFloat(f, 'f', 1, 64) + " " + units[i]
+	}
+	return strconv.FormatFloat(f, 'f', 0, 64) + " " + units[i]
+}
+
+// shortDigest is "sha256:" and the first 12 hex digits.
+func shortDigest(d digest.Digest) string {
+	s := string(d)
+	i := strings.IndexByte(s, ':')
+	if i < 0 || len(s) < i+13 {
+		return s
+	}
+	return s[:i+13]
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+// repoURL is the page of a repository. Names are validated repository
+// names, which need no escaping in a path, but are escaped all the same.
+func repoURL(repo string) string { return "/r/" + escapePath(repo) }
+
+// versionURL is the page of one version: /r/REPO@DIGEST. '@' cannot occur
+// in a repository name, so the route is never confused with a repository.
+func versionURL(repo string, d digest.Digest) string {
+	return "/r/" + escapePath(repo) + "@" + url.PathEscape(string(d))
+}
+
+// escapePath escapes each element of a slash-separated path.
+func escapePath(p string) string {
+	parts := strings.Split(p, "/")
+	for i, s := range parts {
+		parts[i] = url.PathEscape(s)
+	}
+	return strings.Join(parts, "/")
+}
+
+// accessURL is /access with filters, given as name, value pairs; empty
+// values are left out.
+func accessURL(kv ...string) string {
+	q := url.Values{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] != "" {
+			q.Set(kv[i], kv[i+1])
+		}
+	}
+	if len(q) == 0 {
+		return "/access"
+	}
+	return "/access?" + q.Encode()
+}

@@ -1,0 +1,257 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"cairn.dev/cairn/registry"
+	"cairn.dev/cairn/registry/storage"
+	"cairn.dev/cairn/verify"
+)
+
+// DefaultScanMaxSize is the largest file the version page scans when
+// Config.ScanMaxSize is zero: larger files are listed as not scanned, with
+// a note to run cairn scan on the pulled copy.
+const DefaultScanMaxSize = 64 << 20
+
+// DefaultSessionTTL is how long a login lasts when Config.SessionTTL is
+// zero.
+const DefaultSessionTTL = 12 * time.Hour
+
+// SummaryTTL is how long a repository's summary (latest version, size,
+// signature) is reused before it is read again. Pushes through this
+// server's Watch invalidate it at once; the TTL bounds how stale a
+// summary gets when another node or tool changed the store.
+const SummaryTTL = 30 * time.Second
+
+// ChainTTL is how long the access log's verified chain state is shown
+// before the chain is verified again.
+const ChainTTL = time.Minute
+
+// Authorizer is what the UI asks about who a visitor is and what they may
+// read. A nil Authorizer means authentication is off: every visitor reads
+// everything. registry/auth implements it.
+type Authorizer interface {
+	// Authenticate recognises credentials a request carries by the auth
+	// layer's own means (basic credentials, a bearer token); ok is false
+	// when there are none or they are not valid. The UI's session cookie
+	// is checked before it is asked.
+	Authenticate(r *http.Request) (principal string, ok bool)
+	// Login checks a user's password and returns the principal to record
+	// in the session. An error refuses the login; the visitor is told only
+	// that it failed (or the error's public message, when it is a
+	// *web.Error), and the error is logged.
+	Login(ctx context.Context, user, password string) (principal string, err error)
+	// CanRead reports whether principal may read (pull) repository.
+	CanRead(principal, repository string) bool
+	// IsAdmin reports whether principal administers the registry: admins
+	// see every access record, others only those of repositories they
+	// can read and their own.
+	IsAdmin(principal string) bool
+}
+
+// AccessReader is the part of the access log (storage.AccessLog) the UI
+// reads: the /access page, the chain state and the pull counts.
+type AccessReader interface {
+	// Access calls fn for the records f selects, newest first.
+	Access(ctx context.Context, f storage.AccessFilter, fn func(storage.AccessRecord) error) error
+	// VerifyAccess re-computes the hash chain and reports its state.
+	VerifyAccess(ctx context.Context) (storage.AccessChainState, error)
+}
+
+// Config configures the UI. Meta and Blobs are required; every other
+// field has a documented zero value.
+type Config struct {
+	// Meta is the registry's metadata store. When it implements
+	// storage.Quarantines, version pages show quarantines; when it
+	// implements AccessReader (and Access is nil), the access log is shown.
+	Meta storage.Metadata
+	// Blobs is the registry's blob store: configs, signature bundles and
+	// files to scan are read from it.
+	Blobs storage.BlobStore
+	// Access is the access log; nil means Meta, when Meta implements
+	// AccessReader, and otherwise no access log (the page says so and
+	// pull counts are left out).
+	Access AccessReader
+	// Policy is the server's verification policy: signatures are verified
+	// against the trust of the rule matching Host/repository. Nil lists
+	// signatures without verifying them.
+	Policy *verify.Policy
+	// Host is the registry's host[:port] as clients and policy rules name
+	// it (cairn serve --policy-host, else --addr): the pull commands show
+	// it and policy rules are matched against it. Empty means the
+	// request's Host header.
+	Host string
+	// Auth decides who is logged in and what they may read; nil turns
+	// authentication off.
+	Auth Authorizer
+	// SessionKey signs session cookies (HMAC-SHA256); give the same key of
+	// at least 32 bytes to every node that serves the same registry. Nil
+	// means a random key per process: logins end when it restarts.
+	SessionKey []byte
+	// SessionTTL is how long a login lasts; zero means DefaultSessionTTL.
+	SessionTTL time.Duration
+	// ScanMaxSize is the largest file the version page scans; zero means
+	// DefaultScanMaxSize, negative disables scanning.
+	ScanMaxSize int64
+	// Logger receives failed requests; nil means slog.Default().
+	Logger *slog.Logger
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// UI is the web UI, an http.Handler for every path but /v2/.
+type UI struct {
+	cfg    Config
+	log    *slog.Logger
+	now    func() time.Time
+	access AccessReader
+	quar   storage.Quarantines
+	e      *echo.Echo
+	pages  map[string]*template.Template
+
+	sessions  *sessions
+	summaries *summaryCache
+	verdicts  *boundedCache[*verdict]
+	scans     *boundedCache[*scanResult]
+	lineage   *lineageCache
+	pulls     *pullCounter
+	chain     *chainCache
+}
+
+// New returns the UI for cfg.
+func New(cfg Config) (*UI, error) {
+	if cfg.Meta == nil || cfg.Blobs == nil {
+		return nil, errors.New("web: Config.Meta and Config.Blobs are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = DefaultSessionTTL
+	}
+	if cfg.ScanMaxSize == 0 {
+		cfg.ScanMaxSize = DefaultScanMaxSize
+	}
+	key := cfg.SessionKey
+	if key == nil {
+		key = make([]byte, 32)
+		rand.Read(key)
+	} else if len(key) < 32 {
+		return nil, errors.New("web: Config.SessionKey must be at least 32 bytes")
+	}
+	u := &UI{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		now:       cfg.Now,
+		access:    cfg.Access,
+		sessions:  newSessions(key, cfg.SessionTTL, cfg.Now),
+		summaries: newSummaryCache(),
+		verdicts:  newBoundedCache[*verdict](maxVerdicts),
+		scans:     newBoundedCache[*scanResult](maxScans),
+		lineage:   &lineageCache{},
+		chain:     &chainCache{},
+	}
+	if u.access == nil {
+		u.access, _ = cfg.Meta.(AccessReader)
+	}
+	if u.access != nil {
+		u.pulls = &pullCounter{counts: map[string]int{}}
+	}
+	u.quar, _ = cfg.Meta.(storage.Quarantines)
+	pages, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	u.pages = pages
+	u.e = u.routes()
+	return u, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) { u.e.ServeHTTP(w, r) }
+
+// Watch wraps the registry API so that the UI learns of changes made
+// through it at once: after a manifest is pushed or deleted, a tag
+// deleted or a quarantine changed, the repository's summary and (for
+// provenance) the lineage index are dropped from the caches. cairn serve
+// mounts the API behind it; changes made elsewhere show within SummaryTTL.
+func (u *UI) Watch(api http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			api.ServeHTTP(w, r)
+			return
+		}
+		rt, ok := registry.ParseRoute(r.URL.EscapedPath())
+		if !ok || (rt.Kind != "manifest" && rt.Kind != "quarantine") {
+			api.ServeHTTP(w, r)
+			return
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		api.ServeHTTP(sw, r)
+		if sw.status < 300 {
+			u.changed(r.Context(), rt.Name, sw.Header().Get("Docker-Content-Digest"), r.Method)
+		}
+	})
+}
+
+// changed drops what the caches know about repo after a write.
+func (u *UI) changed(ctx context.Context, repo, dgst, method string) {
+	u.summaries.drop(repo)
+	if method != http.MethodPut || dgst == "" {
+		u.lineage.invalidate()
+		return
+	}
+	// A pushed manifest changes the lineage only when it is provenance.
+	d, err := registry.ParseDigest(dgst)
+	if err != nil {
+		u.lineage.invalidate()
+		return
+	}
+	m, err := u.cfg.Meta.Manifest(context.WithoutCancel(ctx), repo, d)
+	if err != nil || len(m.DependsOn) > 0 {
+		u.lineage.invalidate()
+	}
+}
+
+// statusWriter remembers the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// host is the registry's name for pull commands and policy rules.
+func (u *UI) host(r *http.Request) string {
+	if u.cfg.Host != "" {
+		return u.cfg.Host
+	}
+	return strings.ToLower(r.Host)
+}
