@@ -247,7 +247,7 @@ func (a *Auth) addUser(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusBadRequest, codeInvalid, ErrNameInvalid.Error()+": letters, digits, '.', '_', '@' and '-', at most 64", nil)
 		return
 	}
-	hash, err := HashPassword(req.Password)
+	hash, err := hashPassword(req.Password, a.cost)
 	if err != nil {
 		writeError(w, r, http.StatusBadRequest, codeInvalid, err.Error(), nil)
 		return
@@ -307,7 +307,7 @@ func (a *Auth) setPassword(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	hash, err := HashPassword(req.Password)
+	hash, err := hashPassword(req.Password, a.cost)
 	if err != nil {
 		writeError(w, r, http.StatusBadRequest, codeInvalid, err.Error(), nil)
 		return

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"cairn.dev/cairn/registry"
 	"cairn.dev/cairn/registry/storage"
 )
@@ -56,6 +58,9 @@ type Config struct {
 	CacheTTL time.Duration
 	// Throttle limits failed logins.
 	Throttle Throttle
+	// PasswordCost is the bcrypt cost of passwords set through the admin
+	// API (default BcryptCost; tests lower it to bcrypt.MinCost).
+	PasswordCost int
 	// MaxPageSize caps a catalog page (default registry.DefaultMaxPageSize).
 	MaxPageSize int
 	// Now returns the current time; nil means time.Now.
@@ -91,6 +96,10 @@ type Auth struct {
 
 	sign     *signer
 	throttle *throttler
+	cost     int
+	// dummyHash is compared against when a login names no known user, so
+	// that an unknown name costs as much time as a wrong password.
+	dummyHash []byte
 	admin    http.Handler
 	cacheKey [32]byte
 
@@ -153,6 +162,14 @@ func New(ctx context.Context, cfg Config) (*Auth, error) {
 		pageSize: cfg.MaxPageSize,
 		now:      cfg.Now,
 		throttle: newThrottler(cfg.Throttle),
+		cost:     cfg.PasswordCost,
+	}
+	if a.cost == 0 {
+		a.cost = BcryptCost
+	}
+	var err error
+	if a.dummyHash, err = bcrypt.GenerateFromPassword([]byte("cairn: no such user"), a.cost); err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
 	}
 	if a.log == nil {
 		a.log = slog.Default()

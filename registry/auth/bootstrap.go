@@ -25,6 +25,8 @@ type Bootstrap struct {
 	CredentialFile string
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Cost is the bcrypt cost (default BcryptCost).
+	Cost int
 }
 
 // BootstrapResult says what Ensure did.
@@ -77,7 +79,7 @@ func (b Bootstrap) Ensure(ctx context.Context, accounts storage.Accounts) (Boots
 		}
 		res.File = b.CredentialFile
 	}
-	hash, err := HashPassword(password)
+	hash, err := hashPassword(password, b.Cost)
 	if err != nil {
 		return BootstrapResult{}, fmt.Errorf("auth: administrator password: %w", err)
 	}

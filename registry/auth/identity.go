@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -29,8 +30,8 @@ type identity struct {
 	// list then bounds what it may do.
 	bearer bool
 	access []Access
-	// passwordEpoch is when the password that authenticated was set.
-	passwordEpoch int64
+	// passwordTag fingerprints the user's current password hash.
+	passwordTag string
 }
 
 // principal names id in tag history and the access log: the user, or
@@ -163,7 +164,7 @@ func (a *Auth) verifyPassword(ctx context.Context, user, pass, tokenID string, i
 		}
 		return identity{user: te.tok.User, tokenID: tokenID, scopes: te.scopes}, expires, "", nil
 	}
-	hash := dummyHash
+	hash := a.dummyHash
 	var ue *userEntry
 	if ValidUserName(user) {
 		if ue, err = a.userInfo(ctx, user); err != nil {
@@ -182,7 +183,7 @@ func (a *Auth) verifyPassword(ctx context.Context, user, pass, tokenID string, i
 	case cmpErr != nil:
 		return id, expires, "", fmt.Errorf("auth: password hash of %s: %w", user, cmpErr)
 	}
-	return identity{user: user, passwordEpoch: ue.user.PasswordChanged.UnixNano()}, expires, "", nil
+	return identity{user: user, passwordTag: passwordTag(ue.user.PasswordHash)}, expires, "", nil
 }
 
 // checkBearer verifies an access token and that its user (and API token)
@@ -222,7 +223,7 @@ func (a *Auth) identityOf(ctx context.Context, c *claims, bearer bool) (identity
 	if !ue.exists {
 		return identity{}, fmt.Errorf("%w: user %s no longer exists", ErrCredentials, c.Subject)
 	}
-	id := identity{user: c.Subject, bearer: bearer, access: c.Access, passwordEpoch: ue.user.PasswordChanged.UnixNano()}
+	id := identity{user: c.Subject, bearer: bearer, access: c.Access, passwordTag: passwordTag(ue.user.PasswordHash)}
 	if c.TokenID != "" {
 		te, err := a.tokenInfo(ctx, c.TokenID)
 		if err != nil {
@@ -292,4 +293,10 @@ func (a *Auth) allowed(ctx context.Context, id identity, typ, name, action strin
 		return false, nil
 	}
 	return a.may(ctx, id, typ, name, action)
+}
+
+// passwordTag fingerprints a password hash for refresh tokens.
+func passwordTag(hash []byte) string {
+	sum := sha256.Sum256(hash)
+	return hex.EncodeToString(sum[:8])
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	"golang.org/x/crypto/bcrypt"
 	"oras.land/oras-go/v2/registry/remote"
 	orasauth "oras.land/oras-go/v2/registry/remote/auth"
 
@@ -101,10 +102,13 @@ func newServer(t testing.TB, cfg auth.Config) *server {
 	}
 	clk := &clock{now: time.Now().UTC()}
 	rec := &recorder{}
-	if _, err := (auth.Bootstrap{Password: adminPassword, Now: clk.Now}).Ensure(t.Context(), db); err != nil {
+	if _, err := (auth.Bootstrap{Password: adminPassword, Now: clk.Now, Cost: bcrypt.MinCost}).Ensure(t.Context(), db); err != nil {
 		t.Fatal(err)
 	}
 	cfg.Accounts, cfg.Meta, cfg.Now, cfg.Recorder = db, db, clk.Now, rec
+	if cfg.PasswordCost == 0 {
+		cfg.PasswordCost = bcrypt.MinCost
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -261,3 +265,7 @@ func (s *server) bearer(t testing.TB, user, pass string, scopes ...string) strin
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+type digestT = digest.Digest
+
+func sha(b []byte) string { return digest.FromBytes(b).String() }

@@ -35,10 +35,10 @@ type claims struct {
 	TokenID string `json:"tid,omitempty"`
 	// Use is "access" or "refresh".
 	Use string `json:"use"`
-	// PasswordEpoch is, in a refresh token exchanged for a password, when
-	// that password was set (Unix nanoseconds): a new password ends every
-	// refresh token issued under the old one.
-	PasswordEpoch int64 `json:"pwe,omitempty"`
+	// PasswordTag is, in a refresh token exchanged for a password, a
+	// fingerprint of that password's hash: a new password (a new salted
+	// hash) ends every refresh token issued under the old one.
+	PasswordTag string `json:"pwt,omitempty"`
 }
 
 // signer issues and verifies tokens.

@@ -121,7 +121,7 @@ func (a *Auth) serveToken(w http.ResponseWriter, r *http.Request) {
 		rc := claims{TokenID: id.tokenID, Use: useRefresh}
 		rc.Subject = id.user
 		if id.tokenID == "" {
-			rc.PasswordEpoch = id.passwordEpoch
+			rc.PasswordTag = id.passwordTag
 		}
 		if resp.RefreshToken, err = a.sign.issue(rc, now, a.refTTL); err != nil {
 			a.internalError(w, r, err)
@@ -198,7 +198,7 @@ func (a *Auth) checkRefresh(r *http.Request, raw string) (identity, error) {
 		}
 		return identity{}, err
 	}
-	if c.TokenID == "" && c.PasswordEpoch != id.passwordEpoch {
+	if c.TokenID == "" && c.PasswordTag != id.passwordTag {
 		return fail(fmt.Errorf("%w: the password changed", ErrCredentials))
 	}
 	return id, nil

@@ -64,9 +64,13 @@ func (a *Auth) serveV2(w http.ResponseWriter, r *http.Request, next http.Handler
 		return
 	}
 	if id.user == "" {
-		// The first request of every docker-style client: not an attempt
-		// worth a record, just the start of the token flow.
 		a.log.Debug("auth: challenge", "method", r.Method, "path", r.URL.Path, "scope", scopeString(scope))
+		if len(checks) > 0 {
+			// Recorded as a denial, like any 401: docker-style clients
+			// start with one such request and then come back with a token.
+			// The ping (GET /v2/) that starts every login is not recorded.
+			a.recordDenied(r, id, checks[0], http.StatusUnauthorized, rt)
+		}
 		a.unauthorized(w, r, scope, "", "authentication required")
 		return
 	}
@@ -139,12 +143,8 @@ func (a *Auth) deny(w http.ResponseWriter, r *http.Request, id identity, c check
 		return
 	}
 	a.log.Info("access denied", "principal", id.principal(), "addr", clientAddr(r), "method", r.Method, "path", r.URL.Path, "needs", c.typ+":"+c.name+":"+c.action)
-	rec := storage.AccessRecord{Principal: id.principal(), Action: storage.ActionDenied, Result: storage.ResultDenied,
-		Status: http.StatusForbidden, Detail: r.Method + " " + r.URL.Path + " needs " + c.typ + ":" + c.name + ":" + c.action}
-	if c.typ == TypeRepository {
-		rec.Repository = c.name
-	}
-	a.record(r, rec)
+	rt, _ := registry.ParseRoute(r.URL.EscapedPath())
+	a.recordDenied(r, id, c, http.StatusForbidden, rt)
 	writeError(w, r, http.StatusForbidden, codeDenied, "requested access to the resource is denied", []Access{{Type: c.typ, Name: c.name, Actions: []string{c.action}}})
 }
 
@@ -161,4 +161,22 @@ func (a *Auth) recordLogin(r *http.Request, id identity, detail string) {
 func (a *Auth) internalError(w http.ResponseWriter, r *http.Request, err error) {
 	a.log.Error("auth: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	writeError(w, r, http.StatusInternalServerError, codeInternal, "internal error", nil)
+}
+
+// recordDenied records a refused request: what it needed and, for manifest
+// and blob requests, the reference or digest it named.
+func (a *Auth) recordDenied(r *http.Request, id identity, c check, status int, rt registry.Route) {
+	rec := storage.AccessRecord{Principal: id.principal(), Action: storage.ActionDenied, Result: storage.ResultDenied,
+		Status: status, Detail: r.Method + " " + r.URL.Path + " needs " + c.typ + ":" + c.name + ":" + c.action}
+	if c.typ == TypeRepository {
+		rec.Repository = c.name
+	}
+	switch rt.Kind {
+	case "manifest", "blob":
+		rec.Reference = rt.Arg
+		if d, err := registry.ParseDigest(rt.Arg); err == nil {
+			rec.Digest = d
+		}
+	}
+	a.record(r, rec)
 }
