@@ -100,8 +100,8 @@ type Auth struct {
 	// dummyHash is compared against when a login names no known user, so
 	// that an unknown name costs as much time as a wrong password.
 	dummyHash []byte
-	admin    http.Handler
-	cacheKey [32]byte
+	admin     http.Handler
+	cacheKey  [32]byte
 
 	// gen counts local invalidations; cache entries remember the
 	// generation they were filled in.

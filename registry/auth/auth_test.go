@@ -85,7 +85,9 @@ func TestAuth_Anonymous(t *testing.T) {
 	})); n == 0 {
 		t.Error("no access record of the anonymous pull")
 	}
-	if n := len(s.Rec.find(func(r storage.AccessRecord) bool { return r.Principal == "anonymous" && r.Repository == "" && r.Action == storage.ActionDenied && strings.Contains(r.Detail, "GET /v2/ ") })); n != 0 {
+	if n := len(s.Rec.find(func(r storage.AccessRecord) bool {
+		return r.Principal == "anonymous" && r.Repository == "" && r.Action == storage.ActionDenied && strings.Contains(r.Detail, "GET /v2/ ")
+	})); n != 0 {
 		t.Errorf("%d access records of the anonymous ping", n)
 	}
 }

@@ -111,7 +111,7 @@ type bufferWriter struct {
 	overflow bool
 }
 
-func (b *bufferWriter) Header() http.Header { return b.header }
+func (b *bufferWriter) Header() http.Header  { return b.header }
 func (b *bufferWriter) WriteHeader(code int) { b.code = code }
 func (b *bufferWriter) Write(p []byte) (int, error) {
 	if b.body.Len()+len(p) > maxLineageAnswer {
