@@ -122,7 +122,7 @@ func visit(t *testing.T, ctx context.Context, url string) string {
 // count returns how many elements of the page match a CSS selector.
 func count(t *testing.T, ctx context.Context, selector string) int {
 	t.Helper()
-	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll(` + quoteJS(selector) + `).length`))
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll(`+quoteJS(selector)+`).length`))
 	if err != nil {
 		t.Fatal(err)
 	}

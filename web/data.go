@@ -200,7 +200,17 @@ type bundleView struct {
 	BuilderID string
 	BuildType string
 	Params    []keyValue
-	Deps      []string
+	Deps      []dependencyView
+}
+
+// dependencyView is one resolvedDependencies entry of a provenance.
+type dependencyView struct {
+	Role string
+	// URI is as written, such as oci://HOST/REPO@DIGEST.
+	URI string
+	// Hidden is set per viewer: the URI names a repository of this
+	// registry the viewer may not read.
+	Hidden bool
 }
 
 // verdict is the verification of a version's bundles.
@@ -419,11 +429,7 @@ func (b *bundleView) fromStatement(st statement) {
 	}
 	b.Deps = b.Deps[:0]
 	for _, d := range bd.ResolvedDependencies {
-		s := d.URI
-		if d.Name != "" {
-			s = d.Name + ": " + s
-		}
-		b.Deps = append(b.Deps, clip(s))
+		b.Deps = append(b.Deps, dependencyView{Role: clip(d.Name), URI: clip(d.URI)})
 		if len(b.Deps) >= maxParams {
 			break
 		}

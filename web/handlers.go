@@ -349,6 +349,7 @@ func (u *UI) version(c echo.Context, repo string, d digest.Digest) error {
 	if p.Verdict, err = u.verdictOf(ctx, host, repo, m, refs); err != nil {
 		return err
 	}
+	p.Verdict = redact(v, p.Verdict)
 
 	if u.quar != nil {
 		if p.Quarantine, err = u.quar.Quarantined(ctx, repo, d); err != nil {
@@ -418,25 +419,70 @@ func (u *UI) version(c echo.Context, repo string, d digest.Digest) error {
 
 // dependencyNode is a built-from edge's artifact: named HOST/REPO by the
 // provenance. It links to this registry's copy when this registry holds
-// REPO@DIGEST.
+// REPO@DIGEST, and is hidden when the viewer may not read a repository of
+// that name here.
 func (u *UI) dependencyNode(c echo.Context, v *viewer, e registry.LineageEdge) lineageNode {
-	name := e.Repository
+	for _, local := range localNames(e.Repository) {
+		if _, err := u.cfg.Meta.Manifest(c.Request().Context(), local, e.Digest); err == nil {
+			return localNode(v, local, e.Digest, e.Role)
+		}
+	}
+	if !nameVisible(v, e.Repository) {
+		return lineageNode{Label: "not visible", Class: "hidden"}
+	}
+	return lineageNode{Label: e.Repository, Digest: e.Digest, Role: e.Role, Class: "external"}
+}
+
+// localNames are the repositories of this registry an artifact named
+// [HOST/]REPO may be: REPO without the host, and the whole name when it is
+// a valid repository name.
+func localNames(name string) []string {
+	var out []string
 	if i := strings.IndexByte(name, '/'); i > 0 {
 		if h := name[:i]; strings.ContainsAny(h, ".:") || h == "localhost" {
-			local := name[i+1:]
-			if registry.ValidName(local) {
-				if _, err := u.cfg.Meta.Manifest(c.Request().Context(), local, e.Digest); err == nil {
-					return localNode(v, local, e.Digest, e.Role)
-				}
+			if local := name[i+1:]; registry.ValidName(local) {
+				out = append(out, local)
 			}
 		}
 	}
 	if registry.ValidName(name) {
-		if _, err := u.cfg.Meta.Manifest(c.Request().Context(), name, e.Digest); err == nil {
-			return localNode(v, name, e.Digest, e.Role)
+		out = append(out, name)
+	}
+	return out
+}
+
+// nameVisible reports whether the viewer may see an artifact name written
+// in a provenance: not when it may name a repository of this registry
+// that the viewer may not read.
+func nameVisible(v *viewer, name string) bool {
+	for _, local := range localNames(name) {
+		if !v.canRead(local) {
+			return false
 		}
 	}
-	return lineageNode{Label: name, Digest: e.Digest, Role: e.Role, Class: "external"}
+	return true
+}
+
+// redact returns vd with the provenance dependencies the viewer may not
+// see marked hidden; vd itself, shared through the cache, is not changed.
+func redact(v *viewer, vd *verdict) *verdict {
+	if !v.AuthOn {
+		return vd
+	}
+	out := *vd
+	out.Bundles = slices.Clone(vd.Bundles)
+	for i := range out.Bundles {
+		b := &out.Bundles[i]
+		b.Deps = slices.Clone(b.Deps)
+		for j := range b.Deps {
+			name, _, _ := strings.Cut(strings.TrimPrefix(b.Deps[j].URI, "oci://"), "@")
+			if i := strings.LastIndexByte(name, ':'); i > strings.LastIndexByte(name, '/') {
+				name = name[:i] // a tag
+			}
+			b.Deps[j].Hidden = !nameVisible(v, name)
+		}
+	}
+	return &out
 }
 
 // localNode is an artifact of this registry, hidden when the viewer may

@@ -42,11 +42,11 @@ const csrfCookie = "cairn_csrf"
 var pageNames = []string{"index", "repo", "version", "access", "login", "error"}
 
 var funcs = template.FuncMap{
-	"size":      humanSize,
-	"short":     shortDigest,
-	"time":      formatTime,
-	"isoTime":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"repoURL":   repoURL,
+	"size":    humanSize,
+	"short":   shortDigest,
+	"time":    formatTime,
+	"isoTime": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"repoURL": repoURL,
 	"versionURL": func(repo string, d digest.Digest) string {
 		return versionURL(repo, d)
 	},
