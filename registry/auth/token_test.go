@@ -3,6 +3,7 @@ package auth
 import (
 	"encoding/base64"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -87,3 +88,5 @@ func TestParseChallenge(t *testing.T) {
 		t.Errorf("quote: %s", quote(`a"b\c`))
 	}
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
