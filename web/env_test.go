@@ -96,7 +96,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	e.URL = e.Srv.URL
 	e.Host = strings.TrimPrefix(e.Srv.URL, "http://")
 
-	cfg := web.Config{Meta: db, Blobs: blobs, Host: e.Host, Auth: o.Auth,
+	cfg := web.Config{Meta: db, Blobs: blobs, PolicyHost: e.Host, Auth: o.Auth,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	if o.Policy != "" {
 		p, err := verify.ParsePolicy([]byte(fmt.Sprintf(o.Policy, e.Host)), "policy.yaml", dir)

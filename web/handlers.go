@@ -76,7 +76,7 @@ func (u *UI) index(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p := indexPage{Query: q, Host: u.host(c.Request()), ShowPulls: u.pulls != nil}
+	p := indexPage{Query: q, Host: c.Request().Host, ShowPulls: u.pulls != nil}
 	needle := strings.ToLower(q)
 	var shown []string
 	for _, n := range names {
@@ -100,7 +100,7 @@ func (u *UI) index(c echo.Context) error {
 			p.ShowPulls = false
 		}
 	}
-	host := u.host(c.Request())
+	host := u.policyHost(c.Request())
 	for _, n := range shown {
 		s, err := u.summaryOf(ctx, host, n)
 		if err != nil {
@@ -186,7 +186,7 @@ func (u *UI) repoPage(c echo.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	host := u.host(c.Request())
+	host := u.policyHost(c.Request())
 	quarantined := map[digest.Digest]*storage.Quarantine{}
 	if u.quar != nil {
 		qs, err := u.quar.ListQuarantines(ctx, name)
@@ -310,9 +310,9 @@ func (u *UI) version(c echo.Context, repo string, d digest.Digest) error {
 	if err != nil {
 		return err
 	}
-	host := u.host(c.Request())
+	host := u.policyHost(c.Request())
 	p := versionPage{Repo: repo, Digest: d, M: m, Kind: kindOf(m), Size: m.Size + contentSize(m.Content),
-		Pull: "cairn pull " + host + "/" + repo + "@" + string(d) + " ./" + lastElement(repo)}
+		Pull: "cairn pull " + c.Request().Host + "/" + repo + "@" + string(d) + " ./" + lastElement(repo)}
 	if m.Subject != "" {
 		p.SubjectURL = versionURL(repo, m.Subject)
 	}

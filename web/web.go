@@ -85,11 +85,12 @@ type Config struct {
 	// against the trust of the rule matching Host/repository. Nil lists
 	// signatures without verifying them.
 	Policy *verify.Policy
-	// Host is the registry's host[:port] as clients and policy rules name
-	// it (cairn serve --policy-host, else --addr): the pull commands show
-	// it and policy rules are matched against it. Empty means the
-	// request's Host header.
-	Host string
+	// PolicyHost is the registry's host[:port] as policy rules name it
+	// (cairn serve --policy-host, else --addr): rules are matched against
+	// PolicyHost/repository, as the pull gate matches them. Empty means the
+	// request's Host header. Pull commands always show the Host the
+	// browser used.
+	PolicyHost string
 	// Auth decides who is logged in and what they may read; nil turns
 	// authentication off.
 	Auth Authorizer
@@ -248,10 +249,10 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// host is the registry's name for pull commands and policy rules.
-func (u *UI) host(r *http.Request) string {
-	if u.cfg.Host != "" {
-		return u.cfg.Host
+// policyHost is the registry's name in policy rules.
+func (u *UI) policyHost(r *http.Request) string {
+	if u.cfg.PolicyHost != "" {
+		return strings.ToLower(u.cfg.PolicyHost)
 	}
 	return strings.ToLower(r.Host)
 }

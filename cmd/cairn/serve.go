@@ -25,6 +25,7 @@ import (
 	"cairn.dev/cairn/registry/meta"
 	"cairn.dev/cairn/registry/storage"
 	"cairn.dev/cairn/verify"
+	"cairn.dev/cairn/web"
 )
 
 // shutdownTimeout bounds how long serve waits for requests in flight.
@@ -53,7 +54,8 @@ func newServeCmd() *cobra.Command {
 		Long: `Run the registry on its embedded storage: blobs as files and metadata in a
 bbolt database, both under --data. Nothing else needs to be started.
 
-Endpoints: the OCI distribution API at /v2/, /healthz, and Prometheus
+Endpoints: the OCI distribution API at /v2/, the web UI at / (repositories,
+versions, signatures, lineage, the access log), /healthz, and Prometheus
 metrics at /metrics. SIGINT or SIGTERM stops the server gracefully.`,
 		Example: `  cairn serve
   cairn serve --addr 0.0.0.0:5000 --data /var/lib/cairn`,
@@ -106,15 +108,17 @@ func runServe(ctx context.Context, o serveOptions) error {
 	defer db.Close()
 
 	var pullGate func(context.Context, string, string, *storage.Manifest) error
+	var policy *verify.Policy
+	host := o.policyHost
+	if host == "" {
+		host = o.addr
+	}
 	if o.policy != "" {
 		p, err := verify.LoadPolicy(o.policy)
 		if err != nil {
 			return err
 		}
-		host := o.policyHost
-		if host == "" {
-			host = o.addr
-		}
+		policy = p
 		pullGate = gate.New(p, host, db, blobs).Check
 		log.Info("pulls are checked against the policy", "policy", o.policy, "as", host)
 	}
@@ -140,7 +144,13 @@ func runServe(ctx context.Context, o serveOptions) error {
 		w.Write([]byte("ok\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(promReg, promhttp.HandlerOpts{}))
-	api := metrics.Middleware(reg)
+	// The web UI answers every other path; Watch tells it of pushes.
+	ui, err := web.New(web.Config{Meta: db, Blobs: blobs, Policy: policy, PolicyHost: host, Logger: log})
+	if err != nil {
+		return err
+	}
+	mux.Handle("/", ui)
+	api := ui.Watch(metrics.Middleware(reg))
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The API is dispatched before ServeMux, which would answer
 		// unclean paths (.., //) with a redirect instead of an OCI error.
