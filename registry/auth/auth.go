@@ -360,6 +360,12 @@ func clientAddr(r *http.Request) string {
 // record sends rec to the recorder with the time, address and principal
 // filled in.
 func (a *Auth) record(r *http.Request, rec storage.AccessRecord) {
+	a.recordAt(r.Context(), clientAddr(r), rec)
+}
+
+// recordAt is record for callers without the request. A client that went
+// away does not cost the log its record.
+func (a *Auth) recordAt(ctx context.Context, addr string, rec storage.AccessRecord) {
 	if a.rec == nil {
 		return
 	}
@@ -367,12 +373,12 @@ func (a *Auth) record(r *http.Request, rec storage.AccessRecord) {
 		rec.Time = a.now().UTC()
 	}
 	if rec.Address == "" {
-		rec.Address = clientAddr(r)
+		rec.Address = addr
 	}
 	if rec.Principal == "" {
 		rec.Principal = "anonymous"
 	}
-	a.rec.Record(r.Context(), rec)
+	a.rec.Record(context.WithoutCancel(ctx), rec)
 }
 
 // requestHost is the host the client named, for the default realm and

@@ -633,3 +633,53 @@ func TestBootstrap(t *testing.T) {
 		t.Error("no password in the file")
 	}
 }
+
+// TestAuth_UIAuthorizer: the methods the web UI asks (web.Authorizer).
+func TestAuth_UIAuthorizer(t *testing.T) {
+	s := newServer(t, auth.Config{})
+	s.addUser(t, "alice", "alice-password", "team-a/*", "read")
+	tok := s.createToken(t, "alice", "alice-password", time.Hour, "repository:team-a/m:pull")
+	ctx := auth.WithClientAddr(t.Context(), "192.0.2.1")
+	if p, err := s.Auth.Login(ctx, "alice", "alice-password"); err != nil || p != "alice" {
+		t.Errorf("Login(alice) = %q, %v", p, err)
+	}
+	if p, err := s.Auth.Login(ctx, "alice", "wrong-password"); err == nil || p != "" {
+		t.Errorf("Login with a wrong password = %q, %v", p, err)
+	}
+	if p, err := s.Auth.Login(ctx, "x", tok.Token); err != nil || p != "token:"+tok.ID {
+		t.Errorf("Login with an API token = %q, %v", p, err)
+	}
+	for _, tc := range []struct {
+		principal, repo string
+		want            bool
+	}{
+		{"alice", "team-a/m", true}, {"alice", "team-a/n", true}, {"alice", "team-b/m", false},
+		{"token:" + tok.ID, "team-a/m", true}, {"token:" + tok.ID, "team-a/n", false},
+		{"token:0000000000000000", "team-a/m", false}, {"nobody", "team-a/m", false}, {"anonymous", "team-a/m", false},
+		{"admin", "anything/at/all", true},
+	} {
+		if got := s.Auth.CanRead(tc.principal, tc.repo); got != tc.want {
+			t.Errorf("CanRead(%s, %s) = %v, want %v", tc.principal, tc.repo, got, tc.want)
+		}
+	}
+	if !s.Auth.IsAdmin("admin") || s.Auth.IsAdmin("alice") || s.Auth.IsAdmin("token:"+tok.ID) {
+		t.Error("IsAdmin")
+	}
+	req := httptest.NewRequest("GET", "/", nil)
+	req.SetBasicAuth("alice", "alice-password")
+	if p, ok := s.Auth.Authenticate(req); !ok || p != "alice" {
+		t.Errorf("Authenticate(Basic alice) = %q, %v", p, ok)
+	}
+	req.Header.Set("Authorization", "Bearer "+s.bearer(t, "x", tok.Token))
+	if p, ok := s.Auth.Authenticate(req); !ok || p != "token:"+tok.ID {
+		t.Errorf("Authenticate(bearer of the token) = %q, %v", p, ok)
+	}
+	req.Header.Del("Authorization")
+	if _, ok := s.Auth.Authenticate(req); ok {
+		t.Error("Authenticate without credentials")
+	}
+	s.Clock.Add(2 * time.Hour)
+	if s.Auth.CanRead("token:"+tok.ID, "team-a/m") {
+		t.Error("CanRead with an expired token")
+	}
+}

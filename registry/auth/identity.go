@@ -85,9 +85,13 @@ func (a *Auth) authenticate(r *http.Request) (id identity, fresh bool, err error
 // checkPassword verifies a user name and password, or an API token given as
 // the password with any user name, within the failed-login budget.
 func (a *Auth) checkPassword(r *http.Request, user, pass string) (identity, bool, error) {
-	ctx := r.Context()
+	return a.checkCredentials(r.Context(), clientAddr(r), user, pass)
+}
+
+// checkCredentials is checkPassword for a client at addr (empty when not
+// known: then only the per-user budget applies).
+func (a *Auth) checkCredentials(ctx context.Context, addr, user, pass string) (identity, bool, error) {
 	now := a.now()
-	addr := clientAddr(r)
 	tokenID, isToken := parseAPIToken(pass)
 	key, principal, action := user, user, storage.ActionLogin
 	if isToken {
@@ -98,7 +102,7 @@ func (a *Auth) checkPassword(r *http.Request, user, pass string) (identity, bool
 	}
 	if wait := a.throttle.wait(key, addr, now); wait > 0 {
 		a.log.Warn("login throttled", "user", clip(user), "addr", addr, "retry_after", wait)
-		a.record(r, storage.AccessRecord{Principal: principal, Action: action, Result: storage.ResultRefused,
+		a.recordAt(ctx, addr, storage.AccessRecord{Principal: principal, Action: action, Result: storage.ResultRefused,
 			Status: http.StatusTooManyRequests, Detail: "throttled after repeated failures"})
 		return identity{}, false, &ThrottledError{RetryAfter: wait}
 	}
@@ -118,7 +122,7 @@ func (a *Auth) checkPassword(r *http.Request, user, pass string) (identity, bool
 	if why != "" {
 		a.throttle.fail(key, addr, now)
 		a.log.Warn("login failed", "user", clip(user), "addr", addr, "credentials", map[bool]string{true: "API token", false: "password"}[isToken], "reason", why)
-		a.record(r, storage.AccessRecord{Principal: principal, Action: action, Result: storage.ResultRefused,
+		a.recordAt(ctx, addr, storage.AccessRecord{Principal: principal, Action: action, Result: storage.ResultRefused,
 			Status: http.StatusUnauthorized, Detail: why})
 		return identity{}, false, fmt.Errorf("%w: %s", ErrCredentials, why)
 	}
