@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"cairn.dev/cairn/registry"
+	"cairn.dev/cairn/registry/auth"
 	"cairn.dev/cairn/registry/cas"
 	"cairn.dev/cairn/registry/gate"
 	"cairn.dev/cairn/registry/meta"
@@ -44,6 +45,11 @@ type serveOptions struct {
 	logFormat   string
 	policy      string // --policy: refuse pulls the verification policy refuses
 	policyHost  string // --policy-host: this registry's name in policy rules
+
+	// auth turns authentication on for a loopback address; insecureNoAuth
+	// turns it off for any other.
+	auth           bool
+	insecureNoAuth bool
 }
 
 func newServeCmd() *cobra.Command {
@@ -75,6 +81,8 @@ metrics at /metrics. SIGINT or SIGTERM stops the server gracefully.`,
 	f.DurationVar(&o.gcGrace, "gc-grace", registry.DefaultGCGrace, "age below which unreferenced blobs are kept")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&o.logFormat, "log-format", "text", "text or json")
+	f.BoolVar(&o.auth, "auth", false, "require authentication on a loopback address too (it is always on elsewhere)")
+	f.BoolVar(&o.insecureNoAuth, "insecure-no-auth", false, "serve a non-loopback address WITHOUT authentication: anyone who reaches it may push, pull and delete")
 	f.StringVar(&o.policy, "policy", "", "verification policy (YAML, as for cairn verify): pulls it refuses are answered 403 with the reason")
 	f.StringVar(&o.policyHost, "policy-host", "", "this registry's host[:port] as policy rules name it (default: --addr)")
 	return cmd
@@ -100,6 +108,10 @@ func runServe(ctx context.Context, o serveOptions) error {
 	log := newLogger(o.logLevel, o.logFormat)
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
+	}
+	authOn, err := authEnabled(o)
+	if err != nil {
+		return err
 	}
 	blobs, db, err := openStores(o.data, 2*time.Second)
 	if err != nil {
@@ -144,8 +156,18 @@ func runServe(ctx context.Context, o serveOptions) error {
 		w.Write([]byte("ok\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(promReg, promhttp.HandlerOpts{}))
+	// Authentication (when on) sits in front of everything and tells the UI
+	// who a visitor is and what they may read.
+	var authn *auth.Auth
+	var uiAuth web.Authorizer
+	if authOn {
+		if authn, err = setupAuth(ctx, o, db, log, nil); err != nil {
+			return err
+		}
+		uiAuth = authn
+	}
 	// The web UI answers every other path; Watch tells it of pushes.
-	ui, err := web.New(web.Config{Meta: db, Blobs: blobs, Policy: policy, PolicyHost: host, Logger: log})
+	ui, err := web.New(web.Config{Meta: db, Blobs: blobs, Policy: policy, PolicyHost: host, Logger: log, Auth: uiAuth})
 	if err != nil {
 		return err
 	}
@@ -161,12 +183,20 @@ func runServe(ctx context.Context, o serveOptions) error {
 		mux.ServeHTTP(w, r)
 	})
 
+	var front http.Handler = handler
+	if authn != nil {
+		front = authn.Wrap(front)
+	} else {
+		log.Warn("authentication is off: anyone who reaches this address may push, pull and delete", "addr", o.addr)
+	}
+	front = auth.SecurityHeaders(front, o.tlsCert != "")
+
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           handler,
+		Handler:           front,
 		ReadHeaderTimeout: registry.ReadHeaderTimeout,
 		IdleTimeout:       registry.IdleTimeout,
 		MaxHeaderBytes:    registry.MaxHeaderBytes,
@@ -181,13 +211,12 @@ func runServe(ctx context.Context, o serveOptions) error {
 
 	errc := make(chan error, 1)
 	go func() {
-		scheme := "http"
 		if o.tlsCert != "" {
-			scheme = "https"
+			log.Info("serving", "url", "https://"+ln.Addr().String(), "data", o.data, "auth", authOn)
 			errc <- srv.ServeTLS(ln, o.tlsCert, o.tlsKey)
 			return
 		}
-		log.Info("serving", "url", scheme+"://"+ln.Addr().String(), "data", o.data)
+		log.Info("serving", "url", "http://"+ln.Addr().String(), "data", o.data, "auth", authOn)
 		errc <- srv.Serve(ln)
 	}()
 	select {
@@ -221,4 +250,49 @@ func collectGarbage(ctx context.Context, log *slog.Logger, reg *registry.Registr
 		}
 		log.Info("garbage collected", "blobs", rep.BlobsRemoved, "bytes", rep.BytesFreed, "uploads", rep.UploadsRemoved)
 	}
+}
+
+// authEnabled decides whether serve authenticates: always on a
+// non-loopback address unless --insecure-no-auth, on loopback with --auth.
+func authEnabled(o serveOptions) (bool, error) {
+	if o.auth && o.insecureNoAuth {
+		return false, errors.New("--auth and --insecure-no-auth contradict each other")
+	}
+	host, _, err := net.SplitHostPort(o.addr)
+	if err != nil {
+		return false, fmt.Errorf("--addr %q: %w", o.addr, err)
+	}
+	return o.auth || !o.insecureNoAuth && !isLoopback(host), nil
+}
+
+// adminCredentialFile is where the first start with auth writes the
+// generated administrator password, under --data.
+const adminCredentialFile = "admin-credential"
+
+// setupAuth makes sure an administrator exists (CAIRN_ADMIN_PASSWORD, or a
+// generated one-time credential written under --data) and returns the
+// authentication layer.
+func setupAuth(ctx context.Context, o serveOptions, db *meta.DB, log *slog.Logger, rec auth.Recorder) (*auth.Auth, error) {
+	file := filepath.Join(o.data, adminCredentialFile)
+	res, err := auth.Bootstrap{Password: os.Getenv("CAIRN_ADMIN_PASSWORD"), CredentialFile: file}.Ensure(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case res.Created && res.File != "":
+		log.Warn("created the administrator; its one-time credential is in a file readable only by this user: log in, change the password, delete the file",
+			"user", auth.AdminUser, "file", res.File)
+	case res.Created:
+		log.Info("created the administrator with the password in CAIRN_ADMIN_PASSWORD", "user", auth.AdminUser)
+	default:
+		if _, err := os.Stat(file); err == nil {
+			log.Warn("the one-time administrator credential file is still there: delete it once the password is changed", "file", file)
+		}
+	}
+	a, err := auth.New(ctx, auth.Config{Accounts: db, Meta: db, Logger: log, Recorder: rec})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("authentication is on", "realm", "/token")
+	return a, nil
 }

@@ -78,7 +78,11 @@ func writeError(w http.ResponseWriter, r *http.Request, status int, code, msg st
 // unauthorized answers 401 with a Bearer challenge for scope.
 func (a *Auth) unauthorized(w http.ResponseWriter, r *http.Request, scope []Access, errCode, msg string) {
 	w.Header().Set("WWW-Authenticate", a.challengeHeader(r, scope, errCode))
-	writeError(w, r, http.StatusUnauthorized, codeUnauthorized, msg, scope)
+	var detail any
+	if len(scope) > 0 {
+		detail = scope
+	}
+	writeError(w, r, http.StatusUnauthorized, codeUnauthorized, msg, detail)
 }
 
 // throttled answers 429 with Retry-After in whole seconds.
