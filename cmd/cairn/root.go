@@ -36,6 +36,7 @@ Show a tag's moves: cairn history 127.0.0.1:5000/models/llama:v1`,
 		newRunCmd(),
 		newQuarantineCmd(),
 		newScanCmd(),
+		newUserCmd(), newAccessCmd(), newTokenCmd(),
 	)
 	return root
 }
