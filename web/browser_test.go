@@ -41,6 +41,9 @@ func browser(t *testing.T) context.Context {
 	t.Helper()
 	path := findChromium()
 	if path == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("no chromium binary found, and CI must run the browser tests: scripts/test installs Debian's chromium")
+		}
 		t.Skip("no chromium binary found: install Debian's chromium (apt-get install chromium) or set CAIRN_CHROMIUM")
 	}
 	opts := []chromedp.ExecAllocatorOption{

@@ -79,82 +79,142 @@ func (c *summaryCache) drop(repo string) {
 	delete(c.m, repo)
 }
 
-// lineageCache holds the registry's lineage index until a provenance push
-// through Watch invalidates it or SummaryTTL passes. One caller rebuilds
-// it while the others wait.
-type lineageCache struct {
-	build sync.Mutex // held by the one caller that rebuilds
-	mu    sync.Mutex
-	ix    *registry.LineageIndex
-	at    time.Time
-	stale bool
+// refresher keeps a value that is expensive to compute (the lineage
+// index, the access log's chain state, the pull counts) and recomputes it
+// in the background, one computation at a time, so that a page never
+// waits long for it:
+//
+//   - a fresh value (younger than ttl) is returned at once;
+//   - an expired value is returned at once too, and a refresh starts;
+//   - when there is no value yet, or it was invalidated (a push changed
+//     it), a refresh starts and the caller waits for it up to wait; past
+//     that it gets the old value, if any, and ok false.
+type refresher[T any] struct {
+	ttl     time.Duration
+	now     func() time.Time
+	compute func(ctx context.Context) (T, error)
+	log     func(err error)
+
+	mu      sync.Mutex
+	val     T
+	have    bool
+	at      time.Time
+	dirty   bool
+	running chan struct{} // closed when the refresh in flight ends
 }
 
-func (c *lineageCache) invalidate() {
-	c.mu.Lock()
-	c.stale = true
-	c.mu.Unlock()
+// computeTimeout bounds one background computation.
+const computeTimeout = 10 * time.Minute
+
+// get returns the value, when it was computed, and whether it is current
+// (fresh, or computed for this call).
+func (r *refresher[T]) get(ctx context.Context, wait time.Duration) (val T, at time.Time, ok bool) {
+	r.mu.Lock()
+	now := r.now()
+	if r.have && !r.dirty && now.Sub(r.at) < r.ttl && !now.Before(r.at) {
+		defer r.mu.Unlock()
+		return r.val, r.at, true
+	}
+	needWait := !r.have || r.dirty
+	if r.running == nil {
+		r.running = make(chan struct{})
+		r.dirty = false // an invalidation during the computation sets it again
+		go r.refresh(r.running)
+	}
+	done := r.running
+	if !needWait {
+		defer r.mu.Unlock()
+		return r.val, r.at, true // expired: served while it refreshes
+	}
+	r.mu.Unlock()
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	select {
+	case <-done:
+		return r.val, r.at, r.have
+	default:
+		return r.val, r.at, false
+	}
 }
 
-func (c *lineageCache) fresh(now time.Time) *registry.LineageIndex {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.ix != nil && !c.stale && now.Sub(c.at) < SummaryTTL && !now.Before(c.at) {
-		return c.ix
-	}
-	return nil
-}
-
-func (c *lineageCache) get(ctx context.Context, meta storage.Metadata, now time.Time) (*registry.LineageIndex, error) {
-	if ix := c.fresh(now); ix != nil {
-		return ix, nil
-	}
-	c.build.Lock()
-	defer c.build.Unlock()
-	if ix := c.fresh(now); ix != nil {
-		return ix, nil // built by the caller before
-	}
-	c.mu.Lock()
-	c.stale = false // a push during the build invalidates it again
-	c.mu.Unlock()
-	ix, err := registry.NewLineageIndex(ctx, meta)
+func (r *refresher[T]) refresh(done chan struct{}) {
+	ctx, cancel := context.WithTimeout(context.Background(), computeTimeout)
+	defer cancel()
+	v, err := r.compute(ctx)
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if err != nil {
-		return nil, err
+		if r.log != nil {
+			r.log(err)
+		}
+	} else {
+		r.val, r.have, r.at = v, true, r.now()
 	}
-	c.mu.Lock()
-	c.ix, c.at = ix, now
-	c.mu.Unlock()
-	return ix, nil
+	r.running = nil
+	close(done)
 }
+
+// invalidate makes the next get wait for a new value.
+func (r *refresher[T]) invalidate() {
+	r.mu.Lock()
+	r.dirty = true
+	r.mu.Unlock()
+}
+
+// Waits of the refreshers: how long a page waits for a value that is not
+// there yet. The lineage waits long, since a version page without it would
+// be wrong; pull counts and the chain state are extras a page shows as
+// "still counting" rather than keep the visitor waiting.
+const (
+	lineageWait = 5 * time.Second
+	pullsWait   = 50 * time.Millisecond
+	chainWait   = 50 * time.Millisecond
+)
 
 // pullCounter counts the successful pulls recorded in the access log, by
 // repository. It reads each record once: every refresh walks the log from
-// the newest record back to the newest one it had already counted.
-// Records removed by retention stay counted until the process restarts.
+// the newest record back to the newest one it had already counted. It is
+// only called by its refresher, one call at a time. Records removed by
+// retention stay counted until the process restarts.
 type pullCounter struct {
-	mu      sync.Mutex
+	log     AccessReader
 	counts  map[string]int
-	lastSeq uint64
-	at      time.Time
+	lastSeq uint64 // the newest pull counted
+	headSeq uint64 // the newest record of any kind seen
 }
 
-// pullRefresh is how often the counts are brought up to date at most.
+// pullRefresh is how long pull counts are shown before they are brought
+// up to date.
 const pullRefresh = time.Second
 
 // errStop ends a walk early.
 var errStop = errors.New("stop")
 
-// snapshot returns the counts, refreshed when they are older than
-// pullRefresh. The map must not be modified.
-func (p *pullCounter) snapshot(ctx context.Context, log AccessReader, now time.Time) (map[string]int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.at.IsZero() && now.Sub(p.at) < pullRefresh && !now.Before(p.at) {
+// count brings the counts up to date and returns them. The map returned
+// is not modified afterwards.
+func (p *pullCounter) count(ctx context.Context) (map[string]int, error) {
+	// Nothing appended since the last count: one record read.
+	var head uint64
+	err := p.log.Access(ctx, storage.AccessFilter{Limit: 1}, func(r storage.AccessRecord) error {
+		head = r.Seq
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if p.counts != nil && head == p.headSeq {
 		return p.counts, nil
 	}
 	var newest uint64
 	add := map[string]int{}
-	err := log.Access(ctx, storage.AccessFilter{Action: storage.ActionPull}, func(r storage.AccessRecord) error {
+	err = p.log.Access(ctx, storage.AccessFilter{Action: storage.ActionPull}, func(r storage.AccessRecord) error {
 		if r.Seq <= p.lastSeq {
 			return errStop
 		}
@@ -167,8 +227,8 @@ func (p *pullCounter) snapshot(ctx context.Context, log AccessReader, now time.T
 	if err != nil && !errors.Is(err, errStop) {
 		return nil, err
 	}
-	if len(add) > 0 {
-		// Copy on write: earlier snapshots stay as they were.
+	if len(add) > 0 || p.counts == nil {
+		// Copy on write: maps handed out stay as they were.
 		counts := make(map[string]int, len(p.counts)+len(add))
 		for k, v := range p.counts {
 			counts[k] = v
@@ -179,27 +239,22 @@ func (p *pullCounter) snapshot(ctx context.Context, log AccessReader, now time.T
 		p.counts = counts
 	}
 	p.lastSeq = max(p.lastSeq, newest)
-	p.at = now
+	p.headSeq = max(p.headSeq, head)
 	return p.counts, nil
 }
 
-// chainCache holds the access log's verified chain state for ChainTTL.
-type chainCache struct {
-	mu sync.Mutex
-	st storage.AccessChainState
-	at time.Time
-}
-
-func (c *chainCache) get(ctx context.Context, log AccessReader, now time.Time) (storage.AccessChainState, time.Time, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.at.IsZero() && now.Sub(c.at) < ChainTTL && !now.Before(c.at) {
-		return c.st, c.at, nil
+// newRefreshers sets up the UI's background values.
+func (u *UI) newRefreshers() {
+	logErr := func(what string) func(error) {
+		return func(err error) { u.log.Error("web: "+what, "err", err) }
 	}
-	st, err := log.VerifyAccess(ctx)
-	if err != nil {
-		return storage.AccessChainState{}, time.Time{}, err
+	u.lineage = &refresher[*registry.LineageIndex]{ttl: SummaryTTL, now: u.now, log: logErr("build the lineage index"),
+		compute: func(ctx context.Context) (*registry.LineageIndex, error) { return registry.NewLineageIndex(ctx, u.cfg.Meta) }}
+	if u.access == nil {
+		return
 	}
-	c.st, c.at = st, now
-	return st, now, nil
+	pc := &pullCounter{log: u.access}
+	u.pulls = &refresher[map[string]int]{ttl: pullRefresh, now: u.now, log: logErr("count pulls"), compute: pc.count}
+	u.chain = &refresher[storage.AccessChainState]{ttl: ChainTTL, now: u.now, log: logErr("verify the access log"),
+		compute: u.access.VerifyAccess}
 }

@@ -44,11 +44,18 @@ var scanSlots = make(chan struct{}, 2)
 // version is one manifest of a repository that is not a referrer, with
 // its referrers.
 type version struct {
-	M         *storage.Manifest
-	Tags      []string
+	M    *storage.Manifest
+	Tags []string
+	// Size is the manifest and the blobs it references; set by sized.
 	Size      int64
 	Kind      string
 	Referrers []*storage.Manifest
+}
+
+// sized sets Size (parsing the manifest, so only for versions shown).
+func (v *version) sized() *version {
+	v.Size = v.M.Size + contentSize(v.M.Content)
+	return v
 }
 
 // signatures counts the bundle referrers by kind.
@@ -84,7 +91,7 @@ func (u *UI) repoVersions(ctx context.Context, repo string) ([]*version, error) 
 		if m.Subject != "" {
 			continue
 		}
-		v := &version{M: m, Tags: tags[m.Digest], Size: m.Size + contentSize(m.Content), Kind: kindOf(m)}
+		v := &version{M: m, Tags: tags[m.Digest], Kind: kindOf(m)}
 		slices.Sort(v.Tags)
 		byDigest[m.Digest] = v
 		out = append(out, v)
@@ -170,7 +177,7 @@ func (u *UI) summaryOf(ctx context.Context, host, repo string) (*summary, error)
 	}
 	s := &summary{Name: repo, Versions: len(vs), at: now}
 	if len(vs) > 0 {
-		s.Latest = vs[0]
+		s.Latest = vs[0].sized()
 		s.LastPushed = vs[0].M.Pushed
 		// The summary keeps what the page shows, not the manifests' bodies.
 		s.Verdict, err = u.verdictOf(ctx, host, repo, vs[0].M, vs[0].Referrers)

@@ -55,6 +55,8 @@ type envOptions struct {
 	Policy string
 	Auth   web.Authorizer
 	Config func(*web.Config)
+	// NoSync skips fsync in the metadata store (benchmarks).
+	NoSync bool
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -64,7 +66,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := meta.Open(filepath.Join(dir, "meta.db"), nil)
+	db, err := meta.Open(filepath.Join(dir, "meta.db"), &meta.Options{NoSync: o.NoSync})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,6 +48,8 @@ type indexPage struct {
 	Empty     bool
 	Host      string
 	ShowPulls bool
+	// Counting is true while the pulls are first counted.
+	Counting bool
 }
 
 // query reads a bounded query parameter.
@@ -95,10 +97,9 @@ func (u *UI) index(c echo.Context) error {
 	p.Empty = p.Total == 0 && q == ""
 	var pulls map[string]int
 	if u.pulls != nil {
-		if pulls, err = u.pulls.snapshot(ctx, u.access, u.now()); err != nil {
-			u.log.Warn("web: count pulls", "err", err)
-			p.ShowPulls = false
-		}
+		var ok bool
+		pulls, _, ok = u.pulls.get(ctx, pullsWait)
+		p.Counting = !ok && pulls == nil
 	}
 	host := u.policyHost(c.Request())
 	for _, n := range shown {
@@ -109,7 +110,7 @@ func (u *UI) index(c echo.Context) error {
 		if s == nil {
 			continue
 		}
-		p.Rows = append(p.Rows, indexRow{summary: s, Pulls: pulls[n], HasPulls: p.ShowPulls})
+		p.Rows = append(p.Rows, indexRow{summary: s, Pulls: pulls[n], HasPulls: p.ShowPulls && !p.Counting})
 	}
 	title := "Repositories"
 	if q != "" {
@@ -204,7 +205,7 @@ func (u *UI) repoPage(c echo.Context, name string) error {
 			return err
 		}
 		sigs, atts := v.signatures()
-		p.Versions = append(p.Versions, versionRow{version: v, Verdict: vd, Signatures: sigs, Attestations: atts, Quarantine: quarantined[v.M.Digest]})
+		p.Versions = append(p.Versions, versionRow{version: v.sized(), Verdict: vd, Signatures: sigs, Attestations: atts, Quarantine: quarantined[v.M.Digest]})
 	}
 	moves, err := u.cfg.Meta.History(ctx, name, "")
 	if err != nil {
@@ -226,7 +227,7 @@ func (u *UI) repoPage(c echo.Context, name string) error {
 	}
 	slices.SortFunc(p.Tags, func(a, b tagHistory) int { return strings.Compare(a.Tag, b.Tag) })
 	if u.pulls != nil {
-		if pulls, err := u.pulls.snapshot(ctx, u.access, u.now()); err == nil {
+		if pulls, _, _ := u.pulls.get(ctx, pullsWait); pulls != nil {
 			p.Pulls, p.HasPulls = pulls[name], true
 		}
 	}
@@ -293,6 +294,7 @@ type versionPage struct {
 	Pull         string
 	Graph        graph
 	HasLineage   bool
+	LineageStale bool
 	SubjectURL   string
 	Children     []ocispec.Descriptor
 }
@@ -393,10 +395,12 @@ func (u *UI) version(c echo.Context, repo string, d digest.Digest) error {
 		slices.SortStableFunc(p.Files, func(a, b fileRow) int { return strings.Compare(a.Path, b.Path) })
 	}
 
-	ix, err := u.lineage.get(ctx, u.cfg.Meta, u.now())
-	if err != nil {
-		return err
+	ix, _, ok := u.lineage.get(ctx, lineageWait)
+	if ix == nil {
+		return &Error{Code: http.StatusServiceUnavailable, Msg: "The lineage index is still being built; reload the page in a moment.",
+			Err: errors.New("lineage index not ready")}
 	}
+	p.LineageStale = !ok
 	l := ix.Lineage(repo, d)
 	var from, into []lineageNode
 	seen := map[string]bool{}
@@ -527,7 +531,8 @@ type accessPage struct {
 	Stopped   bool
 	Chain     storage.AccessChainState
 	ChainAt   time.Time
-	ChainErr  bool
+	// Verifying is true while the chain is first verified.
+	Verifying bool
 	Actions   []string
 	Results   []string
 	Admin     bool
@@ -595,11 +600,9 @@ func (u *UI) accessLog(c echo.Context) error {
 		p.Next = accessURL("repository", f.Repository, "principal", f.Principal, "action", f.Action, "result", f.Result,
 			"before", strconv.FormatUint(lastSeen, 10))
 	}
-	p.Chain, p.ChainAt, err = u.chain.get(ctx, u.access, u.now())
-	if err != nil {
-		u.log.Error("web: verify the access log", "err", err)
-		p.ChainErr = true
-	}
+	var ok bool
+	p.Chain, p.ChainAt, ok = u.chain.get(ctx, chainWait)
+	p.Verifying = !ok && p.ChainAt.IsZero()
 	return u.render(c, http.StatusOK, "access", "Access log", p)
 }
 

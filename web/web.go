@@ -123,9 +123,9 @@ type UI struct {
 	summaries *summaryCache
 	verdicts  *boundedCache[*verdict]
 	scans     *boundedCache[*scanResult]
-	lineage   *lineageCache
-	pulls     *pullCounter
-	chain     *chainCache
+	lineage   *refresher[*registry.LineageIndex]
+	pulls     *refresher[map[string]int]          // nil without an access log
+	chain     *refresher[storage.AccessChainState] // nil without an access log
 }
 
 // New returns the UI for cfg.
@@ -161,15 +161,11 @@ func New(cfg Config) (*UI, error) {
 		summaries: newSummaryCache(),
 		verdicts:  newBoundedCache[*verdict](maxVerdicts),
 		scans:     newBoundedCache[*scanResult](maxScans),
-		lineage:   &lineageCache{},
-		chain:     &chainCache{},
 	}
 	if u.access == nil {
 		u.access, _ = cfg.Meta.(AccessReader)
 	}
-	if u.access != nil {
-		u.pulls = &pullCounter{counts: map[string]int{}}
-	}
+	u.newRefreshers()
 	u.quar, _ = cfg.Meta.(storage.Quarantines)
 	pages, err := parsePages()
 	if err != nil {
