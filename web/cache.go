@@ -249,7 +249,9 @@ func (u *UI) newRefreshers() {
 		return func(err error) { u.log.Error("web: "+what, "err", err) }
 	}
 	u.lineage = &refresher[*registry.LineageIndex]{ttl: SummaryTTL, now: u.now, log: logErr("build the lineage index"),
-		compute: func(ctx context.Context) (*registry.LineageIndex, error) { return registry.NewLineageIndex(ctx, u.cfg.Meta) }}
+		compute: func(ctx context.Context) (*registry.LineageIndex, error) {
+			return registry.NewLineageIndex(ctx, u.cfg.Meta)
+		}}
 	if u.access == nil {
 		return
 	}

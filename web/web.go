@@ -124,7 +124,7 @@ type UI struct {
 	verdicts  *boundedCache[*verdict]
 	scans     *boundedCache[*scanResult]
 	lineage   *refresher[*registry.LineageIndex]
-	pulls     *refresher[map[string]int]          // nil without an access log
+	pulls     *refresher[map[string]int]           // nil without an access log
 	chain     *refresher[storage.AccessChainState] // nil without an access log
 }
 
