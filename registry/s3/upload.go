@@ -31,9 +31,9 @@ import (
 // ETag), so of two nodes writing to one upload at once, one fails and the
 // state stays whole.
 
-func (s *Store) stateKey(id string) string  { return s.prefix + "uploads/" + id + "/state" }
+func (s *Store) stateKey(id string) string    { return s.prefix + "uploads/" + id + "/state" }
 func (s *Store) chunkKey(id, c string) string { return s.prefix + "uploads/" + id + "/" + c }
-func (s *Store) ingestKey(id string) string { return s.prefix + "ingest/" + id }
+func (s *Store) ingestKey(id string) string   { return s.prefix + "ingest/" + id }
 
 func randomHex(n int) string {
 	b := make([]byte, n)
