@@ -174,7 +174,7 @@ func (e *env) repo(name string) *remote.Repository {
 	return r
 }
 
-// pushModel packs files as a ModelPack model with cairn's own packer
+// pushModel packs files as a ModelPack model (or dataset) with cairn's own packer
 // (model.Scan and model.Build) and pushes it as name:tag with oras-go.
 func (e *env) pushModel(name, tag string, files map[string]string, annotations map[string]string) ocispec.Descriptor {
 	e.t.Helper()
@@ -189,7 +189,9 @@ func (e *env) pushModel(name, tag string, files map[string]string, annotations m
 			e.t.Fatal(err)
 		}
 	}
-	entries, err := model.Scan(dir, model.ScanOptions{})
+	// Repositories under datasets/ are packed as datasets (small files
+	// grouped into tar layers), the rest as models.
+	entries, err := model.Scan(dir, model.ScanOptions{Dataset: strings.HasPrefix(name, "datasets/")})
 	if err != nil {
 		e.t.Fatal(err)
 	}
