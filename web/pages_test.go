@@ -1,11 +1,21 @@
 package web_test
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
+	"html"
 	"net/http"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"cairn.dev/cairn/registry/storage"
 
 	"cairn.dev/cairn/verify/lineage"
 )
@@ -121,5 +131,82 @@ func TestPages_HTTP(t *testing.T) {
 		if code, _, _ := get(t, c, e.URL+p); code != http.StatusNotFound {
 			t.Errorf("%s: %d, want 404", p, code)
 		}
+	}
+}
+
+// TestPages_Empty: an empty registry says how to push.
+func TestPages_Empty(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	_, _, body := get(t, client(t), e.URL+"/")
+	mustContain(t, "empty index", body, "No repositories yet", "cairn push ./model "+e.Host+"/models/name:v1")
+}
+
+// TestPages_QuarantineAndScan: a quarantined version says so with its
+// reason, and a pickle that calls os.system is reported unsafe.
+func TestPages_QuarantineAndScan(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	evil := "\x80\x02cos\nsystem\nq\x00X\x02\x00\x00\x00lsq\x01\x85q\x02Rq\x03."
+	d := e.pushModel("models/bad", "v1", map[string]string{"pytorch_model.pkl": evil, "config.json": "{}"}, nil)
+	if err := e.Meta.SetQuarantine(context.Background(), storage.Quarantine{Repository: "models/bad", Digest: d.Digest,
+		Reason: "pickle calls os.system", By: "security", Time: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	c := client(t)
+	_, _, body := get(t, c, e.URL+"/r/models/bad@"+string(d.Digest))
+	mustContain(t, "version page", body, "Quarantined:", "pickle calls os.system", "by security", "unsafe", "os.system", "1 unsafe file")
+	_, _, body = get(t, c, e.URL+"/r/models/bad")
+	mustContain(t, "repository page", body, "quarantined")
+}
+
+// TestPages_Paging: the index pages 100 repositories at a time and the
+// access log 100 records, both following their next links to the end.
+func TestPages_Paging(t *testing.T) {
+	e := newEnv(t, envOptions{NoSync: true})
+	ctx := context.Background()
+	content := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}`)
+	for i := range 205 {
+		m := &storage.Manifest{Repository: fmt.Sprintf("r/repo-%03d", i), Digest: digest.FromBytes(content), MediaType: ocispec.MediaTypeImageManifest,
+			Size: int64(len(content)), Content: content, Pushed: time.Now()}
+		if _, err := e.Meta.PutManifest(ctx, m, []string{"v1"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var recs []storage.AccessRecord
+	for i := range 250 {
+		recs = append(recs, storage.AccessRecord{Principal: "p", Address: "127.0.0.1", Action: storage.ActionPull, Repository: fmt.Sprintf("r/repo-%03d", i%205), Result: storage.ResultOK})
+	}
+	if _, err := e.Meta.AppendAccess(ctx, recs...); err != nil {
+		t.Fatal(err)
+	}
+	c := client(t)
+	next := regexp.MustCompile(`<a href="([^"]+)">(Next page|Older) →</a>`)
+	follow := func(start string, count func(string) int) []int {
+		var sizes []int
+		for u := start; u != ""; {
+			_, _, body := get(t, c, e.URL+u)
+			sizes = append(sizes, count(body))
+			u = ""
+			if m := next.FindStringSubmatch(body); m != nil {
+				u = html.UnescapeString(m[1])
+			}
+			if len(sizes) > 10 {
+				t.Fatal("paging does not end")
+			}
+		}
+		return sizes
+	}
+	rows := func(body string) int { return strings.Count(body, `<a class="repo"`) }
+	if got := follow("/", rows); !slices.Equal(got, []int{100, 100, 5}) {
+		t.Errorf("index pages %v, want [100 100 5]", got)
+	}
+	if got := follow("/?q=REPO-", rows); !slices.Equal(got, []int{100, 100, 5}) {
+		t.Errorf("search pages %v, want [100 100 5]", got)
+	}
+	if got := follow("/?q=repo-2", rows); !slices.Equal(got, []int{5}) {
+		t.Errorf("search pages %v, want [5]", got)
+	}
+	records := func(body string) int { return strings.Count(body, `<td class="num">`) }
+	if got := follow("/access", records); !slices.Equal(got, []int{100, 100, 50}) {
+		t.Errorf("access pages %v, want [100 100 50]", got)
 	}
 }
