@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -350,6 +352,11 @@ func (u *UI) verdictOf(ctx context.Context, host, repo string, m *storage.Manife
 				continue
 			}
 			b.Verified, b.Signer, b.Problem = true, s.Signer, ""
+			if !s.Keyless {
+				// A key is named by its file in the policy: show the file's
+				// name, not where the server keeps it.
+				b.Signer = "key " + filepath.Base(s.Signer)
+			}
 			if !s.Time.IsZero() {
 				b.Time = s.Time
 			}
@@ -362,7 +369,7 @@ func (u *UI) verdictOf(ctx context.Context, host, repo string, m *storage.Manife
 				}
 			}
 			if b.Kind == "signature" && !v.Verified {
-				v.Verified, v.Signer = true, s.Signer
+				v.Verified, v.Signer = true, b.Signer
 			}
 		}
 	}
@@ -543,9 +550,6 @@ func (u *UI) scanBlob(ctx context.Context, f model.File, budget *int) (*scanResu
 	if r, ok := u.scans.get(string(f.Desc.Digest)); ok {
 		return r, ""
 	}
-	if f.Desc.Size > u.cfg.ScanMaxSize {
-		return nil, fmt.Sprintf("not scanned: larger than %s; run cairn scan on the pulled file", humanSize(u.cfg.ScanMaxSize))
-	}
 	if *budget <= 0 {
 		return nil, "not scanned yet: reload the page"
 	}
@@ -570,6 +574,11 @@ func (u *UI) scanBlob(ctx context.Context, f model.File, budget *int) (*scanResu
 	if !ok {
 		ra = &seekReaderAt{r: rc}
 	}
+	// Safetensors and GGUF files are scanned whatever their size: the
+	// scanner reads their headers only.
+	if f.Desc.Size > u.cfg.ScanMaxSize && !headerOnly(ra) {
+		return nil, fmt.Sprintf("not scanned: larger than %s; run cairn scan on the pulled file", humanSize(u.cfg.ScanMaxSize))
+	}
 	rep, err := scan.Reader(ra, f.Desc.Size, f.Path)
 	if err != nil {
 		u.log.Warn("web: scan", "digest", f.Desc.Digest, "err", err)
@@ -578,6 +587,21 @@ func (u *UI) scanBlob(ctx context.Context, f model.File, budget *int) (*scanResu
 	res.Report = rep
 	u.scans.put(string(f.Desc.Digest), res)
 	return res, ""
+}
+
+// headerOnly reports whether r starts like a safetensors file (a
+// little-endian header length within the scanner's limit, then '{') or a
+// GGUF file: formats whose scan reads the header and not the tensors.
+func headerOnly(r io.ReaderAt) bool {
+	var b [9]byte
+	if n, _ := r.ReadAt(b[:], 0); n < len(b) {
+		return false
+	}
+	if string(b[:4]) == "GGUF" {
+		return true
+	}
+	n := binary.LittleEndian.Uint64(b[:8])
+	return n > 1 && n <= scan.MaxSafetensorsHeader && b[8] == '{'
 }
 
 // seekReaderAt reads at offsets through Seek and Read, one call at a time.

@@ -61,7 +61,8 @@
 //   - Errors are logged with their cause; the visitor sees only a public
 //     message (an *Error's Msg), as tailscale's vizerror does.
 //   - Work per request is bounded: files above Config.ScanMaxSize are not
-//     scanned, at most 32 new scans run per page and two at a time, bundles
+//     scanned (but for safetensors and GGUF, whose headers alone are
+//     read), at most 32 new scans run per page and two at a time, bundles
 //     and configs are read up to verify's limits, the access log page reads
 //     at most 200,000 records while filtering.
 //

@@ -16,6 +16,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"cairn.dev/cairn/registry/storage"
+	"cairn.dev/cairn/web"
 
 	"cairn.dev/cairn/verify/lineage"
 )
@@ -208,5 +209,17 @@ func TestPages_Paging(t *testing.T) {
 	records := func(body string) int { return strings.Count(body, `<td class="num">`) }
 	if got := follow("/access", records); !slices.Equal(got, []int{100, 100, 50}) {
 		t.Errorf("access pages %v, want [100 100 50]", got)
+	}
+}
+
+// TestPages_ScanLimit: files over the scan limit are not scanned, except
+// safetensors, whose scan reads the header only.
+func TestPages_ScanLimit(t *testing.T) {
+	e := newEnv(t, envOptions{Config: func(c *web.Config) { c.ScanMaxSize = 100 }})
+	d := e.pushModel("models/big", "v1", map[string]string{"model.safetensors": safetensors(1024), "data.bin": strings.Repeat("x", 200)}, nil)
+	_, _, body := get(t, client(t), e.URL+"/r/models/big@"+string(d.Digest))
+	mustContain(t, "version page", body, "not scanned: larger than 100 B", "safetensors</span>")
+	if strings.Count(body, "not scanned: larger") != 1 {
+		t.Errorf("want exactly one file not scanned")
 	}
 }

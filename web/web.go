@@ -19,7 +19,8 @@ import (
 
 // DefaultScanMaxSize is the largest file the version page scans when
 // Config.ScanMaxSize is zero: larger files are listed as not scanned, with
-// a note to run cairn scan on the pulled copy.
+// a note to run cairn scan on the pulled copy, unless they are
+// safetensors or GGUF files, whose scan reads only their headers.
 const DefaultScanMaxSize = 64 << 20
 
 // DefaultSessionTTL is how long a login lasts when Config.SessionTTL is
@@ -100,7 +101,8 @@ type Config struct {
 	SessionKey []byte
 	// SessionTTL is how long a login lasts; zero means DefaultSessionTTL.
 	SessionTTL time.Duration
-	// ScanMaxSize is the largest file the version page scans; zero means
+	// ScanMaxSize is the largest file the version page scans (safetensors
+	// and GGUF files are scanned at any size); zero means
 	// DefaultScanMaxSize, negative disables scanning.
 	ScanMaxSize int64
 	// Logger receives failed requests; nil means slog.Default().
