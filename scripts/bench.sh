@@ -20,6 +20,9 @@
 #   ROUNDS           rounds per measurement; the median is reported (default 3)
 #   MANIFEST_SECONDS duration of one manifest GET run (default 10)
 #   MANIFEST_CONC    concurrent clients for manifest GETs (default 16)
+#   BENCH_AUTH       1 = also measure manifest GETs against a second cairn
+#                    with token auth on (`cairn serve --auth`, loadgen
+#                    -login), the issue 6 target (default 1; needs CAIRN)
 #   DROP_CACHES      1 = sync and drop the page cache before every timed
 #                    transfer if allowed (default 1); 0 = only sync
 #   DIST_ACCESSLOG   1 = keep distribution's per-request access log (default 0:
@@ -119,6 +122,9 @@ die() { log "ERROR: $*"; exit 1; }
 WORK=$(mktemp -d "${BENCH_DIR:-/tmp}/cairn-bench.XXXXXX")
 declare -A PID PORT DATA LPID
 SERVERS=(distribution cairn)
+BENCH_AUTH=${BENCH_AUTH:-1}
+[[ -n $BENCH_CAIRN_CMD ]] && BENCH_AUTH=0 # no cairn binary to start with --auth
+AUTH_PASS=bench-admin-password
 
 cleanup() {
 	local rc=$? s
@@ -166,6 +172,10 @@ start_server() {
 			# shellcheck disable=SC2086 # CAIRN_ARGS is split on purpose
 			"$CAIRN" serve --addr "127.0.0.1:$port" --data "$data" $CAIRN_ARGS >>"$WORK/cairn.log" 2>&1 &
 		fi
+		;;
+	cairn-auth)
+		# shellcheck disable=SC2086 # CAIRN_ARGS is split on purpose
+		CAIRN_ADMIN_PASSWORD=$AUTH_PASS "$CAIRN" serve --addr "127.0.0.1:$port" --data "$data" --auth $CAIRN_ARGS >>"$WORK/cairn-auth.log" 2>&1 &
 		;;
 	null)
 		local args=(-addr "127.0.0.1:$port")
@@ -304,6 +314,7 @@ gen_random "$SRC/blob.bin" "$SIZE_MIB"
 declare -A PUSH_T PULL_T WPULL_T RPS P50 P99 ERRS BIG_T BIG_CLIENT HWM
 PUSH_T[null]=""; PULL_T[null]=""; WPULL_T[null]=""
 for s in "${SERVERS[@]}"; do PUSH_T[$s]=""; PULL_T[$s]=""; WPULL_T[$s]=""; RPS[$s]=""; P50[$s]=""; P99[$s]=""; ERRS[$s]=0; done
+RPS[cairn-auth]=""; P50[cairn-auth]=""; P99[cairn-auth]=""; ERRS[cairn-auth]=0
 
 cd "$SRC" # oras records the file name; keep it relative
 for r in $(seq "$ROUNDS"); do
@@ -416,10 +427,35 @@ for s in "${SERVERS[@]}"; do
 		"http://127.0.0.1:${PORT[$s]}/v2/bench/push-1/manifests/latest")
 	[[ $code == 200 ]] || die "manifest GET on $s answered $code"
 done
+MSERVERS=("${SERVERS[@]}")
+LOGIN=()
+if [[ $BENCH_AUTH == 1 ]]; then
+	# A second cairn with token auth on, holding a manifest of the same
+	# shape (one layer titled blob.bin): loadgen logs in through the token
+	# flow once, then every GET carries the bearer token.
+	start_server cairn-auth "$WORK/data-cairn-auth"
+	mkdir -p "$WORK/authsrc"
+	head -c 1024 /dev/urandom >"$WORK/authsrc/blob.bin"
+	(cd "$WORK/authsrc" && "$ORAS" push --plain-http --no-tty -u admin -p "$AUTH_PASS" \
+		"127.0.0.1:${PORT[cairn-auth]}/bench/push-1:latest" blob.bin) >>"$WORK/client.log" 2>&1 || die "push to cairn-auth failed"
+	tok=$(curl -s -u "admin:$AUTH_PASS" "http://127.0.0.1:${PORT[cairn-auth]}/token?service=bench&scope=repository:bench/push-1:pull" |
+		sed -E 's/.*"token":"([^"]*)".*/\1/')
+	read -r code MSIZE[cairn-auth] < <(curl -s -o /dev/null -w '%{http_code} %{size_download}\n' -H "Accept: $OCI_MANIFEST" \
+		-H "Authorization: Bearer $tok" "http://127.0.0.1:${PORT[cairn-auth]}/v2/bench/push-1/manifests/latest")
+	[[ $code == 200 ]] || die "manifest GET with a token on cairn-auth answered $code"
+	code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${PORT[cairn-auth]}/v2/bench/push-1/manifests/latest")
+	[[ $code == 401 ]] || die "manifest GET without a token on cairn-auth answered $code, want 401"
+	MSERVERS+=(cairn-auth)
+	LOGIN=(-login "admin:$AUTH_PASS")
+fi
+# morder ROUND: the manifest servers, rotated each round.
+morder() { local i n=${#MSERVERS[@]}; for ((i = 0; i < n; i++)); do echo "${MSERVERS[(i + $1) % n]}"; done; }
 for r in $(seq "$ROUNDS"); do
-	for s in $(order "$r"); do
+	for s in $(morder "$r"); do
+		args=()
+		[[ $s == cairn-auth ]] && args=("${LOGIN[@]}")
 		out=$("$WORK/loadgen" -url "http://127.0.0.1:${PORT[$s]}/v2/bench/push-1/manifests/latest" \
-			-accept "$OCI_MANIFEST" -c "$MANIFEST_CONC" -d "${MANIFEST_SECONDS}s" -warmup 1s)
+			-accept "$OCI_MANIFEST" -c "$MANIFEST_CONC" -d "${MANIFEST_SECONDS}s" -warmup 1s "${args[@]}")
 		echo "$s round $r: $out" >>"$WORK/loadgen.log"
 		RPS[$s]+="$(json_field "$out" rps) "
 		P50[$s]+="$(json_field "$out" p50_ms) "
@@ -433,6 +469,8 @@ for r in $(seq "$ROUNDS"); do
 		log "manifest GETs round $r/$ROUNDS $s: $out"
 	done
 done
+
+[[ $BENCH_AUTH == 1 ]] && stop_server cairn-auth
 
 # ---------------------------------------------------------------- models
 
@@ -534,6 +572,10 @@ kib2mib() { [[ -n $1 ]] && awk -v k="$1" 'BEGIN{printf "%.1f", k/1024}' || true;
 	o_mpull=$(median ${MPULL_T[oras]}); c_mpull=$(median ${MPULL_T[cairn]})
 	d_wpull=$(median ${WPULL_T[distribution]}); c_wpull=$(median ${WPULL_T[cairn]})
 	d_rps=$(median ${RPS[distribution]}); c_rps=$(median ${RPS[cairn]})
+	a_rps=""; a_p50=""; a_p99=""
+	if [[ $BENCH_AUTH == 1 ]]; then
+		a_rps=$(median ${RPS[cairn-auth]}); a_p50=$(median ${P50[cairn-auth]}); a_p99=$(median ${P99[cairn-auth]})
+	fi
 	d_p50=$(median ${P50[distribution]}); c_p50=$(median ${P50[cairn]})
 	d_p99=$(median ${P99[distribution]}); c_p99=$(median ${P99[cairn]})
 }
@@ -561,6 +603,9 @@ REPORT=$WORK/report.md
 	echo "| push ${SIZE_MIB} MiB (s) | $(fmt "$d_push" %.2f) | $(fmt "$c_push" %.2f) | $(ratio "$d_push" "$c_push") | <= 0.4x | $(met "$(rawratio "$d_push" "$c_push")" '<=' 0.4) |"
 	echo "| pull ${SIZE_MIB} MiB (s) | $(fmt "$d_pull" %.2f) | $(fmt "$c_pull" %.2f) | $(ratio "$d_pull" "$c_pull") | <= 0.8x | $(met "$(rawratio "$d_pull" "$c_pull")" '<=' 0.8) |"
 	echo "| manifest GETs, $MANIFEST_CONC clients (req/s) | $(fmt "$d_rps" %.0f) | $(fmt "$c_rps" %.0f) | $(ratio "$d_rps" "$c_rps") | >= 1.5x | $(met "$(rawratio "$d_rps" "$c_rps")" '>=' 1.5) |"
+	if [[ $BENCH_AUTH == 1 ]]; then
+		echo "| manifest GETs, $MANIFEST_CONC clients, cairn with token auth on vs distribution without auth (req/s) | $(fmt "$d_rps" %.0f) | $(fmt "$a_rps" %.0f) | $(ratio "$d_rps" "$a_rps") | >= 1.5x | $(met "$(rawratio "$d_rps" "$a_rps")" '>=' 1.5) |"
+	fi
 	echo "| server peak RSS, ${BIG_MIB} MiB push (MiB) | $(fmt "$d_hwm" %.1f) | $(fmt "$c_hwm" %.1f) | $(ratio "$d_hwm" "$c_hwm") | cairn <= 100 MiB | $(met "$c_hwm" '<=' 100) |"
 	echo "| model of 4 files, ${SIZE_MIB} MiB: oras push to distribution vs cairn push to cairn (s) | $(fmt "$o_mpush" %.2f) | $(fmt "$c_mpush" %.2f) | $(ratio "$o_mpush" "$c_mpush") | <= 0.4x | $(met "$(rawratio "$o_mpush" "$c_mpush")" '<=' 0.4) |"
 	echo "| same model: oras pull from distribution vs cairn pull, digests checked (s) | $(fmt "$o_mpull" %.2f) | $(fmt "$c_mpull" %.2f) | $(ratio "$o_mpull" "$c_mpull") | <= 0.8x | $(met "$(rawratio "$o_mpull" "$c_mpull")" '<=' 0.8) |"
@@ -574,6 +619,10 @@ REPORT=$WORK/report.md
 	echo "| _info:_ pull throughput (MiB/s) | $(mibps "$d_pull" "$SIZE_MIB") | $(mibps "$c_pull" "$SIZE_MIB") | | | |"
 	echo "| _info:_ manifest GET p50 / p99 (ms) | $(fmt "$d_p50" %.2f) / $(fmt "$d_p99" %.2f) | $(fmt "$c_p50" %.2f) / $(fmt "$c_p99" %.2f) | | | |"
 	echo "| _info:_ manifest GET errors (all rounds) | ${ERRS[distribution]} | ${ERRS[cairn]} | | | |"
+	if [[ $BENCH_AUTH == 1 ]]; then
+		echo "| _info:_ cairn with token auth: manifest GET p50 / p99 (ms), errors | | $(fmt "$a_p50" %.2f) / $(fmt "$a_p99" %.2f), ${ERRS[cairn-auth]} | | | |"
+		echo "| _info:_ cost of token auth: cairn with auth / cairn without (req/s) | | $(fmt "$a_rps" %.0f) / $(fmt "$c_rps" %.0f) | $(ratio "$c_rps" "$a_rps") | | |"
+	fi
 	echo "| _info:_ ${BIG_MIB} MiB push (s) | $(fmt "${BIG_T[distribution]}" %.2f) | $(fmt "${BIG_T[cairn]}" %.2f) | $(ratio "${BIG_T[distribution]}" "${BIG_T[cairn]}") | | |"
 	echo "| _info:_ oras peak RSS, ${BIG_MIB} MiB push (MiB) | $(fmt "$d_cl" %.1f) | $(fmt "$c_cl" %.1f) | | | |"
 	for n in "${NOTES[@]}"; do echo; echo "$n"; done
@@ -584,6 +633,7 @@ REPORT=$WORK/report.md
 		echo "- $s: push s [$(roundlist 2 ${PUSH_T[$s]})], pull s [$(roundlist 2 ${PULL_T[$s]})]," \
 			"warm pull s [$(roundlist 2 ${WPULL_T[$s]})], curl push s [$(roundlist 2 ${CPUSH_T[$s]})], manifest req/s [$(roundlist 0 ${RPS[$s]})]"
 	done
+	[[ $BENCH_AUTH == 1 ]] && echo "- cairn with token auth (cairn serve --auth, loadgen -login): manifest req/s [$(roundlist 0 ${RPS[cairn-auth]})]"
 	echo "- models: oras push s [$(roundlist 2 ${MPUSH_T[oras]})], cairn push s [$(roundlist 2 ${MPUSH_T[cairn]})], oras pull s [$(roundlist 2 ${MPULL_T[oras]})], cairn pull s [$(roundlist 2 ${MPULL_T[cairn]})]"
 	echo "- nullreg (client floor): push s [$(roundlist 2 ${PUSH_T[null]})], pull s [$(roundlist 2 ${PULL_T[null]})]," \
 		"warm pull s [$(roundlist 2 ${WPULL_T[null]})]"

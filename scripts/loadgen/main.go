@@ -13,6 +13,13 @@
 // size of those (a sanity check that real manifests were served). Latencies
 // are measured over all completed requests (successful or not).
 //
+// With -bearer TOKEN every request carries "Authorization: Bearer TOKEN".
+// With -login USER:PASSWORD loadgen first gets a token the way registry
+// clients do: an unauthenticated GET of -url is answered 401 with a Bearer
+// challenge, and its realm, asked with Basic credentials for the
+// challenge's service and scope, answers the token (the time this takes is
+// not measured). "auth" in the output says which was used.
+//
 // Only the standard library is used.
 package main
 
@@ -23,8 +30,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -39,6 +48,7 @@ type result struct {
 	P50ms       float64 `json:"p50_ms"`
 	P99ms       float64 `json:"p99_ms"`
 	AvgBody     float64 `json:"avg_body_bytes"`
+	Auth        string  `json:"auth,omitempty"`
 	FirstError  string  `json:"first_error,omitempty"`
 }
 
@@ -55,6 +65,8 @@ func main() {
 	dur := flag.Duration("d", 10*time.Second, "test duration")
 	accept := flag.String("accept", "", "Accept header to send (optional)")
 	warmup := flag.Duration("warmup", 0, "warm-up period before measuring (not counted)")
+	bearer := flag.String("bearer", "", "send this bearer token with every request")
+	login := flag.String("login", "", "USER:PASSWORD: get a bearer token through the registry's token flow first")
 	flag.Parse()
 	if *url == "" || *conc < 1 || *dur <= 0 {
 		flag.Usage()
@@ -75,6 +87,18 @@ func main() {
 		ForceAttemptHTTP2:   false,
 	}
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	authMode := ""
+	if *login != "" {
+		tok, err := fetchToken(client, *url, *accept, *login)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen: -login:", err)
+			os.Exit(2)
+		}
+		*bearer = tok
+		authMode = "bearer (token flow)"
+	} else if *bearer != "" {
+		authMode = "bearer"
+	}
 
 	newReq := func() *http.Request {
 		req, err := http.NewRequest(http.MethodGet, *url, nil)
@@ -84,6 +108,9 @@ func main() {
 		}
 		if *accept != "" {
 			req.Header.Set("Accept", *accept)
+		}
+		if *bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+*bearer)
 		}
 		return req
 	}
@@ -156,6 +183,7 @@ func main() {
 
 	var res result
 	res.URL = *url
+	res.Auth = authMode
 	res.Concurrency = *conc
 	res.DurationS = elapsed.Seconds()
 	var all []time.Duration
@@ -197,4 +225,100 @@ func pct(sorted []time.Duration, q float64) float64 {
 		i = len(sorted) - 1
 	}
 	return float64(sorted[i].Microseconds()) / 1000
+}
+
+// fetchToken runs the docker token flow once: GET target unauthenticated,
+// read the Bearer challenge, ask its realm for a token with Basic
+// credentials.
+func fetchToken(client *http.Client, target, accept, login string) (string, error) {
+	user, pass, ok := strings.Cut(login, ":")
+	if !ok {
+		return "", fmt.Errorf("want USER:PASSWORD")
+	}
+	req, err := http.NewRequest(http.MethodGet, target, nil)
+	if err != nil {
+		return "", err
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		return "", fmt.Errorf("GET %s without credentials: %s, want 401 with a challenge", target, resp.Status)
+	}
+	params, err := parseBearerChallenge(resp.Header.Get("WWW-Authenticate"))
+	if err != nil {
+		return "", err
+	}
+	q := neturl.Values{}
+	if params["service"] != "" {
+		q.Set("service", params["service"])
+	}
+	for _, sc := range strings.Fields(params["scope"]) {
+		q.Add("scope", sc)
+	}
+	treq, err := http.NewRequest(http.MethodGet, params["realm"]+"?"+q.Encode(), nil)
+	if err != nil {
+		return "", err
+	}
+	treq.SetBasicAuth(user, pass)
+	tresp, err := client.Do(treq)
+	if err != nil {
+		return "", err
+	}
+	defer tresp.Body.Close()
+	if tresp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("token request: %s", tresp.Status)
+	}
+	var tok struct {
+		Token       string `json:"token"`
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(io.LimitReader(tresp.Body, 1<<20)).Decode(&tok); err != nil {
+		return "", fmt.Errorf("token answer: %w", err)
+	}
+	if tok.Token == "" {
+		tok.Token = tok.AccessToken
+	}
+	if tok.Token == "" {
+		return "", fmt.Errorf("empty token")
+	}
+	return tok.Token, nil
+}
+
+// parseBearerChallenge reads the parameters of a Bearer challenge.
+func parseBearerChallenge(h string) (map[string]string, error) {
+	rest, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok {
+		return nil, fmt.Errorf("not a Bearer challenge: %q", h)
+	}
+	params := map[string]string{}
+	for rest != "" {
+		rest = strings.TrimLeft(rest, " ,")
+		k, v, ok := strings.Cut(rest, "=")
+		if !ok {
+			break
+		}
+		if strings.HasPrefix(v, `"`) {
+			end := strings.IndexByte(v[1:], '"')
+			if end < 0 {
+				return nil, fmt.Errorf("unterminated quote in %q", h)
+			}
+			params[strings.ToLower(k)] = v[1 : end+1]
+			rest = v[end+2:]
+		} else {
+			val, after, _ := strings.Cut(v, ",")
+			params[strings.ToLower(k)] = val
+			rest = after
+		}
+	}
+	if params["realm"] == "" {
+		return nil, fmt.Errorf("no realm in %q", h)
+	}
+	return params, nil
 }
