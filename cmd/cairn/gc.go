@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -9,13 +10,15 @@ import (
 
 	"cairn.dev/cairn/registry"
 	"cairn.dev/cairn/registry/meta"
+	"cairn.dev/cairn/registry/storage"
 )
 
 func newGCCmd() *cobra.Command {
 	var (
-		data   string
-		grace  time.Duration
-		dryRun bool
+		data     string
+		grace    time.Duration
+		dryRun   bool
+		backends backendFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "gc",
@@ -26,12 +29,16 @@ abandoned. Blobs younger than --grace are kept, so pushes in progress are safe.
 The server must not be running on DIR: gc takes the metadata database's lock
 and refuses to start while cairn serve holds it. A running server collects
 garbage itself, online and safely beside concurrent pushes, every
---gc-interval (see cairn serve --help).`,
+--gc-interval (see cairn serve --help).
+
+With --storage and --metadata (the stores several nodes share), gc runs
+beside the nodes: it takes the collector's lease in the database and refuses
+to start while a node holds it.`,
 		Example: `  cairn gc --data ./cairn-data
   cairn gc --data ./cairn-data --grace 0s --dry-run`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			blobs, db, err := openStores(data, time.Second)
+			blobs, db, err := openBackends(cmd.Context(), data, backends, time.Second)
 			if errors.Is(err, meta.ErrLocked) {
 				return fmt.Errorf("%w; the running server collects garbage itself every --gc-interval", err)
 			}
@@ -46,7 +53,20 @@ garbage itself, online and safely beside concurrent pushes, every
 			if grace == 0 {
 				grace = time.Nanosecond // "0s" means no grace at all
 			}
-			rep, err := reg.GC(cmd.Context(), registry.GCOptions{Grace: grace, DryRun: dryRun})
+			protectRecent(blobs, grace)
+			var rep registry.GCReport
+			collect := func(ctx context.Context) error {
+				rep, err = reg.GC(ctx, registry.GCOptions{Grace: grace, DryRun: dryRun})
+				return err
+			}
+			if leases, ok := db.(storage.Leases); ok {
+				err = holdLease(cmd.Context(), leases, gcLease, leaseHolder("cairn gc"), true, collect)
+				if errors.Is(err, storage.ErrLeaseHeld) {
+					return fmt.Errorf("%w; the node holding it collects garbage itself every --gc-interval", err)
+				}
+			} else {
+				err = collect(cmd.Context())
+			}
 			if err != nil {
 				return err
 			}
@@ -64,5 +84,7 @@ garbage itself, online and safely beside concurrent pushes, every
 	cmd.Flags().StringVar(&data, "data", "./cairn-data", "the server's data directory")
 	cmd.Flags().DurationVar(&grace, "grace", registry.DefaultGCGrace, "keep unreferenced blobs younger than this")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "report what would be removed, remove nothing")
+	cmd.Flags().StringVar(&backends.storage, "storage", "", storageFlagHelp)
+	cmd.Flags().StringVar(&backends.metadata, "metadata", "", metadataFlagHelp)
 	return cmd
 }

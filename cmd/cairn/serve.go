@@ -24,6 +24,7 @@ import (
 	"cairn.dev/cairn/registry/cas"
 	"cairn.dev/cairn/registry/gate"
 	"cairn.dev/cairn/registry/meta"
+	"cairn.dev/cairn/registry/redirect"
 	"cairn.dev/cairn/registry/storage"
 	"cairn.dev/cairn/verify"
 	"cairn.dev/cairn/web"
@@ -50,6 +51,11 @@ type serveOptions struct {
 	// turns it off for any other.
 	auth           bool
 	insecureNoAuth bool
+
+	// backends are --storage and --metadata; redirectBlobs answers blob
+	// GETs with a redirect to the blob store.
+	backends      backendFlags
+	redirectBlobs bool
 }
 
 func newServeCmd() *cobra.Command {
@@ -62,9 +68,19 @@ bbolt database, both under --data. Nothing else needs to be started.
 
 Endpoints: the OCI distribution API at /v2/, the web UI at / (repositories,
 versions, signatures, lineage, the access log), /healthz, and Prometheus
-metrics at /metrics. SIGINT or SIGTERM stops the server gracefully.`,
+metrics at /metrics. SIGINT or SIGTERM stops the server gracefully.
+
+Several nodes can serve one registry: give each the same --storage (an
+S3-compatible bucket) and --metadata (a PostgreSQL database). Uploads started
+on one node finish on any other, tag moves from all of them land in one
+history, and one node at a time (holding a lease in the database) collects
+garbage. With --redirect-blobs, blob GETs are answered 307 with a presigned
+URL of the bucket, so the bytes do not pass through the node.`,
 		Example: `  cairn serve
-  cairn serve --addr 0.0.0.0:5000 --data /var/lib/cairn`,
+  cairn serve --addr 0.0.0.0:5000 --data /var/lib/cairn
+  AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=... cairn serve --addr 0.0.0.0:5000 \
+    --storage 's3://cairn-blobs?endpoint=http://minio:9000&region=us-east-1' \
+    --metadata 'postgres://cairn@db:5432/cairn' --redirect-blobs`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runServe(cmd.Context(), o)
@@ -85,6 +101,9 @@ metrics at /metrics. SIGINT or SIGTERM stops the server gracefully.`,
 	f.BoolVar(&o.insecureNoAuth, "insecure-no-auth", false, "serve a non-loopback address WITHOUT authentication: anyone who reaches it may push, pull and delete")
 	f.StringVar(&o.policy, "policy", "", "verification policy (YAML, as for cairn verify): pulls it refuses are answered 403 with the reason")
 	f.StringVar(&o.policyHost, "policy-host", "", "this registry's host[:port] as policy rules name it (default: --addr)")
+	f.StringVar(&o.backends.storage, "storage", "", storageFlagHelp)
+	f.StringVar(&o.backends.metadata, "metadata", "", metadataFlagHelp)
+	f.BoolVar(&o.redirectBlobs, "redirect-blobs", false, "answer blob GETs with 307 to a presigned URL of the --storage bucket")
 	return cmd
 }
 
@@ -113,11 +132,12 @@ func runServe(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	blobs, db, err := openStores(o.data, 2*time.Second)
+	blobs, db, err := openBackends(ctx, o.data, o.backends, 2*time.Second)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	protectRecent(blobs, o.gcGrace)
 
 	var pullGate func(context.Context, string, string, *storage.Manifest) error
 	var policy *verify.Policy
@@ -172,7 +192,15 @@ func runServe(ctx context.Context, o serveOptions) error {
 		return err
 	}
 	mux.Handle("/", ui)
-	api := ui.Watch(metrics.Middleware(reg))
+	var regHandler http.Handler = reg
+	if o.redirectBlobs {
+		urls, ok := blobs.(storage.BlobURLer)
+		if !ok {
+			return errors.New("--redirect-blobs needs a --storage that can make URLs (s3://)")
+		}
+		regHandler = redirect.New(reg, db, urls, redirect.Options{Logger: log})
+	}
+	api := ui.Watch(metrics.Middleware(regHandler))
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The API is dispatched before ServeMux, which would answer
 		// unclean paths (.., //) with a redirect instead of an OCI error.
@@ -205,18 +233,20 @@ func runServe(ctx context.Context, o serveOptions) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	if o.gcInterval > 0 {
+	if leases, ok := db.(storage.Leases); ok && o.gcInterval > 0 {
+		go collectShared(ctx, log, reg, leases, o.gcInterval, o.gcGrace)
+	} else if o.gcInterval > 0 {
 		go collectGarbage(ctx, log, reg, o.gcInterval, o.gcGrace)
 	}
 
 	errc := make(chan error, 1)
 	go func() {
 		if o.tlsCert != "" {
-			log.Info("serving", "url", "https://"+ln.Addr().String(), "data", o.data, "auth", authOn)
+			log.Info("serving", "url", "https://"+ln.Addr().String(), "data", o.data, "stores", describeBackends(o.data, o.backends), "auth", authOn)
 			errc <- srv.ServeTLS(ln, o.tlsCert, o.tlsKey)
 			return
 		}
-		log.Info("serving", "url", "http://"+ln.Addr().String(), "data", o.data, "auth", authOn)
+		log.Info("serving", "url", "http://"+ln.Addr().String(), "data", o.data, "stores", describeBackends(o.data, o.backends), "auth", authOn)
 		errc <- srv.Serve(ln)
 	}()
 	select {
@@ -272,7 +302,7 @@ const adminCredentialFile = "admin-credential"
 // setupAuth makes sure an administrator exists (CAIRN_ADMIN_PASSWORD, or a
 // generated one-time credential written under --data) and returns the
 // authentication layer.
-func setupAuth(ctx context.Context, o serveOptions, db *meta.DB, log *slog.Logger, rec auth.Recorder) (*auth.Auth, error) {
+func setupAuth(ctx context.Context, o serveOptions, db metaStore, log *slog.Logger, rec auth.Recorder) (*auth.Auth, error) {
 	file := filepath.Join(o.data, adminCredentialFile)
 	res, err := auth.Bootstrap{Password: os.Getenv("CAIRN_ADMIN_PASSWORD"), CredentialFile: file}.Ensure(ctx, db)
 	if err != nil {
