@@ -16,6 +16,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
+
+	"cairn.dev/cairn/registry/auth"
 )
 
 // sessionCookie is the name of the session cookie.
@@ -237,7 +239,9 @@ func (u *UI) postLogin(c echo.Context) error {
 	if user == "" || password == "" || len(user) > maxLoginField || len(password) > maxLoginField {
 		return fail(errLoginFailed)
 	}
-	principal, err := u.cfg.Auth.Login(c.Request().Context(), user, password)
+	// The address (the direct peer: forwarding headers are not trusted)
+	// lets the auth layer throttle failed logins per address too.
+	principal, err := u.cfg.Auth.Login(auth.WithClientAddr(c.Request().Context(), c.RealIP()), user, password)
 	if err != nil || principal == "" {
 		u.log.Info("web: login refused", "user", user, "address", c.RealIP(), "err", err)
 		var pe *Error

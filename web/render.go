@@ -101,6 +101,10 @@ func (u *UI) render(c echo.Context, code int, name, title string, data any) erro
 func (u *UI) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
+	// RealIP is the direct peer: X-Forwarded-For and X-Real-IP are not
+	// trusted, so a client cannot name another address in the logs or
+	// dodge the per-address login budget.
+	e.IPExtractor = echo.ExtractIPDirect()
 	e.HTTPErrorHandler = u.handleError
 	e.Use(securityHeaders)
 	e.Use(middleware.BodyLimit(maxFormBody))
