@@ -5,6 +5,11 @@
 #
 #   CAIRN=/path/to/cairn CONFORMANCE=/path/to/conformance scripts/conformance.sh
 #
+# SERVE_ARGS adds arguments to `cairn serve` (split at spaces, not globbed),
+# e.g. the shared stores of several nodes:
+#
+#   SERVE_ARGS="--storage s3://BUCKET/PREFIX?endpoint=URL --metadata postgres://..." scripts/conformance.sh
+#
 # Results (junit.xml, report.html, stdout.txt) go to $RESULTS (default
 # ./results/conformance).
 set -euo pipefail
@@ -23,7 +28,8 @@ cleanup() {
 trap cleanup EXIT
 
 port=$((20000 + RANDOM % 20000))
-"$CAIRN" serve --addr "127.0.0.1:$port" --data "$tmp/data" --log-level warn >"$tmp/server.log" 2>&1 &
+read -ra serve_args <<<"${SERVE_ARGS:-}"
+"$CAIRN" serve --addr "127.0.0.1:$port" --data "$tmp/data" --log-level warn "${serve_args[@]}" >"$tmp/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 100); do
 	curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break
