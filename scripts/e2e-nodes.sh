@@ -44,7 +44,7 @@ export HOME=$TMP/home DOCKER_CONFIG=$TMP/home/.docker CAIRN_CACHE=$TMP/cache
 mkdir -p "$HOME"
 
 if [[ -z ${CAIRN_TEST_S3:-} || -z ${CAIRN_TEST_POSTGRES:-} ]]; then
-	OWN_SERVICES=$TMP/services
+	OWN_SERVICES=${TMPDIR:-/tmp}/cairn-e2e-nodes-services-$$ # not under $TMP: the postgres user must reach it
 	SERVICES_DIR=$OWN_SERVICES "$ROOT/scripts/services.sh" start >/dev/null || die "could not start MinIO and PostgreSQL"
 	eval "$(SERVICES_DIR=$OWN_SERVICES "$ROOT/scripts/services.sh" env)"
 fi
