@@ -37,6 +37,7 @@ Show a tag's moves: cairn history 127.0.0.1:5000/models/llama:v1`,
 		newQuarantineCmd(),
 		newScanCmd(),
 		newUserCmd(), newAccessCmd(), newTokenCmd(),
+		newLogCmd(),
 	)
 	return root
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"cairn.dev/cairn/registry"
+	"cairn.dev/cairn/registry/accesslog"
 	"cairn.dev/cairn/registry/auth"
 	"cairn.dev/cairn/registry/cas"
 	"cairn.dev/cairn/registry/gate"
@@ -56,10 +57,13 @@ type serveOptions struct {
 	// GETs with a redirect to the blob store.
 	backends      backendFlags
 	redirectBlobs bool
+
+	// logRetention is how long access records are kept (0: forever).
+	logRetention retentionFlag
 }
 
 func newServeCmd() *cobra.Command {
-	o := serveOptions{maxBlobSize: registry.DefaultMaxBlobSize}
+	o := serveOptions{maxBlobSize: registry.DefaultMaxBlobSize, logRetention: retentionFlag(defaultLogRetention)}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the registry (OCI distribution API at /v2/)",
@@ -69,6 +73,10 @@ bbolt database, both under --data. Nothing else needs to be started.
 Endpoints: the OCI distribution API at /v2/, the web UI at / (repositories,
 versions, signatures, lineage, the access log), /healthz, and Prometheus
 metrics at /metrics. SIGINT or SIGTERM stops the server gracefully.
+
+Every pull, push, delete, login and denial is appended to the access log, a
+hash chain in the metadata store: read it with cairn log (administrators
+reach it at /_cairn/admin/log), check it with cairn log verify.
 
 Several nodes can serve one registry: give each the same --storage (an
 S3-compatible bucket) and --metadata (a PostgreSQL database). Uploads started
@@ -104,6 +112,7 @@ URL of the bucket, so the bytes do not pass through the node.`,
 	f.StringVar(&o.backends.storage, "storage", "", storageFlagHelp)
 	f.StringVar(&o.backends.metadata, "metadata", "", metadataFlagHelp)
 	f.BoolVar(&o.redirectBlobs, "redirect-blobs", false, "answer blob GETs with 307 to a presigned URL of the --storage bucket")
+	f.Var(&o.logRetention, "log-retention", "prune access records older than this, daily (e.g. 90d; 0 keeps them forever)")
 	return cmd
 }
 
@@ -138,6 +147,10 @@ func runServe(ctx context.Context, o serveOptions) error {
 	}
 	defer db.Close()
 	protectRecent(blobs, o.gcGrace)
+	// The access log, appended in batches; flushed after the server has
+	// stopped and before the database closes.
+	rec := accesslog.New(db, accesslog.Options{Logger: log})
+	defer closeAccessLog(rec, log)
 
 	var pullGate func(context.Context, string, string, *storage.Manifest) error
 	var policy *verify.Policy
@@ -181,7 +194,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 	var authn *auth.Auth
 	var uiAuth web.Authorizer
 	if authOn {
-		if authn, err = setupAuth(ctx, o, db, log, nil); err != nil {
+		if authn, err = setupAuth(ctx, o, db, log, rec); err != nil {
 			return err
 		}
 		uiAuth = authn
@@ -200,7 +213,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 		}
 		regHandler = redirect.New(reg, db, urls, redirect.Options{Logger: log})
 	}
-	api := ui.Watch(metrics.Middleware(regHandler))
+	api := ui.Watch(metrics.Middleware(rec.Middleware(regHandler)))
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The API is dispatched before ServeMux, which would answer
 		// unclean paths (.., //) with a redirect instead of an OCI error.
@@ -217,6 +230,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 	} else {
 		log.Warn("authentication is off: anyone who reaches this address may push, pull and delete", "addr", o.addr)
 	}
+	front = accessLogAPI(front, db, authn, rec) // GET /_cairn/admin/log[/verify], administrators only
 	front = auth.SecurityHeaders(front, o.tlsCert != "")
 
 	ln, err := net.Listen("tcp", o.addr)
@@ -238,6 +252,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 	} else if o.gcInterval > 0 {
 		go collectGarbage(ctx, log, reg, o.gcInterval, o.gcGrace)
 	}
+	go accesslog.Retain(ctx, db, time.Duration(o.logRetention), 0, log)
 
 	errc := make(chan error, 1)
 	go func() {
