@@ -15,6 +15,8 @@
 // noted in the log itself by one record with action "dropped" and the
 // number lost, so a gap is visible to whoever reads the log.
 // [Recorder.Close] flushes; call it after the HTTP server has shut down.
+// A process killed without a shutdown (kill -9, power loss) loses what was
+// recorded but not yet appended: at most one FlushInterval of requests.
 //
 // [Recorder.Middleware] records registry API requests after they were
 // answered:

@@ -1,0 +1,67 @@
+package accesslog_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+
+	"cairn.dev/cairn/registry"
+	"cairn.dev/cairn/registry/accesslog"
+	"cairn.dev/cairn/registry/meta"
+	"cairn.dev/cairn/registry/storage"
+)
+
+// A Recorder in front of a handler records what it answered; Close
+// flushes, and the chain verifies.
+func ExampleRecorder_Middleware() {
+	dir, _ := os.MkdirTemp("", "accesslog-example")
+	defer os.RemoveAll(dir)
+	db, err := meta.Open(filepath.Join(dir, "meta.db"), nil)
+	if err != nil {
+		panic(err)
+	}
+	defer db.Close()
+
+	rec := accesslog.New(db, accesslog.Options{})
+	// Stands in for the registry: every manifest exists, secret/ is denied.
+	registryAPI := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rt, _ := registry.ParseRoute(r.URL.EscapedPath()); rt.Name == "secret/model" {
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		w.Header().Set("Docker-Content-Digest", "sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae")
+	})
+	h := rec.Middleware(registryAPI)
+	for _, path := range []string{"/v2/team/model/manifests/v1", "/v2/secret/model/manifests/v1"} {
+		req := httptest.NewRequest("GET", path, nil)
+		req = req.WithContext(registry.WithPrincipal(req.Context(), "alice"))
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	rec.Close(context.Background())
+
+	db.Access(context.Background(), storage.AccessFilter{}, func(r storage.AccessRecord) error {
+		fmt.Println(r.Seq, r.Principal, r.Action, r.Result, r.Status, r.Repository, r.Reference)
+		return nil
+	})
+	st, _ := db.VerifyAccess(context.Background())
+	fmt.Println("intact:", st.OK, "records:", st.Records)
+	// Output:
+	// 2 alice denied denied 403 secret/model v1
+	// 1 alice pull ok 200 team/model v1
+	// intact: true records: 2
+}
+
+// Classify says what Middleware records for a request and its answer.
+func ExampleClassify() {
+	req := httptest.NewRequest("DELETE", "/v2/team/model/manifests/v1", nil)
+	rec, ok := accesslog.Classify(req, http.StatusAccepted, http.Header{})
+	fmt.Println(ok, rec.Action, rec.Result, rec.Repository, rec.Reference)
+	_, ok = accesslog.Classify(httptest.NewRequest("GET", "/v2/team/model/blobs/sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae", nil), 200, http.Header{})
+	fmt.Println(ok)
+	// Output:
+	// true delete ok team/model v1
+	// false
+}
