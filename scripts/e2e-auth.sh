@@ -188,5 +188,33 @@ id=$("$CAIRN" token list --json --registry "$REG" | jq -r '.[0].id')
 check "cairn token revoke" "$CAIRN" token revoke "$id" --registry "$REG"
 refuse "a revoked token cannot pull" "401|unauthorized" oras pull --plain-http -u ci -p "$TOKEN" -o pulled-r "$REG/team-a/model:v1"
 
+# ---------------------------------------------------------------- TLS
+# A second server with --tls-cert/--tls-key (auth is on by --auth): the
+# realm is https, HSTS is sent, and oras logs in and pushes over TLS.
+if command -v openssl >/dev/null; then
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
+		-addext subjectAltName=IP:127.0.0.1 -keyout tls.key -out tls.crt >/dev/null 2>&1 || die "openssl req"
+	TPORT=$((PORT + 1))
+	TREG=127.0.0.1:$TPORT
+	CAIRN_ADMIN_PASSWORD=$ADMIN_PASS "$CAIRN" serve --addr "$TREG" --data "$TMP/data-tls" --auth --tls-cert tls.crt --tls-key tls.key >"$TMP/server-tls.log" 2>&1 &
+	TLS_PID=$!
+	for _ in $(seq 100); do
+		[[ $(cl --cacert tls.crt -o /dev/null -w '%{http_code}' "https://$TREG/v2/") == 401 ]] && break
+		sleep 0.2
+	done
+	thdr=$(cl --cacert tls.crt -D - -o /dev/null "https://$TREG/v2/team-a/model/manifests/v1" | tr -d '\r')
+	grep -qi "^www-authenticate: Bearer realm=\"https://$TREG/token\"" <<<"$thdr" && ok "over TLS the realm is https://$TREG/token" || bad "TLS realm" "$thdr"
+	grep -qi '^strict-transport-security: max-age=' <<<"$thdr" && ok "over TLS, HSTS is sent" || bad "HSTS" "$thdr"
+	check "oras login over TLS" oras login --ca-file tls.crt -u admin -p "$ADMIN_PASS" "$TREG"
+	check "oras push over TLS with auth" oras push --ca-file tls.crt "$TREG/team-a/tls:v1" a.bin
+	rm -rf tpulled && check "oras pull over TLS with auth" oras pull --ca-file tls.crt -o tpulled "$TREG/team-a/tls:v1"
+	code=$(cl --cacert tls.crt -o /dev/null -w '%{http_code}' "https://$TREG/v2/team-a/tls/tags/list")
+	[[ $code == 401 ]] && ok "anonymous over TLS: 401" || bad "anonymous over TLS" "HTTP $code"
+	kill "$TLS_PID" 2>/dev/null
+	wait "$TLS_PID" 2>/dev/null
+else
+	bad "TLS checks" "openssl is not installed"
+fi
+
 printf '\ne2e-auth: %d passed, %d failed\n' "$pass" "$fail"
 [[ $fail == 0 ]]
