@@ -100,8 +100,18 @@
 //
 // # Access log
 //
-// Through Config.Recorder: logins (ok and refused, with the scopes asked and
-// granted), API token use, creation and revocation, denials (403) and
-// account changes. The first, credential-less request of the token flow is
-// only logged at debug level: every docker-style client starts with one.
+// Through Config.Recorder: logins (ok and refused, throttled ones too, with
+// the scopes asked and granted), API token use, creation and revocation,
+// denials (403, and the 401 that answers a request without credentials,
+// with what it needed) and account changes. The anonymous GET /v2/ that
+// starts every docker login is not recorded. The principal is the user
+// name, or token:<id> for an API token (directly or through a bearer token
+// exchanged for it); tag history records the same.
+//
+// # Not covered
+//
+// /healthz and /metrics stay open (the metrics name route kinds, never
+// repositories). Forwarding headers are not trusted (see Throttle). The
+// web UI keeps its own sessions and asks Auth through Authenticate, Login,
+// CanRead and IsAdmin.
 package auth
