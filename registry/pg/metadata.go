@@ -327,18 +327,21 @@ func (db *DB) History(ctx context.Context, repo, tag string) ([]storage.TagMove,
 }
 
 // LinkBlob implements storage.Metadata.
+// A new repository and its first link are one transaction.
 func (db *DB) LinkBlob(ctx context.Context, repo string, dgst digest.Digest, size int64) error {
-	id, _, err := repoID(ctx, db.pool, repo, true)
-	if err != nil {
-		return err
-	}
-	_, err = db.pool.Exec(ctx, `INSERT INTO blob_links (repo_id, digest, size, linked) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (repo_id, digest) DO UPDATE SET size = EXCLUDED.size, linked = EXCLUDED.linked`,
-		id, string(dgst), size, db.now().UTC())
-	if err != nil {
-		return fmt.Errorf("pg: link %s to %s: %w", dgst, repo, err)
-	}
-	return nil
+	return db.tx(ctx, func(tx pgx.Tx) error {
+		id, _, err := repoID(ctx, tx, repo, true)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO blob_links (repo_id, digest, size, linked) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (repo_id, digest) DO UPDATE SET size = EXCLUDED.size, linked = EXCLUDED.linked`,
+			id, string(dgst), size, db.now().UTC())
+		if err != nil {
+			return fmt.Errorf("pg: link %s to %s: %w", dgst, repo, err)
+		}
+		return nil
+	})
 }
 
 // BlobLink implements storage.Metadata.

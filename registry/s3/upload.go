@@ -57,8 +57,15 @@ type upload struct {
 	// (until a part is sent), keepBytes their size.
 	keep      []chunkInfo
 	keepBytes int64
-	done      bool
-	broken    bool
+	// loaded is set once the saved chunks are in w.buf: they are read on
+	// the first Write or Commit, not by ResumeUpload, so that a status
+	// request (resume, Size, Abort) reads the state alone.
+	loaded bool
+	// dirty is set by the first byte written: a Close without one leaves
+	// the saved state as it is.
+	dirty  bool
+	done   bool
+	broken bool
 }
 
 var _ storage.Upload = (*upload)(nil)
@@ -77,7 +84,7 @@ func (s *Store) NewUpload(ctx context.Context) (storage.Upload, error) {
 	if err != nil {
 		return nil, fmt.Errorf("s3: create upload: %w", err)
 	}
-	return &upload{s: s, id: id, w: s.newPartWriter(s.ingestKey(id), h), etag: info.ETag, saved: st}, nil
+	return &upload{s: s, id: id, w: s.newPartWriter(s.ingestKey(id), h), etag: info.ETag, saved: st, loaded: true}, nil
 }
 
 // readState reads an upload's state object and its ETag.
@@ -97,8 +104,9 @@ func (s *Store) readState(ctx context.Context, id string) (raw []byte, etag stri
 	return raw, oi.ETag, nil
 }
 
-// ResumeUpload implements storage.BlobStore. It reads the state and the
-// chunks after the last part (at most a part's worth) back into memory.
+// ResumeUpload implements storage.BlobStore. It reads the state; the
+// chunks after the last part (at most a part's worth) are read back into
+// memory when the upload is written to or committed.
 func (s *Store) ResumeUpload(ctx context.Context, id string) (storage.Upload, error) {
 	if !validID(id) {
 		return nil, fmt.Errorf("upload id %.40q: %w", id, storage.ErrUploadUnknown)
@@ -116,12 +124,6 @@ func (s *Store) ResumeUpload(ctx context.Context, id string) (storage.Upload, er
 	var tail int64
 	for _, c := range st.Chunks {
 		tail += c.Size
-	}
-	w.buf = make([]byte, 0, max(tail, 64<<10))
-	for _, c := range st.Chunks {
-		if err := s.readChunk(ctx, id, c, w); err != nil {
-			return nil, fmt.Errorf("s3: upload %s: %w", id, err)
-		}
 	}
 	u := &upload{s: s, id: id, w: w, etag: etag, saved: st, keep: st.Chunks, keepBytes: tail}
 	w.onFlush = func() { u.keep, u.keepBytes = nil, 0 }
@@ -147,6 +149,24 @@ func (s *Store) readChunk(ctx context.Context, id string, c chunkInfo, w *partWr
 	return nil
 }
 
+// load reads the saved chunks into the part buffer, once.
+func (u *upload) load() error {
+	if u.loaded {
+		return nil
+	}
+	u.loaded = true
+	ctx, cancel := context.WithTimeout(context.Background(), partTimeout)
+	defer cancel()
+	u.w.buf = make([]byte, 0, max(u.keepBytes, 64<<10))
+	for _, c := range u.saved.Chunks {
+		if err := u.s.readChunk(ctx, u.id, c, u.w); err != nil {
+			u.broken = true
+			return fmt.Errorf("s3: upload %s: %w", u.id, err)
+		}
+	}
+	return nil
+}
+
 func (u *upload) ID() string  { return u.id }
 func (u *upload) Size() int64 { return u.w.n }
 
@@ -154,6 +174,10 @@ func (u *upload) Write(p []byte) (int, error) {
 	if u.done {
 		return 0, fmt.Errorf("s3: upload %s: %w", u.id, storage.ErrUploadUnknown)
 	}
+	if err := u.load(); err != nil {
+		return 0, err
+	}
+	u.dirty = u.dirty || len(p) > 0
 	n, err := u.w.Write(p)
 	if err != nil {
 		u.broken = true
@@ -166,7 +190,11 @@ func (u *upload) ReadFrom(r io.Reader) (int64, error) {
 	if u.done {
 		return 0, fmt.Errorf("s3: upload %s: %w", u.id, storage.ErrUploadUnknown)
 	}
+	if err := u.load(); err != nil {
+		return 0, err
+	}
 	n, err := u.w.ReadFrom(r)
+	u.dirty = u.dirty || n > 0
 	if err != nil {
 		u.broken = true
 	}
@@ -185,6 +213,9 @@ func (u *upload) Close() error {
 	}
 	u.done = true
 	defer u.w.release()
+	if !u.dirty {
+		return nil // nothing written: the saved state stands
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), partTimeout)
 	defer cancel()
 	if err := u.w.wait(); err != nil {
@@ -251,6 +282,9 @@ func (u *upload) Commit(ctx context.Context, dgst digest.Digest) error {
 		return fmt.Errorf("%s: %w", u.id, storage.ErrUploadUnknown)
 	}
 	if err := checkDigest(dgst); err != nil {
+		return err
+	}
+	if err := u.load(); err != nil {
 		return err
 	}
 	u.done = true
