@@ -23,6 +23,7 @@ import (
 
 	"cairn.dev/cairn/attest"
 	"cairn.dev/cairn/registry"
+	"cairn.dev/cairn/registry/accesslog"
 	"cairn.dev/cairn/registry/auth"
 	"cairn.dev/cairn/registry/cas"
 	"cairn.dev/cairn/registry/meta"
@@ -113,7 +114,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if e.UI, err = web.New(cfg); err != nil {
 		t.Fatal(err)
 	}
-	api := e.UI.Watch(recordPulls(db, reg))
+	api := e.UI.Watch(recordPulls(t, db, reg))
 	h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/v2" || strings.HasPrefix(r.URL.Path, "/v2/") {
 			api.ServeHTTP(w, r)
@@ -124,43 +125,19 @@ func newEnv(t testing.TB, o envOptions) *env {
 	return e
 }
 
-// recordPulls appends a pull record for every manifest GET the registry
-// answers, standing in for the access-log recorder cairn serve mounts.
-func recordPulls(log storage.AccessLog, next http.Handler) http.Handler {
+// recordPulls records the registry's requests in the access log with the
+// recorder cairn serve uses, flushing after each request so that a page
+// read next shows it.
+func recordPulls(t testing.TB, log storage.AccessLog, next http.Handler) http.Handler {
+	rec := accesslog.New(log, accesslog.Options{})
+	t.Cleanup(func() { rec.Close(context.Background()) })
+	mw := rec.Middleware(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sw := &statusRecorder{ResponseWriter: w}
-		next.ServeHTTP(sw, r)
-		rt, ok := registry.ParseRoute(r.URL.EscapedPath())
-		if !ok || rt.Kind != "manifest" || r.Method != http.MethodGet {
-			return
+		mw.ServeHTTP(w, r)
+		if err := rec.Flush(context.WithoutCancel(r.Context())); err != nil {
+			t.Errorf("flush access log: %v", err)
 		}
-		rec := storage.AccessRecord{Principal: registry.Principal(r.Context()), Address: "127.0.0.1", Action: storage.ActionPull,
-			Repository: rt.Name, Reference: rt.Arg, Digest: digest.Digest(sw.Header().Get("Docker-Content-Digest")),
-			Result: storage.ResultOK, Status: sw.status}
-		if sw.status >= 300 {
-			rec.Result = storage.ResultFailed
-		}
-		log.AppendAccess(context.WithoutCancel(r.Context()), rec)
 	})
-}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
 }
 
 // repo is an oras-go client for a repository of the env's registry.
