@@ -11,6 +11,15 @@
 //	repos/<name>/referrers   subject 0x00 referrer -> empty
 //	repos/<name>/blobs       digest -> JSON {size, linked}
 //	uploads                  id -> JSON storage.UploadSession
+//	quarantine               repo "@" digest -> JSON storage.Quarantine (created on first use)
+//	access                   seq -> sha256 || encoding (the access log's hash chain)
+//	access-chain             head, anchor -> seq || sha256
+//	access-repo              repo 0x00 seq -> empty (index)
+//	access-principal         principal 0x00 seq -> empty (index)
+//
+// Users, grants and API tokens (storage.Accounts) have their own buckets,
+// listed in buckets.go. The access buckets are created on the first append;
+// a database without them reads as an empty log.
 //
 // Every change is one db.Update, so each storage.Metadata method is atomic.
 // Values are copied out before a transaction ends (bbolt's memory is only
