@@ -6,7 +6,8 @@
 #   2. a chunked upload started on A, continued and finished on B
 #   3. 50 concurrent tag moves split between A and B: 50 history entries, one chain
 #   4. garbage collection: one node holds the lease; cairn gc beside them is refused
-#   5. the access log's hash chain over records from every node verifies
+#   5. the access log holds the pushes of both nodes in one hash chain, and
+#      cairn log verify passes
 #   6. kill -9 of node A during pushes: B keeps serving, acknowledged pushes
 #      are all there, cairn scrub is clean, cut-off pushes succeed through B
 #   7. node C with --redirect-blobs: blob GETs answer 307 to MinIO, and oras,
@@ -172,11 +173,28 @@ collectors=$(grep -l "this node holds the lease" "$TMP"/A.log "$TMP"/B.log | wc 
 gc_out=$("$CAIRN" gc --data "$TMP/data-gc" "${STORES[@]}" --dry-run 2>&1)
 [[ $? != 0 && $gc_out == *"lease"* ]] && ok "cairn gc while a node holds the lease is refused" || bad "cairn gc beside the nodes" "$gc_out"
 
-# 5. The access log: records from both nodes, one chain.
-if "$CAIRN" log --help >/dev/null 2>&1; then
-	check "cairn log verify over records from both nodes" "$CAIRN" log verify "${STORES[@]:2}"
+# 5. The access log: the 50 pushes of step 3 were recorded by the node each
+# went through (25 by A, 25 by B), all in one chain that verifies from
+# either node.
+log_check() {
+	local i d recs st missing=0
+	sleep 2 # the recorders write in batches
+	for node in "$A" "$B"; do
+		st=$("$CAIRN" log verify --registry "$node" --json) || { echo "cairn log verify through $node: $st"; return 1; }
+		[[ $(jq -r .ok <<<"$st") == true ]] || { echo "chain broken: $st"; return 1; }
+	done
+	recs=$("$CAIRN" log --registry "$B" --json --limit 0 --repo e2e/tags --action push) || return 1
+	for i in $(seq 0 49); do
+		d=sha256:$(sha256sum <"$TMP/manifest.$i" | cut -d' ' -f1)
+		jq -e --arg d "$d" 'any(.[]; .digest == $d and .result == "ok")' <<<"$recs" >/dev/null || missing=$((missing + 1))
+	done
+	[[ $missing == 0 ]] || { echo "$missing of the 50 pushes are not in the log"; return 1; }
+	echo "$(jq -r .records <<<"$st") records, head $(jq -r '"\(.headSeq):\(.head)"' <<<"$st")"
+}
+if out=$(log_check 2>&1); then
+	ok "cairn log verify: one hash chain over records from both nodes, all 50 pushes in it ($out)"
 else
-	echo "skip - cairn log verify: this cairn has no log command (the access log's recorder is not wired into serve yet)"
+	bad "cairn log verify over records from both nodes" "$out"
 fi
 
 # 6. kill -9 of node A during pushes: eight at once, two small; A is
