@@ -683,3 +683,40 @@ func TestAuth_UIAuthorizer(t *testing.T) {
 		t.Error("CanRead with an expired token")
 	}
 }
+
+// TestAuth_MountScope: a bearer token with push on the target but not pull
+// on the source gets 401 insufficient_scope (naming both) when its user may
+// pull the source, so that the client asks for the right token; a user who
+// may not gets a plain upload.
+func TestAuth_MountScope(t *testing.T) {
+	s := newServer(t, auth.Config{})
+	s.addUser(t, "alice", "alice-password", "team-a/*", "write", "shared/*", "read")
+	img := s.pushImage(t, "shared/base", "v1", []byte("base layer"), nil)
+	other := s.pushImage(t, "secret/x", "v1", []byte("secret layer"), nil)
+	post := func(tok, from string, d string) (int, string) {
+		code, h, _ := s.do(t, "POST", "/v2/team-a/m/blobs/uploads/?mount="+d+"&from="+from, "", "", nil, "Authorization", "Bearer "+tok)
+		return code, h.Get("WWW-Authenticate")
+	}
+	narrow := s.bearer(t, "alice", "alice-password", "repository:team-a/m:pull,push")
+	code, ch := post(narrow, "shared/base", img.Layer.String())
+	_, p, _ := auth.ParseChallenge(ch)
+	if code != 401 || p["error"] != "insufficient_scope" || p["scope"] != "repository:team-a/m:pull,push repository:shared/base:pull" {
+		t.Errorf("mount with a token lacking the source: %d %q", code, ch)
+	}
+	wide := s.bearer(t, "alice", "alice-password", "repository:team-a/m:pull,push", "repository:shared/base:pull")
+	if code, _ := post(wide, "shared/base", img.Layer.String()); code != 201 {
+		t.Errorf("mount with both scopes: %d, want 201", code)
+	}
+	if code, _ := post(narrow, "secret/x", other.Layer.String()); code != 202 {
+		t.Errorf("mount from a repository alice may not pull: %d, want 202 (a plain upload)", code)
+	}
+	// oras-go follows the challenge by itself.
+	repo := s.repo(t, "team-a/n", orasauth.Credential{Username: "alice", Password: "alice-password"})
+	desc := ocispec.Descriptor{MediaType: "application/octet-stream", Digest: img.Layer, Size: int64(len("base layer"))}
+	if err := repo.Mount(t.Context(), desc, "shared/base", nil); err != nil {
+		t.Errorf("oras-go Mount: %v", err)
+	}
+	if _, err := s.Meta.BlobLink(t.Context(), "team-a/n", img.Layer); err != nil {
+		t.Errorf("not mounted: %v", err)
+	}
+}

@@ -102,6 +102,20 @@ func (a *Auth) serveV2(w http.ResponseWriter, r *http.Request, next http.Handler
 				a.internalError(w, r, err)
 				return
 			}
+			if !mayMount && id.bearer {
+				// A token without pull on from, for a user who has it:
+				// ask for a token with that scope (the challenge names
+				// it) rather than copy the bytes again.
+				could, err := a.may(ctx, id, TypeRepository, from, ActionPull)
+				if err != nil {
+					a.internalError(w, r, err)
+					return
+				}
+				if could {
+					a.unauthorized(w, r, scope, "insufficient_scope", "the token does not grant repository:"+from+":pull for the mount")
+					return
+				}
+			}
 		}
 		if !mayMount {
 			r = withoutMount(r)
