@@ -5,11 +5,13 @@
 # login, skopeo --src-creds/--dest-creds and cosign (with the credential
 # cairn login stored) work through the token flow; a pull-only API token for
 # team-a/* pulls team-a, cannot pull team-b and cannot push; repeated wrong
-# passwords are answered 429.
+# passwords are answered 429; the OCI conformance suite passes through the
+# token flow; with --tls-cert/--tls-key the realm is https.
 #
 #   CAIRN=/path/to/cairn scripts/e2e-auth.sh
 #
-# Needs oras, crane, skopeo, cosign (v3), curl and jq on PATH.
+# Needs oras, crane, skopeo, cosign (v3), curl, jq, openssl and the
+# distribution-spec conformance binary (on PATH or CONFORMANCE=...).
 # Prints "ok   - <check>" or "FAIL - <check>: <why>" per check; exits 1 if
 # any failed, 2 if the set-up failed.
 set -uo pipefail
@@ -187,6 +189,31 @@ check "cairn login as alice (token list)" bash -c 'printf "%s\n" "$1" | "$2" log
 id=$("$CAIRN" token list --json --registry "$REG" | jq -r '.[0].id')
 check "cairn token revoke" "$CAIRN" token revoke "$id" --registry "$REG"
 refuse "a revoked token cannot pull" "401|unauthorized" oras pull --plain-http -u ci -p "$TOKEN" -o pulled-r "$REG/team-a/model:v1"
+
+# ---------------------------------------------------------------- OCI conformance with auth on
+# The distribution-spec suite, every workflow on, logging in through the
+# token flow as admin: nothing may fail; only the anonymous mount (never
+# done with auth on: it could copy a blob out of any repository; the spec
+# lets a registry answer it with a plain upload) may be skipped.
+CONF=${CONFORMANCE:-$(command -v conformance || true)}
+if [[ -n $CONF && -x $CONF ]]; then
+	mkdir -p "$TMP/conformance"
+	(cd "$TMP/conformance" && env OCI_REGISTRY="$REG" OCI_TLS=disabled OCI_USERNAME=admin OCI_PASSWORD="$ADMIN_PASS" \
+		OCI_REPO1=conformance/repo1 OCI_REPO2=conformance/repo2 \
+		OCI_API_PULL=true OCI_API_PUSH=true OCI_API_TAGS_LIST=true OCI_API_REFERRER=true \
+		OCI_API_TAGS_DELETE=true OCI_API_MANIFESTS_DELETE=true OCI_API_BLOBS_DELETE=true \
+		OCI_API_BLOBS_UPLOAD_CANCEL=true OCI_API_MANIFESTS_TAG_PARAM=true \
+		OCI_RESULTS_DIR="$TMP/conformance" "$CONF") >"$TMP/conformance.out" 2>&1
+	summary=$(grep -o 'tests="[0-9]*" failures="[0-9]*" errors="[0-9]*" skipped="[0-9]*"' "$TMP/conformance/junit.xml" 2>/dev/null | head -1)
+	skips=$(grep ': Skip' "$TMP/conformance.out" | grep -vc 'mount anonymous/blob-mount-anonymous')
+	if [[ $summary =~ failures=\"0\"\ errors=\"0\" && $skips == 0 ]]; then
+		ok "OCI conformance with auth on, as admin through the token flow ($summary; skipped: the anonymous mount only)"
+	else
+		bad "OCI conformance with auth on" "$summary; $(grep -E ': (Fail|Skip)' "$TMP/conformance.out" | head -10)"
+	fi
+else
+	bad "OCI conformance with auth on" "no conformance binary (set CONFORMANCE or put it on PATH)"
+fi
 
 # ---------------------------------------------------------------- TLS
 # A second server with --tls-cert/--tls-key (auth is on by --auth): the
