@@ -78,6 +78,16 @@ Every pull, push, delete, login and denial is appended to the access log, a
 hash chain in the metadata store: read it with cairn log (administrators
 reach it at /_cairn/admin/log), check it with cairn log verify.
 
+Authentication is on whenever --addr is not a loopback address (unless
+--insecure-no-auth) and on loopback with --auth: docker-style token auth, the
+realm at /token, so cairn login, oras, crane, skopeo and cosign log in as
+usual. The first start with auth creates the user admin with the password in
+CAIRN_ADMIN_PASSWORD or, without it, a generated one written to
+DATA/admin-credential (mode 0600). Manage users, roles and API tokens with
+cairn user, cairn access and cairn token. --tls-cert/--tls-key serve HTTPS
+(with HSTS); every answer carries nosniff, a referrer policy and, on the API,
+a content security policy that allows nothing.
+
 Several nodes can serve one registry: give each the same --storage (an
 S3-compatible bucket) and --metadata (a PostgreSQL database). Uploads started
 on one node finish on any other, tag moves from all of them land in one
