@@ -72,7 +72,13 @@ offline() { ! grep -qiE '127\.0\.0\.1:9[^0-9]|proxyconnect|sigstore\.dev|tuf' "$
 # Two models with different content, so different digests.
 for m in a b; do
 	mkdir -p "$TMP/$m"
-	head -c 100000 /dev/urandom >"$TMP/$m/model.safetensors"
+	# A valid safetensors file (the agent scans it): a one-tensor header,
+	# padded to 8 bytes, over random data.
+	hdr='{"w":{"dtype":"U8","shape":[100000],"data_offsets":[0,100000]}}'
+	while ((${#hdr} % 8)); do hdr+=" "; done
+	for i in 0 1 2 3 4 5 6 7; do printf "\\x$(printf %02x $(((${#hdr} >> (8 * i)) & 255)))"; done >"$TMP/$m/model.safetensors"
+	printf '%s' "$hdr" >>"$TMP/$m/model.safetensors"
+	head -c 100000 /dev/urandom >>"$TMP/$m/model.safetensors"
 	echo "{\"name\":\"$m\"}" >"$TMP/$m/config.json"
 done
 
