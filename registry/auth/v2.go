@@ -38,6 +38,11 @@ func required(r *http.Request, rt registry.Route, ok bool) (checks []check, scop
 			action = ActionPush // cancel an upload
 		}
 	}
+	if rt.Kind == "quarantine" && action != ActionPull {
+		// Quarantining or releasing a version is an administrator's act:
+		// the delete permission, which only the admin role has.
+		action = ActionDelete
+	}
 	checks = []check{{TypeRepository, rt.Name, action}}
 	switch action {
 	case ActionPush:
