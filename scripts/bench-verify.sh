@@ -109,29 +109,38 @@ mapfile -t files < <(cd "$WORK/model" && find . -type f -not -path './.cairn/*' 
 abs=()
 for f in "${files[@]}"; do abs+=("$WORK/model/${f#./}"); done
 
-# time_median CMD...: prints the median wall time in seconds over ROUNDS.
-time_median() {
+# Rounds are interleaved (cairn, floor, sha256sum, cairn, ...) so that a
+# change in the machine's load falls on all three alike; each time is the
+# median of its rounds.
+run_once() { # prints the wall time of one run of CMD in seconds
+	local s e
+	s=$(date +%s.%N)
 	"$@" >/dev/null 2>&1 || { echo "bench-verify.sh: command failed: $*" >&2; "$@"; exit 1; }
-	local ts=() s e
-	for _ in $(seq "$ROUNDS"); do
-		s=$(date +%s.%N)
-		"$@" >/dev/null 2>&1
-		e=$(date +%s.%N)
-		ts+=("$(echo "$e - $s" | bc -l)")
-	done
-	printf '%s\n' "${ts[@]}" | sort -g | awk '{a[NR]=$1} END {printf "%.3f", a[int((NR+1)/2)]}'
+	e=$(date +%s.%N)
+	echo "$e - $s" | bc -l
 }
-
-t_cairn=$(time_median "$CAIRN" verify "$WORK/model" --key "$WORK/k.pub")
-t_floor=$(time_median "$WORK/floor/floor" "${abs[@]}")
-t_sum=$(time_median sha256sum "${abs[@]}")
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {printf "%.3f", a[int((NR+1)/2)]}'; }
+cairn_cmd=("$CAIRN" verify "$WORK/model" --key "$WORK/k.pub")
+floor_cmd=("$WORK/floor/floor" "${abs[@]}")
+sum_cmd=(sha256sum "${abs[@]}")
+for c in cairn_cmd floor_cmd sum_cmd; do declare -n cmd=$c; run_once "${cmd[@]}" >/dev/null; done # warm up
+tc=() tf=() ts=()
+for _ in $(seq "$ROUNDS"); do
+	tc+=("$(run_once "${cairn_cmd[@]}")")
+	tf+=("$(run_once "${floor_cmd[@]}")")
+	ts+=("$(run_once "${sum_cmd[@]}")")
+done
+t_cairn=$(median "${tc[@]}")
+t_floor=$(median "${tf[@]}")
+t_sum=$(median "${ts[@]}")
 ratio_floor=$(echo "$t_cairn / $t_floor" | bc -l)
 ratio_sum=$(echo "$t_cairn / $t_sum" | bc -l)
+load=$(cut -d' ' -f1-3 /proc/loadavg)
 
 report=$(cat <<EOF
 ### cairn verify benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ)
 
-Model: ${SIZE_MIB} MiB in 4 safetensors shards plus config.json, page cache warm; median of $ROUNDS rounds; $(nproc) cores.
+Model: ${SIZE_MIB} MiB in 4 safetensors shards plus config.json, page cache warm; median of $ROUNDS interleaved rounds; $(nproc) cores; load average at the end: $load.
 
 | command | time | cairn's ratio |
 |---|---|---|
