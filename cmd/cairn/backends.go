@@ -212,6 +212,23 @@ func collectShared(ctx context.Context, log *slog.Logger, reg *registry.Registry
 	}
 }
 
+// sharedSessionKey is the key the web UI signs session cookies with when
+// the metadata store is shared: one key for every node, kept in the
+// database (storage.Accounts.Secret), so that a login on one node is valid
+// on the others. With the embedded store it is nil: a key per process.
+func sharedSessionKey(ctx context.Context, db storage.Accounts, b backendFlags) ([]byte, error) {
+	if b.metadata == "" {
+		return nil, nil
+	}
+	fresh := make([]byte, 32)
+	rand.Read(fresh)
+	key, err := db.Secret(ctx, "web-session", fresh)
+	if err != nil {
+		return nil, fmt.Errorf("web session key: %w", err)
+	}
+	return key, nil
+}
+
 // describeBackends is for the "serving" log line.
 func describeBackends(dir string, b backendFlags) string {
 	var parts []string

@@ -210,7 +210,11 @@ func runServe(ctx context.Context, o serveOptions) error {
 		uiAuth = authn
 	}
 	// The web UI answers every other path; Watch tells it of pushes.
-	ui, err := web.New(web.Config{Meta: db, Blobs: blobs, Policy: policy, PolicyHost: host, Logger: log, Auth: uiAuth})
+	sessionKey, err := sharedSessionKey(ctx, db, o.backends)
+	if err != nil {
+		return err
+	}
+	ui, err := web.New(web.Config{Meta: db, Blobs: blobs, Policy: policy, PolicyHost: host, Logger: log, Auth: uiAuth, SessionKey: sessionKey})
 	if err != nil {
 		return err
 	}
