@@ -212,14 +212,11 @@ func collectShared(ctx context.Context, log *slog.Logger, reg *registry.Registry
 	}
 }
 
-// sharedSessionKey is the key the web UI signs session cookies with when
-// the metadata store is shared: one key for every node, kept in the
-// database (storage.Accounts.Secret), so that a login on one node is valid
-// on the others. With the embedded store it is nil: a key per process.
-func sharedSessionKey(ctx context.Context, db storage.Accounts, b backendFlags) ([]byte, error) {
-	if b.metadata == "" {
-		return nil, nil
-	}
+// sharedSessionKey is the key the web UI signs session cookies with, kept
+// in the metadata store (storage.Accounts.Secret): one key for every node
+// of a shared store, so that a login on one node is valid on the others,
+// and one that survives a restart of the embedded store.
+func sharedSessionKey(ctx context.Context, db storage.Accounts) ([]byte, error) {
 	fresh := make([]byte, 32)
 	rand.Read(fresh)
 	key, err := db.Secret(ctx, "web-session", fresh)

@@ -43,8 +43,8 @@ func testDatabase(t *testing.T) string {
 }
 
 // TestSharedSessionKey checks that two nodes on one database sign UI
-// sessions with one key, and that the embedded store keeps a key per
-// process.
+// sessions with one key, and that the embedded store keeps its key across
+// restarts.
 func TestSharedSessionKey(t *testing.T) {
 	url := testDatabase(t)
 	flags := backendFlags{metadata: url}
@@ -55,7 +55,7 @@ func TestSharedSessionKey(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer db.Close()
-		k, err := sharedSessionKey(t.Context(), db, flags)
+		k, err := sharedSessionKey(t.Context(), db)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,12 +64,21 @@ func TestSharedSessionKey(t *testing.T) {
 	if len(keys[0]) != 32 || !bytes.Equal(keys[0], keys[1]) {
 		t.Errorf("session keys of two nodes: %x and %x, want one key of 32 bytes", keys[0], keys[1])
 	}
-	_, db, err := openBackends(t.Context(), t.TempDir(), backendFlags{}, 0)
-	if err != nil {
-		t.Fatal(err)
+	dir := t.TempDir()
+	var embedded [][]byte
+	for range 2 {
+		_, db, err := openBackends(t.Context(), dir, backendFlags{}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := sharedSessionKey(t.Context(), db)
+		db.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		embedded = append(embedded, k)
 	}
-	defer db.Close()
-	if k, err := sharedSessionKey(t.Context(), db, backendFlags{}); err != nil || k != nil {
-		t.Errorf("embedded store: key %x, %v, want none (a key per process)", k, err)
+	if len(embedded[0]) != 32 || !bytes.Equal(embedded[0], embedded[1]) {
+		t.Errorf("embedded store across a restart: %x and %x, want one key of 32 bytes", embedded[0], embedded[1])
 	}
 }

@@ -210,7 +210,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 		uiAuth = authn
 	}
 	// The web UI answers every other path; Watch tells it of pushes.
-	sessionKey, err := sharedSessionKey(ctx, db, o.backends)
+	sessionKey, err := sharedSessionKey(ctx, db)
 	if err != nil {
 		return err
 	}
