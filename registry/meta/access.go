@@ -337,78 +337,40 @@ func (db *DB) VerifyAccess(ctx context.Context) (storage.AccessChainState, error
 }
 
 func verifyAccess(ctx context.Context, ab accessBuckets) (storage.AccessChainState, error) {
-	st := storage.AccessChainState{Anchor: storage.AccessGenesis, Head: storage.AccessGenesis}
-	fail := func(seq uint64, format string, args ...any) (storage.AccessChainState, error) {
-		st.OK = false
-		st.Break = &storage.AccessBreak{Seq: seq, Problem: fmt.Sprintf(format, args...)}
-		return st, nil
-	}
+	w := storage.NewChainWalk()
 	anchor, anchored, err := point(ab.chain, keyAccessAnchor)
 	if err != nil {
-		return fail(0, "anchor unreadable: %v", err)
+		return w.Fail(0, "anchor unreadable: %v", err), nil
 	}
 	head, headed, err := point(ab.chain, keyAccessHead)
 	if err != nil {
-		return fail(0, "head unreadable: %v", err)
+		return w.Fail(0, "head unreadable: %v", err), nil
 	}
-	st.AnchorSeq, st.Anchor = anchor.seq, anchor.hex()
-	if headed {
-		st.HeadSeq, st.Head = head.seq, head.hex()
-	} else {
-		st.HeadSeq, st.Head = anchor.seq, anchor.hex()
+	if !w.Start(storage.ChainPoint{Seq: anchor.seq, Hash: anchor.hash}, anchored, storage.ChainPoint{Seq: head.seq, Hash: head.hash}, headed) {
+		return w.State(), nil
 	}
-	if anchored && anchor.seq == 0 {
-		return fail(0, "anchor names seq 0")
+	var withRepo, withPrinc int
+	indexed := func(b *bolt.Bucket, name string, seq uint64) bool {
+		return name == "" || (b != nil && b.Get(indexKey(name, seq)) != nil)
 	}
-
-	prev := anchor
-	var (
-		lastPrune  *storage.AccessRecord
-		withRepo   int
-		withPrinc  int
-		indexCheck = func(b *bolt.Bucket, name string, seq uint64) bool {
-			return name == "" || (b != nil && b.Get(indexKey(name, seq)) != nil)
-		}
-	)
 	if ab.recs != nil {
 		c := ab.recs.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
-			if st.Records%4096 == 0 {
+			if w.Records()%4096 == 0 {
 				if err := ctx.Err(); err != nil {
-					return st, err
+					return w.State(), err
 				}
 			}
-			want := prev.seq + 1
 			if len(k) != 8 {
-				return fail(want, "a key of %d bytes among the records", len(k))
+				return w.Fail(w.Want(), "a key of %d bytes among the records", len(k)), nil
 			}
 			seq := binary.BigEndian.Uint64(k)
-			switch {
-			case seq <= prev.seq && st.Records == 0:
-				return fail(seq, "record %d is at or before the anchor (seq %d): the anchor was changed", seq, anchor.seq)
-			case seq > want && st.Records == 0:
-				return fail(want, "%s: removed from the start, not by retention (the anchor is seq %d)", missing(want, seq-1), anchor.seq)
-			case seq > want:
-				return fail(want, "%s: removed from the middle", missing(want, seq-1))
-			}
 			r, stored, intact, err := checkStored(v)
-			if err != nil {
-				return fail(seq, "record %d cannot be decoded (its bytes were changed): %v", seq, err)
+			if !w.Next(seq, r, err, stored, intact) {
+				return w.State(), nil
 			}
-			if r.Seq != seq {
-				return fail(seq, "record %d holds the contents of record %d: records were moved", seq, r.Seq)
-			}
-			if !intact {
-				return fail(seq, "record %d does not match its hash: its contents were edited", seq)
-			}
-			if r.Prev != prev.hex() {
-				if st.Records == 0 {
-					return fail(seq, "record %d does not follow the anchor: the anchor or the record was replaced", seq)
-				}
-				return fail(seq, "record %d does not follow record %d: one of them was replaced", seq, prev.seq)
-			}
-			if !indexCheck(ab.repo, r.Repository, seq) || !indexCheck(ab.principal, r.Principal, seq) {
-				return fail(seq, "record %d is missing from the repository or principal index: filtered reads would hide it", seq)
+			if !indexed(ab.repo, r.Repository, seq) || !indexed(ab.principal, r.Principal, seq) {
+				return w.Fail(seq, "record %d is missing from the repository or principal index: filtered reads would hide it", seq), nil
 			}
 			if r.Repository != "" {
 				withRepo++
@@ -416,54 +378,18 @@ func verifyAccess(ctx context.Context, ab accessBuckets) (storage.AccessChainSta
 			if r.Principal != "" {
 				withPrinc++
 			}
-			if r.Action == storage.ActionPrune {
-				lastPrune = &r
-			}
-			if st.Records == 0 {
-				st.First = seq
-			}
-			st.Last = seq
-			st.Records++
-			prev = chainPoint{seq: seq, hash: stored}
 		}
 	}
-	switch {
-	case !headed && st.Records > 0:
-		return fail(st.First, "the head is missing")
-	case prev.seq < st.HeadSeq:
-		return fail(prev.seq+1, "%s: removed from the end (the head is seq %d)", missing(prev.seq+1, st.HeadSeq), st.HeadSeq)
-	case prev.seq > st.HeadSeq:
-		return fail(st.HeadSeq+1, "records %d to %d are after the head (seq %d): the head was changed", st.HeadSeq+1, prev.seq, st.HeadSeq)
-	case prev.hash != head.hash && headed:
-		return fail(prev.seq, "record %d is not the head the store recorded: the last record or the head was replaced", prev.seq)
-	}
-	// Retention moves the anchor only with a prune record naming it, so
-	// removing old records and moving the anchor to match is caught too.
-	if lastPrune != nil || anchored {
-		if lastPrune == nil {
-			return fail(anchor.seq, "the anchor (seq %d) was set without a prune record", anchor.seq)
-		}
-		seq, err := strconv.ParseUint(lastPrune.Reference, 10, 64)
-		if err != nil || seq != anchor.seq || lastPrune.Digest != digest.Digest("sha256:"+anchor.hex()) {
-			return fail(lastPrune.Seq, "prune record %d names anchor %s %s, the store holds seq %d %s: the anchor was changed",
-				lastPrune.Seq, lastPrune.Reference, lastPrune.Digest, anchor.seq, anchor.hex())
-		}
+	if st := w.Finish(); !st.OK {
+		return st, nil
 	}
 	if n := countKeys(ab.repo); n != withRepo {
-		return fail(0, "the repository index has %d entries for %d records", n, withRepo)
+		return w.Fail(0, "the repository index has %d entries for %d records", n, withRepo), nil
 	}
 	if n := countKeys(ab.principal); n != withPrinc {
-		return fail(0, "the principal index has %d entries for %d records", n, withPrinc)
+		return w.Fail(0, "the principal index has %d entries for %d records", n, withPrinc), nil
 	}
-	st.OK = true
-	return st, nil
-}
-
-func missing(from, to uint64) string {
-	if from == to {
-		return fmt.Sprintf("record %d is missing", from)
-	}
-	return fmt.Sprintf("records %d to %d are missing", from, to)
+	return w.State(), nil
 }
 
 func countKeys(b *bolt.Bucket) int {

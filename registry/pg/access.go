@@ -259,124 +259,55 @@ func (db *DB) VerifyAccess(ctx context.Context) (storage.AccessChainState, error
 }
 
 func verifyAccess(ctx context.Context, tx pgx.Tx) (storage.AccessChainState, error) {
-	st := storage.AccessChainState{Anchor: storage.AccessGenesis, Head: storage.AccessGenesis}
-	fail := func(seq uint64, format string, args ...any) (storage.AccessChainState, error) {
-		st.OK = false
-		st.Break = &storage.AccessBreak{Seq: seq, Problem: fmt.Sprintf(format, args...)}
-		return st, nil
-	}
+	w := storage.NewChainWalk()
 	anchor, anchored, err := point(ctx, tx, "anchor")
 	if err != nil {
-		return fail(0, "anchor unreadable: %v", err)
+		return w.Fail(0, "anchor unreadable: %v", err), nil
 	}
 	hd, headed, err := point(ctx, tx, "head")
 	if err != nil {
-		return fail(0, "head unreadable: %v", err)
+		return w.Fail(0, "head unreadable: %v", err), nil
 	}
-	st.AnchorSeq, st.Anchor = anchor.seq, anchor.hex()
-	if headed {
-		st.HeadSeq, st.Head = hd.seq, hd.hex()
-	} else {
-		st.HeadSeq, st.Head = anchor.seq, anchor.hex()
+	if !w.Start(storage.ChainPoint{Seq: anchor.seq, Hash: anchor.hash}, anchored, storage.ChainPoint{Seq: hd.seq, Hash: hd.hash}, headed) {
+		return w.State(), nil
 	}
-	if anchored && anchor.seq == 0 {
-		return fail(0, "anchor names seq 0")
-	}
-
 	rows, err := tx.Query(ctx, "SELECT seq, hash, enc, repository, principal, action, result FROM access_log ORDER BY seq")
 	if err != nil {
-		return st, fmt.Errorf("pg: read access log: %w", err)
+		return w.State(), fmt.Errorf("pg: read access log: %w", err)
 	}
 	defer rows.Close()
-	prev := anchor
-	var lastPrune *storage.AccessRecord
 	for rows.Next() {
 		var s stored
 		if err := rows.Scan(&s.seq, &s.hash, &s.enc, &s.repository, &s.principal, &s.action, &s.result); err != nil {
-			return st, fmt.Errorf("pg: read access log: %w", err)
+			return w.State(), fmt.Errorf("pg: read access log: %w", err)
 		}
-		if st.Records%4096 == 0 {
+		if w.Records()%4096 == 0 {
 			if err := ctx.Err(); err != nil {
-				return st, err
+				return w.State(), err
 			}
 		}
-		want := prev.seq + 1
+		if s.seq < 0 {
+			return w.Fail(w.Want(), "a negative seq %d among the records", s.seq), nil
+		}
 		seq := uint64(s.seq)
-		switch {
-		case s.seq < 0:
-			return fail(want, "a negative seq %d among the records", s.seq)
-		case seq <= prev.seq && st.Records == 0:
-			return fail(seq, "record %d is at or before the anchor (seq %d): the anchor was changed", seq, anchor.seq)
-		case seq > want && st.Records == 0:
-			return fail(want, "%s: removed from the start, not by retention (the anchor is seq %d)", missing(want, seq-1), anchor.seq)
-		case seq > want:
-			return fail(want, "%s: removed from the middle", missing(want, seq-1))
-		}
 		r, intact, err := s.decode()
-		if err != nil {
-			return fail(seq, "record %d cannot be decoded (its bytes were changed): %v", seq, err)
+		var h [sha256.Size]byte
+		copy(h[:], s.hash)
+		if !w.Next(seq, r, err, h, intact) {
+			return w.State(), nil
 		}
-		if r.Seq != seq {
-			return fail(seq, "record %d holds the contents of record %d: records were moved", seq, r.Seq)
-		}
-		if !intact {
-			return fail(seq, "record %d does not match its hash: its contents were edited", seq)
-		}
-		if r.Prev != prev.hex() {
-			if st.Records == 0 {
-				return fail(seq, "record %d does not follow the anchor: the anchor or the record was replaced", seq)
-			}
-			return fail(seq, "record %d does not follow record %d: one of them was replaced", seq, prev.seq)
-		}
+		// The index columns must say what the record says, or filtered
+		// reads would hide it.
 		if string(s.repository) != r.Repository || string(s.principal) != r.Principal ||
 			(s.repository != nil) != (r.Repository != "") || (s.principal != nil) != (r.Principal != "") ||
 			string(s.action) != r.Action || string(s.result) != r.Result {
-			return fail(seq, "record %d is missing from the repository or principal index: filtered reads would hide it", seq)
+			return w.Fail(seq, "record %d is missing from the repository or principal index: filtered reads would hide it", seq), nil
 		}
-		if r.Action == storage.ActionPrune {
-			lastPrune = &r
-		}
-		if st.Records == 0 {
-			st.First = seq
-		}
-		st.Last = seq
-		st.Records++
-		copy(prev.hash[:], s.hash)
-		prev.seq = seq
 	}
 	if err := rows.Err(); err != nil {
-		return st, fmt.Errorf("pg: read access log: %w", err)
+		return w.State(), fmt.Errorf("pg: read access log: %w", err)
 	}
-	switch {
-	case !headed && st.Records > 0:
-		return fail(st.First, "the head is missing")
-	case prev.seq < st.HeadSeq:
-		return fail(prev.seq+1, "%s: removed from the end (the head is seq %d)", missing(prev.seq+1, st.HeadSeq), st.HeadSeq)
-	case prev.seq > st.HeadSeq:
-		return fail(st.HeadSeq+1, "records %d to %d are after the head (seq %d): the head was changed", st.HeadSeq+1, prev.seq, st.HeadSeq)
-	case prev.hash != hd.hash && headed:
-		return fail(prev.seq, "record %d is not the head the store recorded: the last record or the head was replaced", prev.seq)
-	}
-	// Retention moves the anchor only with a prune record naming it.
-	if lastPrune != nil || anchored {
-		if lastPrune == nil {
-			return fail(anchor.seq, "the anchor (seq %d) was set without a prune record", anchor.seq)
-		}
-		seq, err := strconv.ParseUint(lastPrune.Reference, 10, 64)
-		if err != nil || seq != anchor.seq || lastPrune.Digest != digest.Digest("sha256:"+anchor.hex()) {
-			return fail(lastPrune.Seq, "prune record %d names anchor %s %s, the store holds seq %d %s: the anchor was changed",
-				lastPrune.Seq, lastPrune.Reference, lastPrune.Digest, anchor.seq, anchor.hex())
-		}
-	}
-	st.OK = true
-	return st, nil
-}
-
-func missing(from, to uint64) string {
-	if from == to {
-		return fmt.Sprintf("record %d is missing", from)
-	}
-	return fmt.Sprintf("records %d to %d are missing", from, to)
+	return w.Finish(), nil
 }
 
 // PruneAccess implements storage.AccessLog. It verifies the whole chain
