@@ -180,7 +180,7 @@ func (r *Registry) versions(w http.ResponseWriter, req *http.Request, name strin
 	}
 	out := make([]Version, 0, len(ms))
 	for _, m := range ms {
-		v := Version{Digest: m.Digest, MediaType: m.MediaType, ArtifactType: m.ArtifactType, Size: m.Size + contentSize(m.Content),
+		v := Version{Digest: m.Digest, MediaType: m.MediaType, ArtifactType: m.ArtifactType, Size: m.Size + ContentSize(m.Content),
 			Tags: nonNil(tags[m.Digest]), Pushed: m.Pushed, PushedBy: m.PushedBy, Subject: m.Subject, Referrers: refs[m.Digest]}
 		slices.Sort(v.Tags)
 		out = append(out, v)
@@ -195,8 +195,10 @@ func (r *Registry) versions(w http.ResponseWriter, req *http.Request, name strin
 	return nil
 }
 
-// contentSize sums the config and layer sizes a manifest declares.
-func contentSize(content []byte) int64 {
+// ContentSize sums the config and layer sizes a manifest declares: with
+// the manifest's own size, what the versions endpoint and the web UI show
+// as a version's size.
+func ContentSize(content []byte) int64 {
 	var m struct {
 		Config *ocispec.Descriptor  `json:"config"`
 		Layers []ocispec.Descriptor `json:"layers"`

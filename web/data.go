@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"cairn.dev/cairn/attest"
+	"cairn.dev/cairn/registry"
 	"cairn.dev/cairn/registry/storage"
 	"cairn.dev/cairn/verify"
 	"cairn.dev/cairn/verify/model"
@@ -56,7 +57,7 @@ type version struct {
 
 // sized sets Size (parsing the manifest, so only for versions shown).
 func (v *version) sized() *version {
-	v.Size = v.M.Size + contentSize(v.M.Content)
+	v.Size = v.M.Size + registry.ContentSize(v.M.Content)
 	return v
 }
 
@@ -110,25 +111,6 @@ func (u *UI) repoVersions(ctx context.Context, repo string) ([]*version, error) 
 		return strings.Compare(string(a.M.Digest), string(b.M.Digest))
 	})
 	return out, nil
-}
-
-// contentSize sums the config and layer sizes a manifest declares.
-func contentSize(content []byte) int64 {
-	var m struct {
-		Config *ocispec.Descriptor  `json:"config"`
-		Layers []ocispec.Descriptor `json:"layers"`
-	}
-	if json.Unmarshal(content, &m) != nil {
-		return 0
-	}
-	var n int64
-	if m.Config != nil {
-		n += m.Config.Size
-	}
-	for _, l := range m.Layers {
-		n += l.Size
-	}
-	return n
 }
 
 // kindOf names what a manifest holds, for people.

@@ -313,7 +313,7 @@ func (u *UI) version(c echo.Context, repo string, d digest.Digest) error {
 		return err
 	}
 	host := u.policyHost(c.Request())
-	p := versionPage{Repo: repo, Digest: d, M: m, Kind: kindOf(m), Size: m.Size + contentSize(m.Content),
+	p := versionPage{Repo: repo, Digest: d, M: m, Kind: kindOf(m), Size: m.Size + registry.ContentSize(m.Content),
 		Pull: "cairn pull " + c.Request().Host + "/" + repo + "@" + string(d) + " ./" + lastElement(repo)}
 	if m.Subject != "" {
 		p.SubjectURL = versionURL(repo, m.Subject)
