@@ -77,7 +77,7 @@ S3="${CAIRN_TEST_S3%%\?*}/bench-nodes-$$?${CAIRN_TEST_S3#*\?}"
 free_port() {
 	local p
 	for _ in $(seq 200); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((10000 + RANDOM % 22000))
 		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
 	done
 	die "no free port"

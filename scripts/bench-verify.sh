@@ -54,7 +54,9 @@ done
 echo '{"model_type":"bench"}' >"$WORK/src/config.json"
 
 # Push, sign and pull it, so that DIR/.cairn holds what verify reads.
-port=$((20000 + RANDOM % 40000))
+# Below the ephemeral range (32768 up), and free.
+port=$((10000 + RANDOM % 22000))
+while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((10000 + RANDOM % 22000)); done
 "$CAIRN" serve --addr 127.0.0.1:$port --data "$WORK/data" >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 100); do curl -fsS -o /dev/null "http://127.0.0.1:$port/v2/" 2>/dev/null && break; sleep 0.1; done

@@ -146,7 +146,7 @@ port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 free_port() {
 	local p i
 	for i in $(seq 200); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((10000 + RANDOM % 22000))
 		port_in_use "$p" || { echo "$p"; return 0; }
 	done
 	return 1

@@ -27,7 +27,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port=$((20000 + RANDOM % 20000))
+# Below the ephemeral range (32768 up), and free.
+port=$((10000 + RANDOM % 22000))
+while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((10000 + RANDOM % 22000)); done
 read -ra serve_args <<<"${SERVE_ARGS:-}"
 "$CAIRN" serve --addr "127.0.0.1:$port" --data "$tmp/data" --log-level warn "${serve_args[@]}" >"$tmp/server.log" 2>&1 &
 server_pid=$!

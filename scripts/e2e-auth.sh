@@ -38,7 +38,10 @@ export HTTPS_PROXY=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 NO_PROXY='' 
 
 ADMIN_PASS=e2e-admin-password
 ALICE_PASS=e2e-alice-password
-PORT=$((20000 + RANDOM % 40000))
+# A port below the ephemeral range (32768 up), so that no outgoing
+# connection holds it, and one nothing listens on.
+PORT=$((10000 + RANDOM % 22000))
+while (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; do PORT=$((10000 + RANDOM % 22000)); done
 REG=127.0.0.1:$PORT
 BASE=http://$REG
 CAIRN_ADMIN_PASSWORD=$ADMIN_PASS "$CAIRN" serve --addr "$REG" --data "$TMP/data" --auth >"$TMP/server.log" 2>&1 &

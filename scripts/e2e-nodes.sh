@@ -63,7 +63,7 @@ STORES=(--storage "$S3" --metadata "$PG")
 start_node() {
 	local name=$1 port addr
 	shift
-	port=$((20000 + RANDOM % 40000))
+	port=$((10000 + RANDOM % 22000))
 	addr=127.0.0.1:$port
 	"$CAIRN" serve --addr "$addr" --data "$TMP/data-$name" "${STORES[@]}" --gc-interval 2s --gc-grace 10m "$@" \
 		>"$TMP/$name.log" 2>&1 &

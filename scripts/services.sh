@@ -35,7 +35,7 @@ die() { echo "services.sh: $*" >&2; exit 2; }
 free_port() {
 	local p
 	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 30000))
+		p=$((10000 + RANDOM % 22000))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return
