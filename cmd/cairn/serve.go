@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -57,6 +58,10 @@ type serveOptions struct {
 	// GETs with a redirect to the blob store.
 	backends      backendFlags
 	redirectBlobs bool
+	// realm is the token endpoint URL in auth challenges (--realm);
+	// trustedProxies the peers whose X-Forwarded-For is believed.
+	realm          string
+	trustedProxies []string
 
 	// logRetention is how long access records are kept (0: forever).
 	logRetention retentionFlag
@@ -121,6 +126,8 @@ URL of the bucket, so the bytes do not pass through the node.`,
 	f.StringVar(&o.policyHost, "policy-host", "", "this registry's host[:port] as policy rules name it (default: --addr)")
 	f.StringVar(&o.backends.storage, "storage", "", storageFlagHelp)
 	f.StringVar(&o.backends.metadata, "metadata", "", metadataFlagHelp)
+	f.StringVar(&o.realm, "realm", "", "token endpoint URL sent in auth challenges, for a server behind a TLS-terminating proxy (default: scheme://HOST/token of each request)")
+	f.StringArrayVar(&o.trustedProxies, "trusted-proxy", nil, "address or CIDR of a proxy whose X-Forwarded-For the access log believes for the client address; repeatable")
 	f.BoolVar(&o.redirectBlobs, "redirect-blobs", false, "answer blob GETs with 307 to a presigned URL of the --storage bucket")
 	f.Var(&o.logRetention, "log-retention", "prune access records older than this, daily (e.g. 90d; 0 keeps them forever)")
 	return cmd
@@ -159,7 +166,11 @@ func runServe(ctx context.Context, o serveOptions) error {
 	protectRecent(blobs, o.gcGrace)
 	// The access log, appended in batches; flushed after the server has
 	// stopped and before the database closes.
-	rec := accesslog.New(db, accesslog.Options{Logger: log})
+	proxies, err := parsePrefixes(o.trustedProxies)
+	if err != nil {
+		return err
+	}
+	rec := accesslog.New(db, accesslog.Options{Logger: log, TrustedProxies: proxies})
 	defer closeAccessLog(rec, log)
 
 	var pullGate func(context.Context, string, string, *storage.Manifest) error
@@ -348,10 +359,31 @@ func setupAuth(ctx context.Context, o serveOptions, db metaStore, log *slog.Logg
 			log.Warn("the one-time administrator credential file is still there: delete it once the password is changed", "file", file)
 		}
 	}
-	a, err := auth.New(ctx, auth.Config{Accounts: db, Meta: db, Logger: log, Recorder: rec})
+	a, err := auth.New(ctx, auth.Config{Accounts: db, Meta: db, Logger: log, Recorder: rec, Realm: o.realm})
 	if err != nil {
 		return nil, err
 	}
-	log.Info("authentication is on", "realm", "/token")
+	realm := o.realm
+	if realm == "" {
+		realm = "/token"
+	}
+	log.Info("authentication is on", "realm", realm)
 	return a, nil
+}
+
+// parsePrefixes reads --trusted-proxy values: addresses or CIDR prefixes.
+func parsePrefixes(vals []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range vals {
+		if p, err := netip.ParsePrefix(v); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(v)
+		if err != nil {
+			return nil, fmt.Errorf("--trusted-proxy %q: not an address or CIDR prefix", v)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
