@@ -288,51 +288,92 @@ func certIdentity(res *sgverify.VerificationResult) string {
 	return c.SubjectAlternativeName + " (" + c.Issuer + ")"
 }
 
-// Signature checks that at least one of bundles is a cosign signature
-// (predicate PredicateCosignSign) of subject's digest by one of trust's
-// signers, and returns it.
-//
-// No bundles gives ErrUnsigned; bundles of which none is such a signature
-// give ErrUntrustedSignature, with each bundle's reason.
-func Signature(subject ocispec.Descriptor, bundles [][]byte, trust Trust) (Signed, error) {
-	if len(bundles) == 0 {
-		if _, err := trust.verifiers(); err != nil {
-			return Signed{}, fmt.Errorf("verify signature: %w", err)
-		}
-		return Signed{}, fmt.Errorf("%s: %w", subject.Digest, ErrUnsigned)
-	}
+// Verified is the outcome of verifying a model's bundles once: the ones
+// that verified, and why each other one did not. Signature, Newest and
+// Attestations pick from it without verifying again.
+type Verified struct {
+	subject ocispec.Descriptor
+	n       int
+	ok      []Signed
+	reasons []error
+}
+
+// VerifyAll verifies bundles against trust once (as Bundles does) for the
+// picks of Verified. The error is for what is not a verification failure.
+func VerifyAll(subject ocispec.Descriptor, bundles [][]byte, trust Trust) (*Verified, error) {
 	ok, reasons, err := Bundles(subject, bundles, trust)
 	if err != nil {
-		return Signed{}, fmt.Errorf("verify signature: %w", err)
+		return nil, err
 	}
-	for _, s := range ok {
+	return &Verified{subject: subject, n: len(bundles), ok: ok, reasons: reasons}, nil
+}
+
+// Signature returns the first verified cosign signature (predicate
+// PredicateCosignSign). No bundles gives ErrUnsigned; bundles of which
+// none is such a signature give ErrUntrustedSignature, with each bundle's
+// reason.
+func (v *Verified) Signature() (Signed, error) {
+	if v.n == 0 {
+		return Signed{}, fmt.Errorf("%s: %w", v.subject.Digest, ErrUnsigned)
+	}
+	reasons := v.reasons
+	for _, s := range v.ok {
 		if s.PredicateType() == PredicateCosignSign {
 			return s, nil
 		}
 		reasons = append(reasons, fmt.Errorf("bundle %d: predicate type %q, not a signature (%s)", s.Index+1, s.PredicateType(), PredicateCosignSign))
 	}
-	return Signed{}, fmt.Errorf("%s: %w: %w", subject.Digest, ErrUntrustedSignature, errors.Join(reasons...))
+	return Signed{}, fmt.Errorf("%s: %w: %w", v.subject.Digest, ErrUntrustedSignature, errors.Join(reasons...))
 }
 
-// Attestations returns the verified bundles among bundles whose statement
-// has predicateType, newest first by verified time. None gives
-// ErrMissingAttestation, with each bundle's reason.
-func Attestations(subject ocispec.Descriptor, bundles [][]byte, trust Trust, predicateType string) ([]Signed, error) {
-	ok, reasons, err := Bundles(subject, bundles, trust)
-	if err != nil {
-		return nil, fmt.Errorf("verify attestations: %w", err)
+// Newest is the latest verified time among the verified bundles of
+// predicateType (zero when none has one).
+func (v *Verified) Newest(predicateType string) time.Time {
+	var t time.Time
+	for _, s := range v.ok {
+		if s.PredicateType() == predicateType && s.Time.After(t) {
+			t = s.Time
+		}
 	}
+	return t
+}
+
+// Attestations returns the verified bundles whose statement has
+// predicateType. None gives ErrMissingAttestation, with each bundle's
+// reason.
+func (v *Verified) Attestations(predicateType string) ([]Signed, error) {
 	var out []Signed
-	for _, s := range ok {
+	for _, s := range v.ok {
 		if s.PredicateType() == predicateType {
 			out = append(out, s)
 		}
 	}
 	if len(out) == 0 {
-		if len(bundles) == 0 {
-			return nil, fmt.Errorf("%s: %w: %s: no bundles at all", subject.Digest, ErrMissingAttestation, predicateType)
+		if v.n == 0 {
+			return nil, fmt.Errorf("%s: %w: %s: no bundles at all", v.subject.Digest, ErrMissingAttestation, predicateType)
 		}
-		return nil, fmt.Errorf("%s: %w: %s: %w", subject.Digest, ErrMissingAttestation, predicateType, errors.Join(reasons...))
+		return nil, fmt.Errorf("%s: %w: %s: %w", v.subject.Digest, ErrMissingAttestation, predicateType, errors.Join(v.reasons...))
 	}
 	return out, nil
+}
+
+// Signature checks that at least one of bundles is a cosign signature
+// (predicate PredicateCosignSign) of subject's digest by one of trust's
+// signers, and returns it: VerifyAll, then Verified.Signature.
+func Signature(subject ocispec.Descriptor, bundles [][]byte, trust Trust) (Signed, error) {
+	v, err := VerifyAll(subject, bundles, trust)
+	if err != nil {
+		return Signed{}, fmt.Errorf("verify signature: %w", err)
+	}
+	return v.Signature()
+}
+
+// Attestations returns the verified bundles among bundles whose statement
+// has predicateType: VerifyAll, then Verified.Attestations.
+func Attestations(subject ocispec.Descriptor, bundles [][]byte, trust Trust, predicateType string) ([]Signed, error) {
+	v, err := VerifyAll(subject, bundles, trust)
+	if err != nil {
+		return nil, fmt.Errorf("verify attestations: %w", err)
+	}
+	return v.Attestations(predicateType)
 }

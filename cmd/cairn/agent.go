@@ -193,57 +193,23 @@ func (a *agent) checkMetadata(t *target, rc *receipt) (*verify.Rule, error) {
 	for i, b := range t.Bundles {
 		bundles[i] = b.data
 	}
-	trust := rule.Trust()
-	sig, err := verify.Signature(t.Desc, bundles, trust)
-	if err != nil {
-		return nil, rc.fail("signature", fmt.Errorf("%s@%s: %w", t.name(), t.Desc.Digest, err))
+	ev, err := rule.Evaluate(t.Desc, bundles, a.now())
+	for _, st := range ev.Steps {
+		rc.pass(st.Check, st.Detail)
 	}
-	rc.Signature = signed(sig, t.Bundles)
-	rc.pass("signature", "signed by "+sig.Signer)
-
-	// The newest verified signature counts for maxAge.
-	newest := sig.Time
-	if rule.MaxAge > 0 {
-		ok, _, _ := verify.Bundles(t.Desc, bundles, trust)
-		for _, s := range ok {
-			if s.PredicateType() == verify.PredicateCosignSign && s.Time.After(newest) {
-				newest = s.Time
-			}
-		}
-		if err := rule.CheckAge(newest, a.now()); err != nil {
-			return nil, rc.fail("signature age", err)
-		}
-		rc.pass("signature age", "signed "+newest.UTC().Format(time.RFC3339))
+	if ev.Signature != nil {
+		rc.Signature = signed(*ev.Signature, t.Bundles)
 	}
-
-	for _, req := range rule.Attestations {
-		check := "attestation " + req.Type
-		atts, err := verify.Attestations(t.Desc, bundles, trust, req.Type)
-		if err != nil {
-			return nil, rc.fail(check, err)
-		}
-		var found *verify.Signed
-		var builders []string
-		for i := range atts {
-			b := atts[i].BuilderID()
-			if req.BuilderID == "" || b == req.BuilderID {
-				found = &atts[i]
-				break
-			}
-			builders = append(builders, fmt.Sprintf("%q", b))
-		}
-		if found == nil {
-			return nil, rc.fail(check, fmt.Errorf("%w: %s: %s: the policy requires builder id %q; the verified provenance names %s",
-				verify.ErrPolicyDenied, rule, req.Type, req.BuilderID, strings.Join(builders, ", ")))
-		}
-		si := signed(*found, t.Bundles)
-		si.BuilderID = found.BuilderID()
+	for _, att := range ev.Attestations {
+		si := signed(att, t.Bundles)
+		si.BuilderID = att.BuilderID()
 		rc.Attestations = append(rc.Attestations, *si)
-		detail := "signed by " + found.Signer
-		if req.BuilderID != "" {
-			detail += ", builder " + req.BuilderID
+	}
+	if err != nil {
+		if ev.Failed == "signature" {
+			err = fmt.Errorf("%s@%s: %w", t.name(), t.Desc.Digest, err)
 		}
-		rc.pass(check, detail)
+		return nil, rc.fail(ev.Failed, err)
 	}
 	return rule, nil
 }

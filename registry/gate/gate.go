@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -103,33 +102,8 @@ func (g *Gate) check(ctx context.Context, repo string, m *storage.Manifest, byDi
 		return err
 	}
 	desc := ocispec.Descriptor{MediaType: m.MediaType, Digest: m.Digest, Size: m.Size}
-	trust := rule.Trust()
-	sig, err := verify.Signature(desc, bundles, trust)
-	if err != nil {
-		return err
-	}
-	if rule.MaxAge > 0 {
-		newest := sig.Time
-		ok, _, _ := verify.Bundles(desc, bundles, trust)
-		for _, s := range ok {
-			if s.PredicateType() == verify.PredicateCosignSign && s.Time.After(newest) {
-				newest = s.Time
-			}
-		}
-		if err := rule.CheckAge(newest, g.now()); err != nil {
-			return err
-		}
-	}
-	for _, req := range rule.Attestations {
-		atts, err := verify.Attestations(desc, bundles, trust, req.Type)
-		if err != nil {
-			return err
-		}
-		if req.BuilderID != "" && !slices.ContainsFunc(atts, func(s verify.Signed) bool { return s.BuilderID() == req.BuilderID }) {
-			return fmt.Errorf("%w: %s: %s: no verified provenance from builder %q", verify.ErrPolicyDenied, rule, req.Type, req.BuilderID)
-		}
-	}
-	return nil
+	_, err = rule.Evaluate(desc, bundles, g.now())
+	return err
 }
 
 // bundles reads the bundle layers of the referrer manifests, bounded as
