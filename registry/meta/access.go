@@ -45,22 +45,14 @@ const (
 	accessPruneChunk = 50_000
 )
 
-// chainPoint is a value of bucketAccessChain.
-type chainPoint struct {
-	seq  uint64
-	hash [sha256.Size]byte
+var genesis = storage.ChainPoint{}
+
+func encodePoint(p storage.ChainPoint) []byte {
+	return append(binary.BigEndian.AppendUint64(nil, p.Seq), p.Hash[:]...)
 }
-
-var genesis = chainPoint{}
-
-func (p chainPoint) encode() []byte {
-	return append(binary.BigEndian.AppendUint64(nil, p.seq), p.hash[:]...)
-}
-
-func (p chainPoint) hex() string { return hex.EncodeToString(p.hash[:]) }
 
 // point reads a chain point; ok is false when the key is absent.
-func point(b *bolt.Bucket, key []byte) (p chainPoint, ok bool, err error) {
+func point(b *bolt.Bucket, key []byte) (p storage.ChainPoint, ok bool, err error) {
 	if b == nil {
 		return p, false, nil
 	}
@@ -71,8 +63,8 @@ func point(b *bolt.Bucket, key []byte) (p chainPoint, ok bool, err error) {
 	if len(v) != 8+sha256.Size {
 		return p, true, fmt.Errorf("meta: access log %s: %d bytes, want %d", key, len(v), 8+sha256.Size)
 	}
-	p.seq = binary.BigEndian.Uint64(v)
-	copy(p.hash[:], v[8:])
+	p.Seq = binary.BigEndian.Uint64(v)
+	copy(p.Hash[:], v[8:])
 	return p, true, nil
 }
 
@@ -117,7 +109,7 @@ func createAccess(tx *bolt.Tx) (accessBuckets, error) {
 
 // head returns the newest record's chain point: the head key, or the anchor
 // when nothing was appended since (or ever).
-func (ab accessBuckets) head() (chainPoint, error) {
+func (ab accessBuckets) head() (storage.ChainPoint, error) {
 	h, ok, err := point(ab.chain, keyAccessHead)
 	if ok || err != nil {
 		return h, err
@@ -160,8 +152,8 @@ func (ab accessBuckets) appendChain(recs []storage.AccessRecord) error {
 	}
 	for i := range recs {
 		r := &recs[i]
-		r.Seq = head.seq + 1
-		r.Prev = head.hex()
+		r.Seq = head.Seq + 1
+		r.Prev = head.Hex()
 		enc, err := storage.EncodeAccessRecord(r)
 		if err != nil {
 			return fmt.Errorf("meta: append access: %w", err)
@@ -181,9 +173,9 @@ func (ab accessBuckets) appendChain(recs []storage.AccessRecord) error {
 				return fmt.Errorf("meta: append access: %w", err)
 			}
 		}
-		head = chainPoint{seq: r.Seq, hash: sum}
+		head = storage.ChainPoint{Seq: r.Seq, Hash: sum}
 	}
-	return ab.chain.Put(keyAccessHead, head.encode())
+	return ab.chain.Put(keyAccessHead, encodePoint(head))
 }
 
 // AppendAccess implements storage.AccessLog.
@@ -346,7 +338,7 @@ func verifyAccess(ctx context.Context, ab accessBuckets) (storage.AccessChainSta
 	if err != nil {
 		return w.Fail(0, "head unreadable: %v", err), nil
 	}
-	if !w.Start(storage.ChainPoint{Seq: anchor.seq, Hash: anchor.hash}, anchored, storage.ChainPoint{Seq: head.seq, Hash: head.hash}, headed) {
+	if !w.Start(anchor, anchored, head, headed) {
 		return w.State(), nil
 	}
 	var withRepo, withPrinc int
@@ -453,7 +445,7 @@ func pruneChunk(ab accessBuckets, before, now time.Time) (int, error) {
 	}
 	prev := anchor
 	broken := func(what string) (int, error) {
-		return 0, fmt.Errorf("meta: prune access log: record %d %s: %w (run cairn log verify)", prev.seq+1, what, storage.ErrAccessChainBroken)
+		return 0, fmt.Errorf("meta: prune access log: record %d %s: %w (run cairn log verify)", prev.Seq+1, what, storage.ErrAccessChainBroken)
 	}
 	type victim struct {
 		key             []byte
@@ -466,25 +458,25 @@ func pruneChunk(ab accessBuckets, before, now time.Time) (int, error) {
 		switch {
 		case err != nil:
 			return broken("cannot be decoded")
-		case len(k) != 8 || binary.BigEndian.Uint64(k) != prev.seq+1 || r.Seq != prev.seq+1:
+		case len(k) != 8 || binary.BigEndian.Uint64(k) != prev.Seq+1 || r.Seq != prev.Seq+1:
 			return broken("is missing or moved")
 		case !intact:
 			return broken("does not match its hash")
-		case r.Prev != prev.hex():
+		case r.Prev != prev.Hex():
 			return broken("does not follow the one before")
-		case r.Seq == head.seq && stored != head.hash:
+		case r.Seq == head.Seq && stored != head.Hash:
 			return broken("is not the head")
 		}
 		if !r.Time.Before(before) {
 			break
 		}
 		drop = append(drop, victim{key: bytes.Clone(k), repo: r.Repository, principal: r.Principal})
-		prev = chainPoint{seq: r.Seq, hash: stored}
+		prev = storage.ChainPoint{Seq: r.Seq, Hash: stored}
 	}
 	if len(drop) == 0 {
 		return 0, nil
 	}
-	if prev.seq > head.seq {
+	if prev.Seq > head.Seq {
 		return broken("is after the head")
 	}
 	for _, d := range drop {
@@ -503,15 +495,15 @@ func pruneChunk(ab accessBuckets, before, now time.Time) (int, error) {
 			}
 		}
 	}
-	if err := ab.chain.Put(keyAccessAnchor, prev.encode()); err != nil {
+	if err := ab.chain.Put(keyAccessAnchor, encodePoint(prev)); err != nil {
 		return 0, err
 	}
 	rec := storage.AccessRecord{
 		Time:      now,
 		Principal: storage.PrincipalSystem,
 		Action:    storage.ActionPrune,
-		Reference: strconv.FormatUint(prev.seq, 10),
-		Digest:    digest.Digest("sha256:" + prev.hex()),
+		Reference: strconv.FormatUint(prev.Seq, 10),
+		Digest:    digest.Digest("sha256:" + prev.Hex()),
 		Result:    storage.ResultOK,
 		Detail:    fmt.Sprintf("retention removed %d records older than %s", len(drop), before.UTC().Format(time.RFC3339)),
 	}

@@ -38,16 +38,8 @@ const (
 	accessPruneChunk = 50_000
 )
 
-// chainPoint is a row of access_chain.
-type chainPoint struct {
-	seq  uint64
-	hash [sha256.Size]byte
-}
-
-func (p chainPoint) hex() string { return hex.EncodeToString(p.hash[:]) }
-
 // point reads a row of access_chain; ok is false when there is none.
-func point(ctx context.Context, q querier, name string) (p chainPoint, ok bool, err error) {
+func point(ctx context.Context, q querier, name string) (p storage.ChainPoint, ok bool, err error) {
 	var seq int64
 	var h []byte
 	err = q.QueryRow(ctx, "SELECT seq, hash FROM access_chain WHERE name = $1", name).Scan(&seq, &h)
@@ -60,14 +52,14 @@ func point(ctx context.Context, q querier, name string) (p chainPoint, ok bool, 
 	if len(h) != sha256.Size || seq < 0 {
 		return p, true, fmt.Errorf("pg: access log %s: seq %d, %d hash bytes", name, seq, len(h))
 	}
-	p.seq = uint64(seq)
-	copy(p.hash[:], h)
+	p.Seq = uint64(seq)
+	copy(p.Hash[:], h)
 	return p, true, nil
 }
 
-func setPoint(ctx context.Context, tx pgx.Tx, name string, p chainPoint) error {
+func setPoint(ctx context.Context, tx pgx.Tx, name string, p storage.ChainPoint) error {
 	_, err := tx.Exec(ctx, `INSERT INTO access_chain (name, seq, hash) VALUES ($1, $2, $3)
-		ON CONFLICT (name) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash`, name, int64(p.seq), p.hash[:])
+		ON CONFLICT (name) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash`, name, int64(p.Seq), p.Hash[:])
 	if err != nil {
 		return fmt.Errorf("pg: access log %s: %w", name, err)
 	}
@@ -76,7 +68,7 @@ func setPoint(ctx context.Context, tx pgx.Tx, name string, p chainPoint) error {
 
 // head returns the newest record's chain point: the head, or the anchor
 // when nothing was appended since (or ever).
-func head(ctx context.Context, q querier) (chainPoint, error) {
+func head(ctx context.Context, q querier) (storage.ChainPoint, error) {
 	h, ok, err := point(ctx, q, "head")
 	if ok || err != nil {
 		return h, err
@@ -103,8 +95,8 @@ func appendChain(ctx context.Context, tx pgx.Tx, recs []storage.AccessRecord) er
 	rows := make([][]any, len(recs))
 	for i := range recs {
 		r := &recs[i]
-		r.Seq = h.seq + 1
-		r.Prev = h.hex()
+		r.Seq = h.Seq + 1
+		r.Prev = h.Hex()
 		enc, err := storage.EncodeAccessRecord(r)
 		if err != nil {
 			return fmt.Errorf("pg: append access: %w", err)
@@ -112,7 +104,7 @@ func appendChain(ctx context.Context, tx pgx.Tx, recs []storage.AccessRecord) er
 		sum := sha256.Sum256(enc)
 		r.Hash = hex.EncodeToString(sum[:])
 		rows[i] = []any{int64(r.Seq), sum[:], enc, nullable(r.Repository), nullable(r.Principal), []byte(r.Action), []byte(r.Result)}
-		h = chainPoint{seq: r.Seq, hash: sum}
+		h = storage.ChainPoint{Seq: r.Seq, Hash: sum}
 	}
 	_, err = tx.CopyFrom(ctx, pgx.Identifier{"access_log"}, []string{"seq", "hash", "enc", "repository", "principal", "action", "result"}, pgx.CopyFromRows(rows))
 	if err != nil {
@@ -268,7 +260,7 @@ func verifyAccess(ctx context.Context, tx pgx.Tx) (storage.AccessChainState, err
 	if err != nil {
 		return w.Fail(0, "head unreadable: %v", err), nil
 	}
-	if !w.Start(storage.ChainPoint{Seq: anchor.seq, Hash: anchor.hash}, anchored, storage.ChainPoint{Seq: hd.seq, Hash: hd.hash}, headed) {
+	if !w.Start(anchor, anchored, hd, headed) {
 		return w.State(), nil
 	}
 	rows, err := tx.Query(ctx, "SELECT seq, hash, enc, repository, principal, action, result FROM access_log ORDER BY seq")
@@ -358,7 +350,7 @@ func pruneChunk(ctx context.Context, tx pgx.Tx, before, now time.Time) (int, err
 	}
 	prev := anchor
 	broken := func(what string) (int, error) {
-		return 0, fmt.Errorf("pg: prune access log: record %d %s: %w (run cairn log verify)", prev.seq+1, what, storage.ErrAccessChainBroken)
+		return 0, fmt.Errorf("pg: prune access log: record %d %s: %w (run cairn log verify)", prev.Seq+1, what, storage.ErrAccessChainBroken)
 	}
 	rows, err := tx.Query(ctx, "SELECT seq, hash, enc FROM access_log ORDER BY seq LIMIT $1", accessPruneChunk+1)
 	if err != nil {
@@ -382,29 +374,29 @@ func pruneChunk(ctx context.Context, tx pgx.Tx, before, now time.Time) (int, err
 		switch {
 		case err != nil:
 			return broken("cannot be decoded")
-		case uint64(s.seq) != prev.seq+1 || r.Seq != prev.seq+1:
+		case uint64(s.seq) != prev.Seq+1 || r.Seq != prev.Seq+1:
 			return broken("is missing or moved")
 		case !intact:
 			return broken("does not match its hash")
-		case r.Prev != prev.hex():
+		case r.Prev != prev.Hex():
 			return broken("does not follow the one before")
-		case r.Seq == hd.seq && string(s.hash) != string(hd.hash[:]):
+		case r.Seq == hd.Seq && string(s.hash) != string(hd.Hash[:]):
 			return broken("is not the head")
 		}
 		if !r.Time.Before(before) {
 			break
 		}
 		n++
-		prev.seq = r.Seq
-		copy(prev.hash[:], s.hash)
+		prev.Seq = r.Seq
+		copy(prev.Hash[:], s.hash)
 	}
 	if n == 0 {
 		return 0, nil
 	}
-	if prev.seq > hd.seq {
+	if prev.Seq > hd.Seq {
 		return broken("is after the head")
 	}
-	if _, err := tx.Exec(ctx, "DELETE FROM access_log WHERE seq <= $1", int64(prev.seq)); err != nil {
+	if _, err := tx.Exec(ctx, "DELETE FROM access_log WHERE seq <= $1", int64(prev.Seq)); err != nil {
 		return 0, fmt.Errorf("pg: prune access log: %w", err)
 	}
 	if err := setPoint(ctx, tx, "anchor", prev); err != nil {
@@ -414,8 +406,8 @@ func pruneChunk(ctx context.Context, tx pgx.Tx, before, now time.Time) (int, err
 		Time:      now,
 		Principal: storage.PrincipalSystem,
 		Action:    storage.ActionPrune,
-		Reference: strconv.FormatUint(prev.seq, 10),
-		Digest:    digest.Digest("sha256:" + prev.hex()),
+		Reference: strconv.FormatUint(prev.Seq, 10),
+		Digest:    digest.Digest("sha256:" + prev.Hex()),
 		Result:    storage.ResultOK,
 		Detail:    fmt.Sprintf("retention removed %d records older than %s", n, before.UTC().Format(time.RFC3339)),
 	}

@@ -16,7 +16,8 @@ type ChainPoint struct {
 	Hash [sha256.Size]byte
 }
 
-func (p ChainPoint) hex() string { return hex.EncodeToString(p.Hash[:]) }
+// Hex is the hash in hex, as AccessRecord.Prev and Hash hold it.
+func (p ChainPoint) Hex() string { return hex.EncodeToString(p.Hash[:]) }
 
 // ChainWalk checks an access log's hash chain, so that every store applies
 // the same rules: a store gives it the anchor and head it keeps (Start),
@@ -61,11 +62,11 @@ func (w *ChainWalk) Fail(seq uint64, format string, args ...any) AccessChainStat
 // (headed false: nothing ever appended).
 func (w *ChainWalk) Start(anchor ChainPoint, anchored bool, head ChainPoint, headed bool) bool {
 	w.anchor, w.anchored, w.head, w.headed = anchor, anchored, head, headed
-	w.st.AnchorSeq, w.st.Anchor = anchor.Seq, anchor.hex()
+	w.st.AnchorSeq, w.st.Anchor = anchor.Seq, anchor.Hex()
 	if headed {
-		w.st.HeadSeq, w.st.Head = head.Seq, head.hex()
+		w.st.HeadSeq, w.st.Head = head.Seq, head.Hex()
 	} else {
-		w.st.HeadSeq, w.st.Head = anchor.Seq, anchor.hex()
+		w.st.HeadSeq, w.st.Head = anchor.Seq, anchor.Hex()
 	}
 	if anchored && anchor.Seq == 0 {
 		w.Fail(0, "anchor names seq 0")
@@ -97,9 +98,9 @@ func (w *ChainWalk) Next(seq uint64, r AccessRecord, decodeErr error, stored [sh
 		w.Fail(seq, "record %d holds the contents of record %d: records were moved", seq, r.Seq)
 	case !intact:
 		w.Fail(seq, "record %d does not match its hash: its contents were edited", seq)
-	case r.Prev != w.prev.hex() && first:
+	case r.Prev != w.prev.Hex() && first:
 		w.Fail(seq, "record %d does not follow the anchor: the anchor or the record was replaced", seq)
-	case r.Prev != w.prev.hex():
+	case r.Prev != w.prev.Hex():
 		w.Fail(seq, "record %d does not follow record %d: one of them was replaced", seq, w.prev.Seq)
 	}
 	if w.broken {
@@ -141,9 +142,9 @@ func (w *ChainWalk) Finish() AccessChainState {
 			return w.Fail(w.anchor.Seq, "the anchor (seq %d) was set without a prune record", w.anchor.Seq)
 		}
 		seq, err := strconv.ParseUint(lp.Reference, 10, 64)
-		if err != nil || seq != w.anchor.Seq || lp.Digest != digest.Digest("sha256:"+w.anchor.hex()) {
+		if err != nil || seq != w.anchor.Seq || lp.Digest != digest.Digest("sha256:"+w.anchor.Hex()) {
 			return w.Fail(lp.Seq, "prune record %d names anchor %s %s, the store holds seq %d %s: the anchor was changed",
-				lp.Seq, lp.Reference, lp.Digest, w.anchor.Seq, w.anchor.hex())
+				lp.Seq, lp.Reference, lp.Digest, w.anchor.Seq, w.anchor.Hex())
 		}
 	}
 	w.st.OK = true
