@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -101,36 +99,11 @@ func (r *Registry) lineage(w http.ResponseWriter, req *http.Request, name string
 	if _, err := r.meta.Manifest(ctx, name, d); err != nil {
 		return err
 	}
-	out := Lineage{Digest: d, BuiltFrom: []LineageEdge{}, BuiltInto: []LineageEdge{}}
-	err = r.meta.Manifests(ctx, func(m *storage.Manifest) error {
-		if len(m.DependsOn) == 0 {
-			return nil
-		}
-		if m.Repository == name && m.Subject == d {
-			for _, dep := range m.DependsOn {
-				out.BuiltFrom = append(out.BuiltFrom, LineageEdge{Repository: dep.Name, Digest: dep.Digest, Role: dep.Role,
-					Attestation: m.Digest, AttestationRepository: m.Repository, Pushed: m.Pushed})
-			}
-		}
-		for _, dep := range m.DependsOn {
-			if dep.Digest == d {
-				out.BuiltInto = append(out.BuiltInto, LineageEdge{Repository: m.Repository, Digest: m.Subject, Role: dep.Role,
-					Attestation: m.Digest, AttestationRepository: m.Repository, Pushed: m.Pushed})
-			}
-		}
-		return nil
-	})
+	ix, err := NewLineageIndex(ctx, r.meta)
 	if err != nil {
 		return err
 	}
-	byTime := func(a, b LineageEdge) int {
-		if c := a.Pushed.Compare(b.Pushed); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Repository+string(a.Digest), b.Repository+string(b.Digest))
-	}
-	slices.SortFunc(out.BuiltFrom, byTime)
-	slices.SortFunc(out.BuiltInto, byTime)
+	out := ix.Lineage(name, d)
 	writeJSON(w, "application/json", out)
 	return nil
 }
