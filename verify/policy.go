@@ -28,6 +28,8 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"go.yaml.in/yaml/v3"
+
+	"cairn.dev/cairn/verify/scan"
 )
 
 // PolicyVersion is the only policy format version ParsePolicy reads: a
@@ -71,12 +73,13 @@ const policyMinRSABits = 2048
 // accept: the names the scanners of verify/scan report. This is the one
 // list; docs/policy.md repeats it and a test keeps the two in step.
 var policyFormats = [...]string{
-	"safetensors", "gguf", "onnx", "pickle", "pytorch", "numpy", "keras", "tensorflow", "unknown",
+	"safetensors", "gguf", "onnx", "pickle", "pytorch", "joblib", "numpy", "keras", "tensorflow", "archive", "unknown",
 }
 
 // PolicyFormats returns the weight format names a policy's formats and
 // allowUnsafe may list, in a fresh slice: safetensors, gguf, onnx, pickle,
-// pytorch, numpy, keras, tensorflow and unknown (a file no scanner
+// pytorch, joblib, numpy, keras, tensorflow, archive (a tar or zip that is
+// no known format, judged by its members) and unknown (content no scanner
 // recognised).
 func PolicyFormats() []string { return slices.Clone(policyFormats[:]) }
 
@@ -134,6 +137,10 @@ type Rule struct {
 	// AllowUnsafe are the formats whose scanner findings are accepted
 	// anyway. It is an explicit, unsafe escape hatch.
 	AllowUnsafe []string
+	// AllowUnscanned accepts weight files whose content the scanner cannot
+	// judge (verdict "not scanned"). It is an explicit escape hatch: by
+	// default what is not proved safe is refused.
+	AllowUnscanned bool
 	// MaxAge, when not zero, refuses models whose newest valid signature
 	// is older.
 	MaxAge time.Duration
@@ -257,6 +264,13 @@ func (p *Policy) Rule(repository string) (*Rule, error) {
 	return nil, fmt.Errorf("%w: %s: no rule matches %s, and what no rule matches is refused", ErrPolicyDenied, p.Name, repo)
 }
 
+// Universal reports whether every repository gets the same rule (the
+// first rule matches "**"), so that the rule does not depend on the
+// repository a model is said to come from.
+func (p *Policy) Universal() bool {
+	return len(p.Rules) > 0 && p.Rules[0].Match == "**"
+}
+
 // commandLine is the file of a rule made by SignersRule.
 const commandLine = "\x00command line"
 
@@ -315,18 +329,56 @@ func (r *Rule) CheckDigest(d digest.Digest, byDigest bool) error {
 	return nil
 }
 
-// CheckFormat checks a weight file's format (a name from PolicyFormats, as
-// the scanner reports it) and whether its scan found it safe, against
-// Formats and AllowUnsafe.
-func (r *Rule) CheckFormat(format string, safe bool) error {
+// CheckFile decides whether a model file may be loaded, given what its scan
+// proved (rep) and whether it is a weight (weight: its layer or its name
+// says so, or nothing says otherwise; see model.IsWeight). It is the one
+// decision the agent makes per file, in this order:
+//
+//   - plain data (JSON, text) is accepted whatever the rule says;
+//   - a file proved to be of a weight format, and any weight, must be of a
+//     format listed in Formats, when the rule lists any;
+//   - unsafe is refused, unless AllowUnsafe lists its format (an explicit,
+//     unsafe escape hatch);
+//   - not scanned (content the scanner cannot judge) is refused for a
+//     weight, and for any file whose content is a container the scanner
+//     recognised without reading it (HDF5, 7z...), unless AllowUnscanned;
+//     with a Formats list it must also be listed (as "unknown", or its
+//     container's format).
+//
+// A refusal wraps ErrPolicyDenied and says what the rule would need.
+func (r *Rule) CheckFile(weight bool, rep scan.Report) error {
 	if r.Reject != "" {
 		return r.denied("rejected: %s", r.Reject)
 	}
-	if len(r.Formats) > 0 && !slices.Contains(r.Formats, format) {
-		return r.denied("weight format %q is not allowed; the rule allows %s", format, strings.Join(r.Formats, ", "))
+	verdict := rep.Verdict()
+	if verdict == scan.VerdictSafe && scan.PlainData(rep.Format) {
+		return nil
 	}
-	if !safe && !slices.Contains(r.AllowUnsafe, format) {
-		return r.denied("weight format %q: the scanner found it unsafe, and the rule's allowUnsafe does not list %q", format, format)
+	// A file the scanner proved to be of some format, a weight, or a
+	// recognised container must be of a listed format. (A file both its
+	// layer and its name call something else, in which the scanner
+	// recognised nothing, is not a weight a formats list is about.)
+	proved := verdict != scan.VerdictNotScanned
+	if len(r.Formats) > 0 && (proved || weight || rep.Variant != "") && !slices.Contains(r.Formats, rep.Format) {
+		what := "weight format"
+		if verdict == scan.VerdictNotScanned {
+			what = "content not proved to be of an allowed format:"
+		}
+		return r.denied("%s %q is not allowed; the rule allows %s", what, rep.Format, strings.Join(r.Formats, ", "))
+	}
+	switch verdict {
+	case scan.VerdictUnsafe:
+		if !slices.Contains(r.AllowUnsafe, rep.Format) {
+			return r.denied("weight format %q: the scanner found it unsafe (%s), and the rule's allowUnsafe does not list %q", rep.Format, rep.Summary(), rep.Format)
+		}
+	case scan.VerdictNotScanned:
+		if (weight || rep.Variant != "") && !r.AllowUnscanned {
+			what := "content the scanner does not recognise"
+			if rep.Variant != "" {
+				what = rep.Variant + " content, which the scanner recognises but cannot read"
+			}
+			return r.denied("not scanned: %s, so not proved safe; the rule would have to say allowUnscanned: true", what)
+		}
 	}
 	return nil
 }
@@ -896,7 +948,7 @@ func (p *policyParser) sequence(n *yaml.Node, field string, max int) ([]*yaml.No
 // ruleFields are the fields a rule may have.
 var ruleFields = []string{
 	"match", "reject", "signers", "trustedRoot", "attestations",
-	"pinDigest", "digests", "formats", "allowUnsafe", "maxAge",
+	"pinDigest", "digests", "formats", "allowUnsafe", "allowUnscanned", "maxAge",
 }
 
 func (p *policyParser) rule(n *yaml.Node, i int) (Rule, bool) {
@@ -993,6 +1045,9 @@ func (p *policyParser) rule(n *yaml.Node, i int) (Rule, bool) {
 				}
 			}
 		}
+	}
+	if v, ok := f.val["allowUnscanned"]; ok {
+		r.AllowUnscanned, _ = p.boolean(v, at("allowUnscanned"))
 	}
 	if v, ok := f.val["maxAge"]; ok {
 		if s, ok := p.str(v, at("maxAge")); ok {

@@ -25,6 +25,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"cairn.dev/cairn/verify"
+	"cairn.dev/cairn/verify/scan"
 )
 
 // policyExample is the commented example policy that docs/policy.md shows.
@@ -248,12 +249,12 @@ func TestParsePolicy_Errors(t *testing.T) {
 		{"digest algorithm", "version: 1\nrules:\n  - match: x\n    signers: [key: a.pub]\n    digests: [md5:d41d8cd98f00b204e9800998ecf8427e]\n", 5, 15, `rules[0].digests[0]: invalid digest "md5:d41d8cd98f00b204e9800998ecf8427e": unsupported digest algorithm (want sha256: and 64 lower-case hex digits)`},
 		{"digest twice", "version: 1\nrules:\n  - match: x\n    signers: [key: a.pub]\n    digests:\n      - sha256:fb1ecdcab82e740dd920149cb182add9b67b3f1c11e030054dc78130a8ece436\n      - sha256:fb1ecdcab82e740dd920149cb182add9b67b3f1c11e030054dc78130a8ece436\n", 7, 9, "rules[0].digests[1]: duplicate digest sha256:fb1ecdcab82e740dd920149cb182add9b67b3f1c11e030054dc78130a8ece436 (first at line 6)"},
 		{"digests scalar", "version: 1\nrules:\n  - match: x\n    signers: [key: a.pub]\n    digests: sha256:fb1ecdcab82e740dd920149cb182add9b67b3f1c11e030054dc78130a8ece436\n", 5, 14, `rules[0].digests: want a list, got the string "sha256:fb1ecdcab82e740dd920149cb182add9b..."`},
-		{"format unknown", "version: 1\nrules:\n  - match: x\n    signers: [key: a.pub]\n    formats: [safetensor]\n", 5, 15, `rules[0].formats[0]: unknown format "safetensor" (did you mean "safetensors"?) (formats are safetensors, gguf, onnx, pickle, pytorch, numpy, keras, tensorflow, unknown)`},
-		{"format case", "version: 1\nrules:\n  - match: x\n    signers: [key: a.pub]\n    formats: [GGUF]\n", 5, 15, `rules[0].formats[0]: unknown format "GGUF" (did you mean "gguf"?) (formats are safetensors, gguf, onnx, pickle, pytorch, numpy, keras, tensorflow, unknown)`},
+		{"format unknown", "version: 1\nrules:\n  - match: x\n    signers: [key: a.pub]\n    formats: [safetensor]\n", 5, 15, `rules[0].formats[0]: unknown format "safetensor" (did you mean "safetensors"?) (formats are safetensors, gguf, onnx, pickle, pytorch, joblib, numpy, keras, tensorflow, archive, unknown)`},
+		{"format case", "version: 1\nrules:\n  - match: x\n    signers: [key: a.pub]\n    formats: [GGUF]\n", 5, 15, `rules[0].formats[0]: unknown format "GGUF" (did you mean "gguf"?) (formats are safetensors, gguf, onnx, pickle, pytorch, joblib, numpy, keras, tensorflow, archive, unknown)`},
 		{"format twice", "version: 1\nrules:\n  - match: x\n    signers: [key: a.pub]\n    formats: [gguf, gguf]\n", 5, 21, `rules[0].formats[1]: duplicate format "gguf" (first at line 5)`},
 		{"formats empty", "version: 1\nrules:\n  - match: x\n    signers: [key: a.pub]\n    formats: []\n", 5, 14, "rules[0].formats: empty list; leave the field out instead"},
 		{"allowUnsafe outside formats", "version: 1\nrules:\n  - match: x\n    signers: [key: a.pub]\n    formats: [safetensors]\n    allowUnsafe: [pickle]\n", 6, 19, `rules[0].allowUnsafe[0]: "pickle" is not in the rule's formats, so it is refused before its scan matters; add it to formats or drop it here`},
-		{"allowUnsafe unknown", "version: 1\nrules:\n  - match: x\n    signers: [key: a.pub]\n    allowUnsafe: [pickles]\n", 5, 19, `rules[0].allowUnsafe[0]: unknown format "pickles" (did you mean "pickle"?) (formats are safetensors, gguf, onnx, pickle, pytorch, numpy, keras, tensorflow, unknown)`},
+		{"allowUnsafe unknown", "version: 1\nrules:\n  - match: x\n    signers: [key: a.pub]\n    allowUnsafe: [pickles]\n", 5, 19, `rules[0].allowUnsafe[0]: unknown format "pickles" (did you mean "pickle"?) (formats are safetensors, gguf, onnx, pickle, pytorch, joblib, numpy, keras, tensorflow, archive, unknown)`},
 		{"maxAge no unit", keyless("          {issuer: i, subject: s}\n    maxAge: \"90\"\n"), 8, 13, `rules[0].maxAge: invalid duration "90": want a Go duration such as 2160h, or days such as 90d`},
 		{"maxAge integer", keyless("          {issuer: i, subject: s}\n    maxAge: 90\n"), 8, 13, "rules[0].maxAge: want a string, got the integer 90"},
 		{"maxAge weeks", keyless("          {issuer: i, subject: s}\n    maxAge: 2w\n"), 8, 13, `rules[0].maxAge: invalid duration "2w": want a Go duration such as 2160h, or days such as 90d`},
@@ -684,29 +685,47 @@ func TestRule_CheckDigest(t *testing.T) {
 	}
 }
 
-func TestRule_CheckFormat(t *testing.T) {
+// TestRule_CheckFile: the one per-file decision, over the three verdicts.
+func TestRule_CheckFile(t *testing.T) {
+	safe := func(format string) scan.Report { return scan.Report{Format: format} }
+	unsafe := func(format string) scan.Report {
+		return scan.Report{Format: format, Findings: []scan.Finding{{Severity: scan.Unsafe, Rule: "pickle.global", Message: "imports os.system", Offset: 3}}}
+	}
+	unscanned := func(variant string) scan.Report {
+		return scan.Report{Format: scan.FormatUnknown, Variant: variant, Findings: []scan.Finding{{Severity: scan.Info, Rule: "format.unknown", Offset: -1}}}
+	}
 	tests := []struct {
 		name   string
 		rule   verify.Rule
-		format string
-		safe   bool
+		weight bool
+		rep    scan.Report
 		want   string
 	}{
-		{"any safe", verify.Rule{}, "safetensors", true, ""},
-		{"any safe pickle", verify.Rule{}, "pickle", true, ""},
-		{"any unsafe", verify.Rule{}, "pickle", false, `weight format "pickle": the scanner found it unsafe, and the rule's allowUnsafe does not list "pickle"`},
-		{"allowed", verify.Rule{Formats: []string{"gguf", "safetensors"}}, "safetensors", true, ""},
-		{"not allowed", verify.Rule{Formats: []string{"gguf", "safetensors"}}, "onnx", true, `weight format "onnx" is not allowed; the rule allows gguf, safetensors`},
-		{"not allowed though unsafe accepted", verify.Rule{Formats: []string{"gguf"}, AllowUnsafe: []string{"pickle"}}, "pickle", false, `weight format "pickle" is not allowed; the rule allows gguf`},
-		{"allowed unsafe", verify.Rule{AllowUnsafe: []string{"pickle"}}, "pickle", false, ""},
-		{"allowed unsafe of another format", verify.Rule{AllowUnsafe: []string{"pickle"}}, "keras", false, `weight format "keras": the scanner found it unsafe`},
-		{"listed but unsafe", verify.Rule{Formats: []string{"pytorch"}}, "pytorch", false, `weight format "pytorch": the scanner found it unsafe`},
-		{"unknown format, safe", verify.Rule{}, "unknown", true, ""},
-		{"reject rule", verify.Rule{Reject: "no"}, "gguf", true, "rejected: no"},
+		{"any safe", verify.Rule{}, true, safe("safetensors"), ""},
+		{"any safe pickle", verify.Rule{}, true, safe("pickle"), ""},
+		{"any unsafe", verify.Rule{}, true, unsafe("pickle"), `weight format "pickle": the scanner found it unsafe (unsafe pickle.global: imports os.system (at offset 3)), and the rule's allowUnsafe does not list "pickle"`},
+		{"unsafe, not a weight", verify.Rule{}, false, unsafe("pickle"), `the scanner found it unsafe`},
+		{"allowed", verify.Rule{Formats: []string{"gguf", "safetensors"}}, true, safe("safetensors"), ""},
+		{"not allowed", verify.Rule{Formats: []string{"gguf", "safetensors"}}, true, safe("onnx"), `weight format "onnx" is not allowed; the rule allows gguf, safetensors`},
+		{"not allowed, not a weight by name", verify.Rule{Formats: []string{"safetensors"}}, false, safe("joblib"), `weight format "joblib" is not allowed; the rule allows safetensors`},
+		{"not allowed though unsafe accepted", verify.Rule{Formats: []string{"gguf"}, AllowUnsafe: []string{"pickle"}}, true, unsafe("pickle"), `weight format "pickle" is not allowed; the rule allows gguf`},
+		{"allowed unsafe", verify.Rule{AllowUnsafe: []string{"pickle"}}, true, unsafe("pickle"), ""},
+		{"allowed unsafe of another format", verify.Rule{AllowUnsafe: []string{"pickle"}}, true, unsafe("keras"), `weight format "keras": the scanner found it unsafe`},
+		{"listed but unsafe", verify.Rule{Formats: []string{"pytorch"}}, true, unsafe("pytorch"), `weight format "pytorch": the scanner found it unsafe`},
+		{"plain data under a formats list", verify.Rule{Formats: []string{"safetensors"}}, false, safe(scan.FormatJSON), ""},
+		{"text named like a weight", verify.Rule{Formats: []string{"safetensors"}}, true, safe(scan.FormatText), ""},
+		{"not scanned weight", verify.Rule{}, true, unscanned(""), `not scanned: content the scanner does not recognise, so not proved safe; the rule would have to say allowUnscanned: true`},
+		{"not scanned weight, allowed", verify.Rule{AllowUnscanned: true}, true, unscanned(""), ""},
+		{"not scanned doc", verify.Rule{}, false, unscanned(""), ""},
+		{"not scanned hdf5 doc", verify.Rule{}, false, unscanned("hdf5"), `not scanned: hdf5 content, which the scanner recognises but cannot read`},
+		{"not scanned under a formats list", verify.Rule{Formats: []string{"safetensors"}, AllowUnscanned: true}, true, unscanned(""), `content not proved to be of an allowed format: "unknown" is not allowed; the rule allows safetensors`},
+		{"not scanned, unknown listed", verify.Rule{Formats: []string{"safetensors", "unknown"}, AllowUnscanned: true}, true, unscanned(""), ""},
+		{"not scanned, unknown listed but not allowUnscanned", verify.Rule{Formats: []string{"safetensors", "unknown"}}, true, unscanned(""), `allowUnscanned`},
+		{"reject rule", verify.Rule{Reject: "no"}, true, safe("gguf"), "rejected: no"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			policyCheck(t, tc.rule.CheckFormat(tc.format, tc.safe), tc.want)
+			policyCheck(t, tc.rule.CheckFile(tc.weight, tc.rep), tc.want)
 		})
 	}
 }
@@ -770,7 +789,7 @@ func TestRule_CheckMessages(t *testing.T) {
 	if err == nil || err.Error() != want {
 		t.Errorf("error\n  %v\nwant\n  %s", err, want)
 	}
-	if err := r.CheckFormat("pickle", true); err == nil || !regexp.MustCompile(`example\.yaml:12 .*"pickle" is not allowed; the rule allows safetensors, gguf, onnx$`).MatchString(err.Error()) {
+	if err := r.CheckFile(true, scan.Report{Format: "pickle"}); err == nil || !regexp.MustCompile(`example\.yaml:12 .*"pickle" is not allowed; the rule allows safetensors, gguf, onnx$`).MatchString(err.Error()) {
 		t.Errorf("error %v", err)
 	}
 }

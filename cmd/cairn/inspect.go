@@ -19,6 +19,7 @@ import (
 
 	"cairn.dev/cairn/attest"
 	"cairn.dev/cairn/verify"
+	"cairn.dev/cairn/verify/agent"
 	"cairn.dev/cairn/verify/model"
 )
 
@@ -221,7 +222,7 @@ func archiveName(f model.File) string {
 	return ""
 }
 
-// inspectReferrers lists the referrers of desc, at most maxReferrers.
+// inspectReferrers lists the referrers of desc, at most agent.MaxRecordedReferrers.
 func inspectReferrers(ctx context.Context, repo *remote.Repository, desc ocispec.Descriptor) ([]referrerInfo, bool, error) {
 	refs, truncated, err := listReferrers(ctx, repo, desc)
 	if err != nil {
@@ -298,7 +299,7 @@ func printInspect(w io.Writer, res *inspectResult) error {
 
 	more := ""
 	if res.ReferrersTruncated {
-		more = fmt.Sprintf(", only the first %d read", maxReferrers)
+		more = fmt.Sprintf(", only the first %d read", agent.MaxRecordedReferrers)
 	}
 	fmt.Fprintf(w, "\nReferrers (%d%s):\n", len(res.Referrers), more)
 	if len(res.Referrers) == 0 {

@@ -13,6 +13,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry/remote"
 
+	"cairn.dev/cairn/attest"
 	"cairn.dev/cairn/registry"
 	"cairn.dev/cairn/verify"
 	"cairn.dev/cairn/verify/lineage"
@@ -54,17 +55,13 @@ type lineageEdge struct {
 // built-into edges from the registry's lineage endpoint.
 func inspectLineage(ctx context.Context, ro *remoteOptions, repo *remote.Repository, desc ocispec.Descriptor, trust *verify.Trust) (*lineageInfo, error) {
 	li := &lineageInfo{BuiltFrom: []lineageEdge{}}
-	bundles, err := fetchBundleRefs(ctx, repo, desc)
+	bundles, err := attest.CollectBundles(ctx, repo, desc)
 	if err != nil {
 		return nil, err
 	}
 	signers := map[int]string{}
 	if trust != nil && len(bundles) > 0 {
-		data := make([][]byte, len(bundles))
-		for i, b := range bundles {
-			data[i] = b.data
-		}
-		ok, _, err := verify.Bundles(desc, data, *trust)
+		ok, _, err := verify.Bundles(desc, attest.BundleData(bundles), *trust)
 		if err != nil {
 			return nil, err
 		}
@@ -73,13 +70,13 @@ func inspectLineage(ctx context.Context, ro *remoteOptions, repo *remote.Reposit
 		}
 	}
 	for i, b := range bundles {
-		deps, err := lineage.FromBundle(b.data)
+		deps, err := lineage.FromBundle(b.Data)
 		if err != nil {
 			continue // not provenance
 		}
 		for _, d := range deps {
 			li.BuiltFrom = append(li.BuiltFrom, lineageEdge{Reference: d.Reference(), Name: d.Name, Digest: d.Digest, Role: d.Role,
-				Attestation: b.referrer.Digest, SignedBy: signers[i], Checked: trust != nil})
+				Attestation: b.Referrer.Digest, SignedBy: signers[i], Checked: trust != nil})
 		}
 	}
 
@@ -122,15 +119,15 @@ func verifyEdge(ctx context.Context, ro *remoteOptions, name string, e registry.
 	if err != nil {
 		return ""
 	}
-	bundles, err := fetchBundleRefs(ctx, repo, subject)
+	bundles, err := attest.CollectBundles(ctx, repo, subject)
 	if err != nil {
 		return ""
 	}
 	for _, b := range bundles {
-		if b.referrer.Digest != e.Attestation {
+		if b.Referrer.Digest != e.Attestation {
 			continue
 		}
-		ok, _, err := verify.Bundles(subject, [][]byte{b.data}, trust)
+		ok, _, err := verify.Bundles(subject, [][]byte{b.Data}, trust)
 		if err != nil || len(ok) == 0 {
 			return ""
 		}

@@ -23,6 +23,7 @@ import (
 
 	"cairn.dev/cairn/attest"
 	"cairn.dev/cairn/registry"
+	"cairn.dev/cairn/verify/agent"
 )
 
 // Limits of ls.
@@ -400,7 +401,7 @@ func manifestSummary(ctx context.Context, repo *remote.Repository, desc ocispec.
 }
 
 // referrerCounts counts a manifest's referrers by artifact type, reading at
-// most maxReferrers of them.
+// most agent.MaxRecordedReferrers of them.
 func referrerCounts(ctx context.Context, repo *remote.Repository, desc ocispec.Descriptor) (map[string]int, error) {
 	refs, _, err := listReferrers(ctx, repo, desc)
 	if err != nil {
@@ -416,15 +417,15 @@ func referrerCounts(ctx context.Context, repo *remote.Repository, desc ocispec.D
 	return counts, nil
 }
 
-// listReferrers returns at most maxReferrers referrers of desc, and whether
+// listReferrers returns at most agent.MaxRecordedReferrers referrers of desc, and whether
 // there were more.
 func listReferrers(ctx context.Context, repo *remote.Repository, desc ocispec.Descriptor) ([]ocispec.Descriptor, bool, error) {
 	var refs []ocispec.Descriptor
 	truncated := false
 	err := repo.Referrers(ctx, desc, "", func(page []ocispec.Descriptor) error {
 		refs = append(refs, page...)
-		if len(refs) > maxReferrers {
-			refs, truncated = refs[:maxReferrers], true
+		if len(refs) > agent.MaxRecordedReferrers {
+			refs, truncated = refs[:agent.MaxRecordedReferrers], true
 			return errEnough
 		}
 		return nil

@@ -2,19 +2,34 @@ package main
 
 import (
 	"github.com/spf13/cobra"
+
+	"cairn.dev/cairn/verify/model"
 )
 
 // runVerifyPulled verifies a directory written by cairn pull, offline,
-// from what pull recorded in DIR/.cairn, and writes the receipt.
+// and writes the receipt.
 func runVerifyPulled(cmd *cobra.Command, o verifyOptions, dir string) error {
 	if !o.agentOptions.enabled() {
 		return errNoSigners
 	}
-	rc, err := verifyDir(cmd.Context(), o.agentOptions, dir)
-	if rc != nil && len(rc.Checks) > 0 {
-		if perr := printReceipt(cmd, rc, o.asJSON); perr != nil && err == nil {
-			err = perr
-		}
+	if err := model.CheckInclude(o.include); err != nil {
+		return err
 	}
-	return err
+	ag, err := o.newAgent()
+	if err != nil {
+		return err
+	}
+	do, err := o.dirOptions(o.include)
+	if err != nil {
+		return err
+	}
+	rc, err := ag.CheckDir(cmd.Context(), dir, do)
+	rc.Verified = err == nil
+	if werr := saveReceipt(cmd, o.agentOptions, dir, rc); werr != nil && err == nil {
+		err = werr
+	}
+	if perr := printReceipt(cmd, rc, o.asJSON); perr != nil && err == nil {
+		err = perr
+	}
+	return agentErr(err)
 }

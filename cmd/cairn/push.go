@@ -1,17 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 
-	"github.com/opencontainers/go-digest"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
 
 	"cairn.dev/cairn/registry/client"
 	"cairn.dev/cairn/verify/model"
@@ -60,18 +55,7 @@ stopped.`,
 	return cmd
 }
 
-// pushResult is what push prints with --json.
-type pushResult struct {
-	Reference string        `json:"reference"`
-	Digest    digest.Digest `json:"digest"`
-	Size      int64         `json:"size"`
-	Files     int           `json:"files"`
-	Uploaded  int           `json:"uploaded"`
-	Skipped   int           `json:"skipped"`
-}
-
 func runPush(cmd *cobra.Command, o pushOptions, dir, refStr string) error {
-	ctx := cmd.Context()
 	annotations := map[string]string{}
 	for _, a := range o.annotations {
 		k, v, ok := strings.Cut(a, "=")
@@ -80,139 +64,37 @@ func runPush(cmd *cobra.Command, o pushOptions, dir, refStr string) error {
 		}
 		annotations[k] = v
 	}
-	repo, r, err := o.repository(refStr)
+	repo, err := o.open(refStr)
 	if err != nil {
 		return err
-	}
-	tag := repo.Reference.Reference
-	if tag == "" {
-		tag = "latest"
-	}
-	if repo.Reference.ValidateReferenceAsTag() != nil && repo.Reference.Reference != "" {
-		return fmt.Errorf("%s: push needs a tag, not a digest", refStr)
 	}
 	cache, err := o.openCache()
 	if err != nil {
 		return err
 	}
-	entries, err := model.Scan(dir, model.ScanOptions{Dataset: o.dataset, Ignore: o.ignore})
-	if err != nil {
+	bo := model.BuildOptions{Annotations: annotations, Name: o.name, Version: o.version}
+	if o.dataset {
+		bo.ArtifactType = model.ArtifactTypeDataset
+	}
+	res, err := client.Push(cmd.Context(), repo, dir, client.PushOptions{
+		Cache: cache, Scan: model.ScanOptions{Dataset: o.dataset, Ignore: o.ignore}, Build: bo,
+		Concurrency: o.concurrency, Progress: newProgress(cmd, "pushing"),
+		OnLink: func(p, target string) {
+			fmt.Fprintf(cmd.ErrOrStderr(), "note: %s is a symlink to %s; pushing the file's content\n", p, target)
+		},
+	})
+	var pe *model.PathError
+	if errors.As(err, &pe) || errors.Is(err, model.ErrUnsupportedFile) {
 		return refused(err)
 	}
-	if len(entries) == 0 {
-		return fmt.Errorf("%s: no files to push", dir)
-	}
-	var total int64
-	for _, e := range entries {
-		total += e.Size
-		if e.LinkTarget != "" {
-			fmt.Fprintf(cmd.ErrOrStderr(), "note: %s is a symlink to %s; pushing the file's content\n", e.Path, e.LinkTarget)
-		}
-	}
-
-	stats := cache.StatCache()
-	digests := make([]digest.Digest, len(entries))
-	uploaded := make([]bool, len(entries))
-	pr := newProgress(cmd, "pushing", total, len(entries))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(o.concurrency, 1))
-	for i, e := range entries {
-		g.Go(func() error {
-			key := ""
-			var src client.Source
-			if e.Source != "" {
-				fi, err := os.Stat(e.Source)
-				if err != nil {
-					return err
-				}
-				if fi.Size() != e.Size {
-					return fmt.Errorf("%s changed while pushing", e.Path)
-				}
-				key = client.StatKey(e.Source, fi)
-				src = client.FileSource(e.Source, key, e.Size)
-			} else {
-				src = entrySource(e)
-			}
-			if d, ok := stats.Get(key); ok {
-				if have, err := r.Exists(gctx, d); err == nil && have {
-					digests[i] = d
-					pr.add(e.Size)
-					return nil
-				}
-			}
-			desc, err := cache.Upload(gctx, r, src, 0, pr.add)
-			if err != nil {
-				return fmt.Errorf("%s: %w", e.Path, err)
-			}
-			digests[i], uploaded[i] = desc.Digest, true
-			stats.Put(key, desc.Digest)
-			return nil
-		})
-	}
-	err = g.Wait()
-	pr.done()
-	stats.Save()
 	if err != nil {
 		return err
-	}
-
-	config, manifest, err := model.Build(entries, digests, buildOptions(o, annotations))
-	if err != nil {
-		return err
-	}
-	cd := digest.FromBytes(config)
-	if have, err := r.Exists(ctx, cd); err != nil || !have {
-		if _, err := cache.Upload(ctx, r, bytesSource(config), 0, nil); err != nil {
-			return fmt.Errorf("config: %w", err)
-		}
-	}
-	md := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromBytes(manifest), Size: int64(len(manifest))}
-	if err := repo.PushReference(ctx, md, bytes.NewReader(manifest), tag); err != nil {
-		return fmt.Errorf("push manifest: %w", err)
-	}
-	res := pushResult{Reference: repo.Reference.Registry + "/" + repo.Reference.Repository + ":" + tag, Digest: md.Digest, Size: total, Files: len(entries)}
-	for _, u := range uploaded {
-		if u {
-			res.Uploaded++
-		} else {
-			res.Skipped++
-		}
 	}
 	out := cmd.OutOrStdout()
 	if o.asJSON {
 		return json.NewEncoder(out).Encode(res)
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "pushed %s: %d files, %d uploaded, %d already there\n", res.Reference, res.Files, res.Uploaded, res.Skipped)
-	fmt.Fprintln(out, md.Digest)
+	fmt.Fprintln(out, res.Digest)
 	return nil
-}
-
-// entrySource uploads a generated layer (a dataset tar group): the stream is
-// deterministic, so resuming at an offset regenerates and skips.
-func entrySource(e model.Entry) client.Source {
-	return client.Source{Size: e.Size, Open: func(off int64) (io.ReadCloser, error) {
-		rc, err := e.Open()
-		if err != nil {
-			return nil, err
-		}
-		if _, err := io.CopyN(io.Discard, rc, off); err != nil {
-			rc.Close()
-			return nil, err
-		}
-		return rc, nil
-	}}
-}
-
-func bytesSource(b []byte) client.Source {
-	return client.Source{Size: int64(len(b)), Open: func(off int64) (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(b[off:])), nil
-	}}
-}
-
-func buildOptions(o pushOptions, annotations map[string]string) model.BuildOptions {
-	bo := model.BuildOptions{Annotations: annotations, Name: o.name, Version: o.version}
-	if o.dataset {
-		bo.ArtifactType = model.ArtifactTypeDataset
-	}
-	return bo
 }

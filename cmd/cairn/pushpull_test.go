@@ -127,7 +127,7 @@ func TestPushPull_RoundTrip(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("push: exit %d: %s", code, out)
 	}
-	var first pushResult
+	var first client.PushResult
 	if err := json.Unmarshal([]byte(out), &first); err != nil {
 		t.Fatalf("push --json: %v: %s", err, out)
 	}
@@ -137,14 +137,14 @@ func TestPushPull_RoundTrip(t *testing.T) {
 	// Pushing the same directory again gives the same digest and uploads
 	// nothing: the digests are known and the registry has the blobs.
 	code, out = runCLI(t, "push", src, srv.Host+"/models/llama:v1-again", "--cache", cache, "--json")
-	var second pushResult
+	var second client.PushResult
 	json.Unmarshal([]byte(out), &second)
 	if code != 0 || second.Digest != first.Digest || second.Uploaded != 0 || second.Skipped != len(files) {
 		t.Fatalf("second push: exit %d: %+v (first %+v)", code, second, first)
 	}
 	// And from a fresh cache (nothing known locally) still the same digest.
 	code, out = runCLI(t, "push", src, srv.Host+"/models/llama:v1-fresh", "--cache", t.TempDir(), "--json")
-	var third pushResult
+	var third client.PushResult
 	json.Unmarshal([]byte(out), &third)
 	if code != 0 || third.Digest != first.Digest {
 		t.Fatalf("push with a fresh cache: exit %d: %+v, want digest %s", code, third, first.Digest)

@@ -2,14 +2,12 @@ package main
 
 import (
 	"fmt"
-	"net"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote/auth"
-	"oras.land/oras-go/v2/registry/remote/credentials"
-	"oras.land/oras-go/v2/registry/remote/retry"
+
+	"cairn.dev/cairn/registry/client"
 )
 
 // remoteOptions are the flags of commands that talk to a registry.
@@ -22,17 +20,7 @@ func (o *remoteOptions) addFlags(cmd *cobra.Command) {
 }
 
 // isLoopback reports whether host (with or without port) is this machine.
-func isLoopback(host string) bool {
-	h, _, err := net.SplitHostPort(host)
-	if err != nil {
-		h = host
-	}
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(h, "[]"))
-	return ip != nil && ip.IsLoopback()
-}
+func isLoopback(host string) bool { return client.IsLoopback(host) }
 
 // baseURL returns the scheme and host of a registry: loopback registries
 // are reached over plain HTTP, like docker does.
@@ -45,14 +33,7 @@ func (o *remoteOptions) baseURL(host string) string {
 
 // client returns an HTTP client that authenticates with the docker-style
 // credential store (shared with oras and docker).
-func (o *remoteOptions) client() *auth.Client {
-	c := &auth.Client{Client: retry.DefaultClient, Cache: auth.NewCache()}
-	if store, err := credentials.NewStoreFromDocker(credentials.StoreOptions{}); err == nil {
-		c.Credential = credentials.Credential(store)
-	}
-	c.SetUserAgent("cairn")
-	return c
-}
+func (o *remoteOptions) client() *auth.Client { return client.DefaultClient() }
 
 // parseRef parses a docker-style reference (host:port/repo[:tag|@digest]).
 func parseRef(s string) (registry.Reference, error) {

@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"cairn.dev/cairn/registry/client"
+	"cairn.dev/cairn/verify/agent"
+	"cairn.dev/cairn/verify/model"
 )
 
 type runOptions struct {
@@ -30,11 +33,26 @@ model in DIR is exactly what was signed and approved.
 With --ref, the model is pulled into DIR: the reference is resolved and its
 signatures and attestations are checked against the policy before any file
 is fetched; the files stream into a staging directory inside DIR/.cairn,
-each checked against its digest as it arrives, are scanned for unsafe
-formats, and only then are moved into place. Without --ref, DIR is verified
-as it is, offline, from what cairn pull recorded in DIR/.cairn (weights baked
-into an image): every file is hashed, nothing unexpected may sit beside them,
-every file is scanned.
+each checked against its digest as it arrives (archive layers are extracted
+member by member), every file is scanned, and only then are they moved into
+place. Without --ref, DIR is verified as it is, offline, from what cairn
+pull recorded in DIR/.cairn (weights baked into an image): every file is
+hashed, nothing unexpected may sit beside them or in DIR/.cairn, every file
+is scanned.
+
+Who decides, for a directory: the operator. With a policy whose rules
+differ by repository, --repository HOST/REPO names the repository whose
+rule applies (the directory's own record is not trusted, so without it cairn
+exits 2); --digest sha256:... names the manifest DIR must hold (and
+satisfies a rule's pinDigest); --include names the subset a partial pull
+wrote.
+
+Every file is scanned and gets one of three verdicts: safe (a data-only
+format proved safe, or plain JSON or text), unsafe, or not scanned (content
+the scanner cannot judge). Unsafe refuses the model unless the rule's
+allowUnsafe lists the format; not scanned refuses a weight (by its layer or
+its name) unless the rule says allowUnscanned (--allow-unscanned with --key);
+a rule's formats list admits only files proved to be of a listed format.
 
 Then CMD replaces cairn in the same process (exec): the workload keeps the
 PID, receives the signals sent to the container, and its exit status is the
@@ -46,7 +64,9 @@ Exit 2: could not verify (usage, configuration, network). A JSON receipt of
 the checks is written to DIR/.cairn/receipt.json (or --receipt).`,
 		Example: `  cairn run --policy /etc/cairn/policy.yaml --ref reg.example/models/llama@sha256:4f1c... \
       --dir /models -- python serve.py --model /models
-  cairn run --key /etc/cairn/release.pub --dir /models -- ./serve`,
+  cairn run --key /etc/cairn/release.pub --dir /models -- ./serve
+  cairn run --policy /etc/cairn/policy.yaml --repository reg.example/models/llama \
+      --digest sha256:4f1c... --dir /models -- python serve.py`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if cmd.ArgsLenAtDash() < 0 || len(args) == 0 {
 				return errors.New("give the workload after --: cairn run ... --dir DIR -- CMD [ARG...]")
@@ -65,7 +85,7 @@ the checks is written to DIR/.cairn/receipt.json (or --receipt).`,
 	f := cmd.Flags()
 	f.StringVar(&o.ref, "ref", "", "pull this model into DIR (verifying as it streams); without it DIR is verified as it is")
 	f.StringVar(&o.dir, "dir", "", "the model directory")
-	f.StringArrayVar(&o.include, "include", nil, "with --ref: only files whose path matches GLOB (repeatable)")
+	f.StringArrayVar(&o.include, "include", nil, "only files whose path matches GLOB (repeatable): with --ref, what to pull; without, the subset DIR holds")
 	cmd.MarkFlagRequired("dir")
 	return cmd
 }
@@ -74,11 +94,14 @@ func runRun(cmd *cobra.Command, o runOptions, argv []string) error {
 	if !o.agentOptions.enabled() {
 		return errNoSigners
 	}
-	if len(o.include) > 0 && o.ref == "" {
-		return errors.New("--include needs --ref")
-	}
 	if o.ref != "" && o.forRepo != "" {
 		return errors.New("--repository is for a directory without --ref; with --ref the reference names the repository")
+	}
+	if o.ref != "" && o.digest != "" {
+		return errors.New("--digest is for a directory without --ref; with --ref name the digest in the reference (REPO@sha256:...)")
+	}
+	if err := model.CheckInclude(o.include); err != nil {
+		return err
 	}
 	// Find the workload before anything is verified, so that a typo is a
 	// usage error, not a model refusal.
@@ -86,49 +109,64 @@ func runRun(cmd *cobra.Command, o runOptions, argv []string) error {
 	if err != nil {
 		return fmt.Errorf("workload %s: %w", argv[0], err)
 	}
-	var rc *receipt
-	if o.ref != "" {
-		rc, err = pullForRun(cmd, o)
-	} else {
-		rc, err = verifyDir(cmd.Context(), o.agentOptions, o.dir)
+	ag, err := o.newAgent()
+	if err != nil {
+		return err
 	}
-	if rc != nil && len(rc.Checks) > 0 {
+	var rc *agent.Receipt
+	if o.ref != "" {
+		rc, err = pullChecked(cmd, o.transferOptions, ag, o.ref, o.dir, o.include)
+	} else {
+		var do agent.DirOptions
+		if do, err = o.dirOptions(o.include); err != nil {
+			return err
+		}
+		rc, err = ag.CheckDir(cmd.Context(), o.dir, do)
+	}
+	if rc != nil {
+		rc.Verified = err == nil
+		if werr := saveReceipt(cmd, o.agentOptions, o.dir, rc); werr != nil && err == nil {
+			err = werr
+		}
 		printReceipt(cmd, rc, false)
 	}
 	if err != nil {
-		return err
+		return agentErr(err)
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "cairn run: %s@%s verified; starting %s\n", rc.Repository, rc.Digest, argv[0])
 	return execWorkload(bin, argv)
 }
 
-// pullForRun is run --ref: checks, then a staged pull into --dir.
-func pullForRun(cmd *cobra.Command, o runOptions) (*receipt, error) {
-	ag, err := newAgent(o.agentOptions)
+// pullChecked pulls ref into dir with the agent's checks (client.Pull):
+// signatures before any file, then a staged pull, scanned, moved into
+// place only when every check passed. With dir empty the files are
+// checked in a temporary directory and thrown away (cairn verify REF).
+func pullChecked(cmd *cobra.Command, o transferOptions, ag *agent.Agent, ref, dir string, include []string) (*agent.Receipt, error) {
+	repo, err := o.open(ref)
 	if err != nil {
 		return nil, err
 	}
-	rc := &receipt{}
-	err = func() error {
-		t, repo, r, err := loadRemoteTarget(cmd.Context(), &o.remoteOptions, o.ref)
-		if err != nil {
-			return err
-		}
-		rule, err := ag.checkMetadata(t, rc)
-		if err != nil {
-			return err
-		}
-		return ag.pullChecked(cmd, o.transferOptions, rule, t, repo, r, o.dir, o.include, rc)
-	}()
-	rc.Verified = err == nil
-	path := o.receipt
-	if path == "" {
-		path = filepath.Join(o.dir, ".cairn", "receipt.json")
+	cache, err := o.openCache()
+	if err != nil {
+		return nil, err
 	}
-	if werr := writeReceipt(path, rc); werr != nil && err == nil {
-		err = fmt.Errorf("write receipt: %w", werr)
+	target := dir
+	if dir == "" {
+		if target, err = os.MkdirTemp("", "cairn-verify-"); err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(target)
 	}
-	return rc, err
+	res, err := client.Pull(cmd.Context(), repo, target, client.PullOptions{
+		Cache: cache, Include: include, Concurrency: o.concurrency, Agent: ag, Progress: newProgress(cmd, "pulling"),
+	})
+	if res != nil && res.Receipt != nil && dir == "" {
+		res.Receipt.Dir = ""
+	}
+	if res == nil {
+		return nil, err
+	}
+	return res.Receipt, err
 }
 
 // execWorkload replaces this process with the workload: same PID, so the

@@ -14,6 +14,7 @@ import (
 
 	"cairn.dev/cairn/registry"
 	"cairn.dev/cairn/registry/registrytest"
+	"cairn.dev/cairn/verify/agent"
 )
 
 // maliciousPickle is a protocol 0 pickle that would run os.system when
@@ -131,7 +132,7 @@ func TestRun_StartsOnlyVerifiedModels(t *testing.T) {
 	if _, err := os.Stat(marker); err != nil {
 		t.Fatalf("the workload did not run: %v\n%s", err, out)
 	}
-	var rc receipt
+	var rc agent.Receipt
 	if b, err := os.ReadFile(filepath.Join(dir, ".cairn", "receipt.json")); err != nil || json.Unmarshal(b, &rc) != nil || !rc.Verified || len(rc.Files) != 2 {
 		t.Errorf("receipt: %+v (%v)", rc, err)
 	}
@@ -269,7 +270,7 @@ func TestVerify_PulledDir(t *testing.T) {
 	os.Symlink("/etc/passwd", filepath.Join(linked, "weights", "extra"))
 	srv.Close()
 
-	var rc receipt
+	var rc agent.Receipt
 	out := mustRun(t, "verify", good, "--key", key+".pub", "--json")
 	if err := json.Unmarshal([]byte(out), &rc); err != nil || !rc.Verified || len(rc.Files) != 3 || rc.Repository != srv.Host+"/models/m" {
 		t.Fatalf("receipt %+v (%v):\n%s", rc, err, out)
@@ -288,9 +289,10 @@ func TestVerify_PulledDir(t *testing.T) {
 		code int
 		want string
 	}{
-		{"partial pull", []string{partial, "--key", key + ".pub"}, exitOK, "verified"},
+		{"partial pull", []string{partial, "--key", key + ".pub", "--include", "*.json"}, exitOK, "verified"},
+		{"partial pull, the operator asks for all", []string{partial, "--key", key + ".pub"}, exitRefused, "weights/a.safetensors: no such file"},
 		{"untrusted key", []string{good, "--key", other + ".pub"}, exitRefused, "no signature verifies"},
-		{"edited manifest", []string{editedManifest, "--key", key + ".pub"}, exitRefused, "the manifest was changed"},
+		{"edited manifest", []string{editedManifest, "--key", key + ".pub"}, exitRefused, ".cairn/manifest.json: invalid manifest"},
 		{"missing file", []string{missing, "--key", key + ".pub"}, exitRefused, "weights/a.safetensors"},
 		{"symlink beside the files", []string{linked, "--key", key + ".pub"}, exitRefused, "weights/extra: a symlink"},
 		{"policy for another repository", []string{good, "--key", key + ".pub", "--repository", "bad"}, exitError, "HOST/REPO"},
@@ -343,7 +345,7 @@ func TestVerify_PolicyFormats(t *testing.T) {
 	}{
 		{"safetensors and a config", onlyST, st, exitOK, "verified"},
 		{"safe pickle, format not allowed", onlyST, benign, exitRefused, `weight format "pickle" is not allowed`},
-		{"unsafe pickle refused by default", policy(""), evil, exitRefused, "model.pkl: unsafe"},
+		{"unsafe pickle refused by default", policy(""), evil, exitRefused, `model.pkl: verification failed: policy denied`},
 		{"unsafe pickle, explicitly allowed", pickleOK, evil, exitOK, "verified"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -47,49 +46,54 @@ func (o *transferOptions) openCache() (*client.Cache, error) {
 	return client.OpenCache(dir)
 }
 
+// open returns the repository of a reference.
+func (o *remoteOptions) open(refStr string) (*client.Repository, error) {
+	return client.Open(refStr, client.Options{PlainHTTP: o.plainHTTP})
+}
+
 // repository returns the oras-go repository and the raw remote for a
 // reference, sharing one authenticating HTTP client.
 func (o *remoteOptions) repository(refStr string) (*remote.Repository, *client.Remote, error) {
-	ref, err := parseRef(refStr)
+	r, err := o.open(refStr)
 	if err != nil {
 		return nil, nil, err
 	}
-	c := o.client()
-	repo := &remote.Repository{Client: c, Reference: ref, PlainHTTP: o.plainHTTP || isLoopback(ref.Registry)}
-	return repo, &client.Remote{Client: c, Base: o.baseURL(ref.Registry), Repository: ref.Repository}, nil
+	return r.Repo, r.Remote, nil
 }
 
-// progress shows one bar of bytes on a terminal and nothing elsewhere.
+// progress shows one bar of bytes on a terminal and nothing elsewhere; it
+// is a client.Progress.
 type progress struct {
-	p   *mpb.Progress
-	bar *mpb.Bar
-	n   atomic.Int64
+	cmd  *cobra.Command
+	verb string
+	p    *mpb.Progress
+	bar  *mpb.Bar
 }
 
-func newProgress(cmd *cobra.Command, verb string, total int64, files int) *progress {
-	pr := &progress{}
-	w := cmd.ErrOrStderr()
+func newProgress(cmd *cobra.Command, verb string) *progress {
+	return &progress{cmd: cmd, verb: verb}
+}
+
+func (pr *progress) Start(total int64, files int) {
+	w := pr.cmd.ErrOrStderr()
 	f, ok := w.(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return pr
+		return
 	}
 	pr.p = mpb.New(mpb.WithOutput(w), mpb.WithWidth(40), mpb.WithRefreshRate(150*time.Millisecond))
 	pr.bar = pr.p.AddBar(total,
-		mpb.PrependDecorators(decor.Name(fmt.Sprintf("%s %d files ", verb, files)), decor.CountersKibiByte("% .1f / % .1f")),
+		mpb.PrependDecorators(decor.Name(fmt.Sprintf("%s %d files ", pr.verb, files)), decor.CountersKibiByte("% .1f / % .1f")),
 		mpb.AppendDecorators(decor.AverageSpeed(decor.SizeB1024(0), "% .1f"), decor.Name(" "), decor.Percentage()),
 	)
-	return pr
 }
 
-// add counts n bytes done.
-func (pr *progress) add(n int64) {
-	pr.n.Add(n)
+func (pr *progress) Add(n int64) {
 	if pr.bar != nil {
 		pr.bar.IncrInt64(n)
 	}
 }
 
-func (pr *progress) done() {
+func (pr *progress) Done() {
 	if pr.p != nil {
 		pr.bar.SetTotal(-1, true)
 		pr.p.Wait()

@@ -1,26 +1,25 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/spf13/cobra"
-	"oras.land/oras-go/v2/registry/remote"
 
 	"cairn.dev/cairn/attest"
+	"cairn.dev/cairn/registry/client"
 	"cairn.dev/cairn/verify"
+	"cairn.dev/cairn/verify/agent"
 )
 
 type verifyOptions struct {
 	transferOptions
 	agentOptions
-	signaturesOnly bool // --signatures-only: REF without fetching files
+	signaturesOnly bool     // --signatures-only: REF without fetching files
+	include        []string // --include: DIR holds this subset of the model
 
 	// OpenSSF Model Signing of a local directory or file.
 	signature   string   // --signature: model.sig
@@ -41,8 +40,14 @@ func newVerifyCmd() *cobra.Command {
      trusted signer, and every attestation the policy requires verifies;
   3. every file matches its layer digest;
   4. nothing unexpected sits beside the files (a directory);
-  5. no file is unsafe (pickle imports, Keras Lambda layers, malformed
-     safetensors or GGUF headers...), unless the policy allows its format.
+  5. every file is scanned, archive members and files inside compressed
+     wrappers included, and gets one of three verdicts: safe (a data-only
+     format proved safe, or plain JSON or text), unsafe (pickle imports,
+     Keras Lambda layers, malformed safetensors or GGUF headers...) or not
+     scanned (content the scanner cannot judge). Unsafe is refused unless
+     the rule's allowUnsafe lists the format; not scanned is refused for a
+     weight unless the rule says allowUnscanned (--allow-unscanned with
+     --key); a formats list admits only files proved of a listed format.
 
 Whom to trust comes from --policy FILE (per repository: signers, required
 attestations, digest pinning, formats, maximum age; see docs/policy.md) or,
@@ -61,8 +66,13 @@ away; --signatures-only stops after step 2.
 
 DIR (a directory cairn pull wrote): checked offline from DIR/.cairn, which
 pull filled with the manifest, config and signature bundles; every file is
-hashed. The policy rule is the one for the repository pull recorded, or
---repository HOST/REPO. The receipt goes to DIR/.cairn/receipt.json.
+hashed, and nothing may sit beside the model's files or in DIR/.cairn that
+cairn did not put there. The operator, not the directory, names what is
+checked: --repository HOST/REPO, the repository whose policy rule applies
+(required when the policy's rules differ by repository: the directory's own
+record is not trusted); --digest sha256:..., the manifest DIR must hold
+(what a rule's pinDigest asks for); --include GLOB, the subset a partial
+pull wrote. The receipt goes to DIR/.cairn/receipt.json.
 
 A local PATH (a directory or a single file) with an OpenSSF Model Signing
 signature (--signature, or model.sig in the directory or beside the file, as
@@ -96,6 +106,7 @@ policy, network).`,
 	o.agentOptions.addFlags(cmd)
 	f := cmd.Flags()
 	f.BoolVar(&o.signaturesOnly, "signatures-only", false, "REF: check the reference, signatures and attestations, not the files")
+	f.StringArrayVar(&o.include, "include", nil, "DIR: the subset (GLOB, repeatable) a partial pull wrote")
 	f.StringVar(&o.signature, "signature", "", "local model: the OpenSSF Model Signing signature (default PATH/model.sig)")
 	f.StringArrayVar(&o.certChains, "certificate-chain", nil, "local model: PEM certificates trusted as signing CAs; repeatable")
 	f.StringArrayVar(&o.ignorePaths, "ignore-paths", nil, "local model: paths left out of the signature; repeatable")
@@ -109,43 +120,45 @@ func runVerify(cmd *cobra.Command, o verifyOptions, refStr string) error {
 	if !o.agentOptions.enabled() {
 		return errNoSigners
 	}
-	ag, err := newAgent(o.agentOptions)
+	if o.forRepo != "" || o.digest != "" {
+		return errors.New("--repository and --digest are for a directory; the reference names the repository and the digest")
+	}
+	ag, err := o.newAgent()
 	if err != nil {
 		return err
 	}
-	rc := &receipt{}
-	err = verifyRemote(cmd, o, ag, refStr, rc)
-	rc.Verified = err == nil
-	if o.receipt != "" {
-		if werr := writeReceipt(o.receipt, rc); werr != nil && err == nil {
-			err = fmt.Errorf("write receipt: %w", werr)
-		}
+	var rc *agent.Receipt
+	if o.signaturesOnly {
+		rc = &agent.Receipt{}
+		err = func() error {
+			repo, err := o.open(refStr)
+			if err != nil {
+				return err
+			}
+			t, err := client.LoadTarget(cmd.Context(), repo)
+			if err != nil {
+				return err
+			}
+			_, err = ag.CheckMetadata(t, rc)
+			return err
+		}()
+	} else {
+		rc, err = pullChecked(cmd, o.transferOptions, ag, refStr, "", nil)
 	}
-	if len(rc.Checks) > 0 {
+	if rc != nil {
+		rc.Verified = err == nil
+		if werr := saveReceipt(cmd, o.agentOptions, "", rc); werr != nil && err == nil {
+			err = werr
+		}
 		if perr := printReceipt(cmd, rc, o.asJSON); perr != nil && err == nil {
 			err = perr
 		}
 	}
-	return err
+	return agentErr(err)
 }
 
 // errNoSigners is the usage error of verify and run without any signer.
 var errNoSigners = errors.New("nothing to verify against: give --policy FILE, --key PUB, or --certificate-identity and --certificate-oidc-issuer with --trusted-root")
-
-// verifyRemote applies the agent to a model in a registry: reference,
-// signatures and attestations, then (unless --signatures-only) every file,
-// fetched through the cache into a temporary directory and thrown away.
-func verifyRemote(cmd *cobra.Command, o verifyOptions, ag *agent, refStr string, rc *receipt) error {
-	t, repo, r, err := loadRemoteTarget(cmd.Context(), &o.remoteOptions, refStr)
-	if err != nil {
-		return err
-	}
-	rule, err := ag.checkMetadata(t, rc)
-	if err != nil || o.signaturesOnly {
-		return err
-	}
-	return ag.pullChecked(cmd, o.transferOptions, rule, t, repo, r, "", nil, rc)
-}
 
 // maxTrustedRootSize bounds a trusted_root.json (public-good's is ~10 KiB).
 const maxTrustedRootSize = 4 << 20
@@ -244,73 +257,4 @@ func readBounded(path string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s: larger than %d bytes: %w", path, limit, errTooLarge)
 	}
 	return b, nil
-}
-
-// fetchBundles returns the Sigstore bundles attached to desc: the bundle
-// layers of its referrers of artifactType attest.MediaTypeBundle, each
-// bounded by verify.MaxBundleSize and checked against its digest. At most
-// verify.MaxBundles referrers are read.
-func fetchBundles(ctx context.Context, repo *remote.Repository, desc ocispec.Descriptor) ([][]byte, error) {
-	fetched, err := fetchBundleRefs(ctx, repo, desc)
-	if err != nil {
-		return nil, err
-	}
-	bundles := make([][]byte, len(fetched))
-	for i, f := range fetched {
-		bundles[i] = f.data
-	}
-	return bundles, nil
-}
-
-// fetchedBundle is a bundle and the referrer manifest it came in.
-type fetchedBundle struct {
-	referrer ocispec.Descriptor
-	data     []byte
-}
-
-// fetchBundleRefs is fetchBundles, keeping each bundle's referrer.
-func fetchBundleRefs(ctx context.Context, repo *remote.Repository, desc ocispec.Descriptor) ([]fetchedBundle, error) {
-	var refs []ocispec.Descriptor
-	err := repo.Referrers(ctx, desc, attest.MediaTypeBundle, func(page []ocispec.Descriptor) error {
-		for _, r := range page {
-			// A registry without the filter returns every referrer.
-			if r.ArtifactType == attest.MediaTypeBundle && len(refs) < verify.MaxBundles {
-				refs = append(refs, r)
-			}
-		}
-		if len(refs) >= verify.MaxBundles {
-			return errEnough
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, errEnough) {
-		return nil, fmt.Errorf("referrers of %s: %w", desc.Digest, err)
-	}
-	var bundles []fetchedBundle
-	for _, r := range refs {
-		if r.MediaType != ocispec.MediaTypeImageManifest {
-			continue
-		}
-		mb, err := fetchBlob(ctx, repo, r, maxManifestBytes)
-		if err != nil {
-			return nil, fmt.Errorf("signature manifest %s: %w", r.Digest, err)
-		}
-		var m ocispec.Manifest
-		if err := json.Unmarshal(mb, &m); err != nil {
-			continue // not a signature; anyone who can push can push this
-		}
-		for _, l := range m.Layers {
-			// Oversized bundles are skipped, not fatal, so that a bad
-			// referrer cannot hide a good one.
-			if l.MediaType != attest.MediaTypeBundle || l.Size > verify.MaxBundleSize || len(bundles) >= verify.MaxBundles {
-				continue
-			}
-			b, err := fetchBlob(ctx, repo, l, verify.MaxBundleSize)
-			if err != nil {
-				return nil, fmt.Errorf("signature bundle %s: %w", l.Digest, err)
-			}
-			bundles = append(bundles, fetchedBundle{referrer: r, data: b})
-		}
-	}
-	return bundles, nil
 }

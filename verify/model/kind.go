@@ -110,3 +110,16 @@ func hasDocPrefix(name string) bool {
 	}
 	return false
 }
+
+// IsWeight reports whether a file must be treated as weights by a
+// verifier that fails closed: its layer's kind (from the media type, which
+// the pusher chose) is weight or unknown, or its name is a weight's, or no
+// rule classifies its name. Only a file that both its layer and its name
+// call something else (configuration, code, documentation, dataset) is not.
+func IsWeight(p string, layerKind Kind) bool {
+	if layerKind == KindWeight || layerKind == "" {
+		return true
+	}
+	k, guessed := Classify(p)
+	return k == KindWeight || guessed
+}

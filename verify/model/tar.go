@@ -180,6 +180,19 @@ func (g *groupReader) Close() error {
 // stream may expand far beyond its layer size; callers that extract
 // untrusted layers should watch free space.
 func ExtractTar(r io.Reader, dir string) ([]string, error) {
+	return extractTar(r, dir, false)
+}
+
+// ExtractTarExclusive is ExtractTar, except that a member whose path
+// already exists in dir (a file of another layer, or of another archive)
+// is refused, with a *PathError wrapping ErrDuplicatePath, instead of
+// overwriting it: what a verifier extracting several layers into one
+// directory needs, so that one layer cannot replace another's checked file.
+func ExtractTarExclusive(r io.Reader, dir string) ([]string, error) {
+	return extractTar(r, dir, true)
+}
+
+func extractTar(r io.Reader, dir string, exclusive bool) ([]string, error) {
 	br := bufio.NewReader(r)
 	var src io.Reader = br
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
@@ -199,7 +212,7 @@ func ExtractTar(r io.Reader, dir string) ([]string, error) {
 	}
 	defer root.Close()
 
-	x := extractor{root: root, seen: newPathSet()}
+	x := extractor{root: root, seen: newPathSet(), exclusive: exclusive}
 	err = x.run(tar.NewReader(src))
 	if err == nil {
 		// Read what follows the end-of-archive marker, so that a caller
@@ -216,9 +229,10 @@ func ExtractTar(r io.Reader, dir string) ([]string, error) {
 }
 
 type extractor struct {
-	root    *os.Root
-	seen    *pathSet
-	written []string
+	exclusive bool
+	root      *os.Root
+	seen      *pathSet
+	written   []string
 }
 
 func (x *extractor) run(tr *tar.Reader) error {
@@ -285,6 +299,9 @@ func (x *extractor) file(name string, hdr *tar.Header, r io.Reader) error {
 		if err := x.root.MkdirAll(d, 0o755); err != nil {
 			return err
 		}
+	}
+	if _, err := x.root.Lstat(name); err == nil && x.exclusive {
+		return fmt.Errorf("%w: the path exists already, from another layer", ErrDuplicatePath)
 	}
 	if fi, err := x.root.Lstat(name); err == nil && !fi.Mode().IsRegular() {
 		return fmt.Errorf("%w: a %s already exists at this path", ErrUnsupportedFile, describeType(fi.Mode().Type()))
