@@ -19,6 +19,11 @@ func (r *Registry) getBlob(w http.ResponseWriter, req *http.Request, name, ref s
 	if _, err := r.meta.BlobLink(ctx, name, dgst); err != nil {
 		return err
 	}
+	if req.Method != http.MethodHead {
+		if err := r.checkBlobPull(ctx, name, dgst); err != nil {
+			return err
+		}
+	}
 	f, err := r.blobs.Open(ctx, dgst)
 	if err != nil {
 		return err

@@ -166,7 +166,7 @@ func (r *Registry) getManifest(w http.ResponseWriter, req *http.Request, name, r
 	if err != nil {
 		return err
 	}
-	if err := r.checkPull(req.Context(), name, ref, m); err != nil {
+	if err := r.checkPull(req.Context(), name, ref, m, req.Method != http.MethodHead); err != nil {
 		return err
 	}
 	h := w.Header()

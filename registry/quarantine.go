@@ -9,15 +9,17 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/opencontainers/go-digest"
+
 	"cairn.dev/cairn/registry/storage"
 )
 
 // maxQuarantineReason bounds the reason text of a quarantine.
 const maxQuarantineReason = 1024
 
-// checkPull refuses a manifest that is quarantined or that the pull gate
-// refuses, with 403 DENIED and the reason.
-func (r *Registry) checkPull(ctx context.Context, name, ref string, m *storage.Manifest) error {
+// checkPull refuses a manifest that is quarantined or, for a GET (content,
+// not a HEAD), that the pull gate refuses, with 403 DENIED and the reason.
+func (r *Registry) checkPull(ctx context.Context, name, ref string, m *storage.Manifest, content bool) error {
 	if qs, ok := r.meta.(storage.Quarantines); ok {
 		q, err := qs.Quarantined(ctx, name, m.Digest)
 		if err != nil {
@@ -28,10 +30,21 @@ func (r *Registry) checkPull(ctx context.Context, name, ref string, m *storage.M
 				name, m.Digest, q.Reason, q.By, q.Time.UTC().Format("2006-01-02T15:04:05Z"))
 		}
 	}
-	if r.gate != nil {
-		if err := r.gate(ctx, name, ref, m); err != nil {
+	if r.gate != nil && content {
+		if err := r.gate.CheckManifest(ctx, name, ref, m); err != nil {
 			return newError(http.StatusForbidden, codeDenied, "%s@%s: the registry's policy refuses this pull: %v", name, m.Digest, err)
 		}
+	}
+	return nil
+}
+
+// checkBlobPull refuses the GET of a blob that the pull gate refuses.
+func (r *Registry) checkBlobPull(ctx context.Context, name string, dgst digest.Digest) error {
+	if r.gate == nil {
+		return nil
+	}
+	if err := r.gate.CheckBlob(ctx, name, dgst); err != nil {
+		return newError(http.StatusForbidden, codeDenied, "%s: the registry's policy refuses this pull: %v", name, err)
 	}
 	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
+
 	"cairn.dev/cairn/registry"
 	"cairn.dev/cairn/registry/registrytest"
 	"cairn.dev/cairn/registry/storage"
@@ -76,19 +78,43 @@ func TestHandler_Quarantine(t *testing.T) {
 	}
 }
 
-func TestHandler_PullGate(t *testing.T) {
-	gate := func(ctx context.Context, repo, ref string, m *storage.Manifest) error {
-		if !strings.Contains(ref, ":") {
-			return errors.New("pull by digest (pinDigest)")
-		}
-		return nil
+// byDigestGate refuses manifests asked for by tag and blobs named in
+// refused.
+type byDigestGate struct{ refused map[digest.Digest]bool }
+
+func (g byDigestGate) CheckManifest(ctx context.Context, repo, ref string, m *storage.Manifest) error {
+	if !strings.Contains(ref, ":") {
+		return errors.New("pull by digest (pinDigest)")
 	}
-	srv := registrytest.NewServer(t, registry.Config{PullGate: gate})
+	return nil
+}
+
+func (g byDigestGate) CheckBlob(ctx context.Context, repo string, d digest.Digest) error {
+	if g.refused[d] {
+		return errors.New("no allowed version references it")
+	}
+	return nil
+}
+
+func TestHandler_PullGate(t *testing.T) {
+	refused := map[digest.Digest]bool{digest.FromString("x"): true}
+	srv := registrytest.NewServer(t, registry.Config{PullGate: byDigestGate{refused}})
 	d := pushArtifact(t, srv, "models/m", "v1", map[string][]byte{"w": []byte("x")}, nil)
 	if code, body := do(t, http.MethodGet, srv.URL+"/v2/models/m/manifests/v1", ""); code != http.StatusForbidden || !strings.Contains(body, "pull by digest") {
 		t.Errorf("by tag: %d %s", code, body)
 	}
 	if code, body := do(t, http.MethodGet, srv.URL+"/v2/models/m/manifests/"+d.Digest.String(), ""); code != http.StatusOK {
 		t.Errorf("by digest: %d %s", code, body)
+	}
+	// HEAD resolves a name: the gate guards content.
+	if code, body := do(t, http.MethodHead, srv.URL+"/v2/models/m/manifests/v1", ""); code != http.StatusOK {
+		t.Errorf("HEAD by tag: %d %s", code, body)
+	}
+	blob := srv.URL + "/v2/models/m/blobs/" + digest.FromString("x").String()
+	if code, body := do(t, http.MethodGet, blob, ""); code != http.StatusForbidden || !strings.Contains(body, "no allowed version") {
+		t.Errorf("GET of a refused blob: %d %s", code, body)
+	}
+	if code, _ := do(t, http.MethodHead, blob, ""); code != http.StatusOK {
+		t.Errorf("HEAD of a refused blob: %d", code)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+
 	"cairn.dev/cairn/registry/storage"
 )
 
@@ -26,12 +28,22 @@ type Config struct {
 	Metrics *Metrics
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
-	// PullGate, when set, is asked before a manifest is served (GET and
-	// HEAD). An error refuses the pull with 403 DENIED and the error's
-	// text as the reason: the server's policy (cairn serve --policy).
-	// Quarantined versions are refused before the gate is asked, when Meta
-	// implements storage.Quarantines.
-	PullGate func(ctx context.Context, repo, reference string, m *storage.Manifest) error
+	// PullGate, when set, is asked before the content of a manifest or a
+	// blob is served (GET; HEAD resolves names and is not asked). An error
+	// refuses the request with 403 DENIED and the error's text as the
+	// reason: the server's policy (cairn serve --policy, package gate).
+	// Quarantined versions are refused (GET and HEAD) before the gate is
+	// asked, when Meta implements storage.Quarantines.
+	PullGate PullGate
+}
+
+// PullGate decides what a reader may fetch (see Config.PullGate).
+type PullGate interface {
+	// CheckManifest decides the GET of manifest m of repo, asked for as
+	// reference (a tag or a digest).
+	CheckManifest(ctx context.Context, repo, reference string, m *storage.Manifest) error
+	// CheckBlob decides the GET of blob dgst of repo.
+	CheckBlob(ctx context.Context, repo string, dgst digest.Digest) error
 }
 
 // Registry is the OCI distribution API over a blob store and a metadata
@@ -43,7 +55,7 @@ type Registry struct {
 	log     *slog.Logger
 	metrics *Metrics
 	now     func() time.Time
-	gate    func(ctx context.Context, repo, reference string, m *storage.Manifest) error
+	gate    PullGate
 
 	// gcMu makes "commit a blob, then link it" atomic with respect to the
 	// garbage collector's "check the blob is unreferenced, then delete it".

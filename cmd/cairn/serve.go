@@ -173,7 +173,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 	rec := accesslog.New(db, accesslog.Options{Logger: log, TrustedProxies: proxies})
 	defer closeAccessLog(rec, log)
 
-	var pullGate func(context.Context, string, string, *storage.Manifest) error
+	var pullGate registry.PullGate
 	var policy *verify.Policy
 	host := o.policyHost
 	if host == "" {
@@ -185,7 +185,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 			return err
 		}
 		policy = p
-		pullGate = gate.New(p, host, db, blobs).Check
+		pullGate = gate.New(p, host, db, blobs)
 		log.Info("pulls are checked against the policy", "policy", o.policy, "as", host)
 	}
 

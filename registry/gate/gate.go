@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -13,12 +13,10 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"cairn.dev/cairn/attest"
 	"cairn.dev/cairn/registry/storage"
 	"cairn.dev/cairn/verify"
 )
-
-// mediaTypeBundle is the artifactType of a Sigstore bundle referrer.
-const mediaTypeBundle = "application/vnd.dev.sigstore.bundle.v0.3+json"
 
 // CacheTTL is how long a verdict is reused for the same repository, digest
 // and referrers.
@@ -27,7 +25,19 @@ const CacheTTL = time.Minute
 // maxCacheEntries bounds the verdict cache; it is emptied when full.
 const maxCacheEntries = 10000
 
-// Gate checks pulls against a policy.
+// MetadataArtifactTypes are the artifact types of the referrers every
+// reader may fetch under a policy, whatever the policy says of their
+// subject: signatures and attestations, so that clients can find and check
+// them, and sign and attest through the gate. Such a referrer passes only
+// when every layer is a bundle no larger than verify.MaxBundleSize: a
+// manifest with a subject is not a way round the policy.
+var MetadataArtifactTypes = []string{attest.MediaTypeBundle}
+
+// Gate checks pulls against a policy. It guards content, not names: a
+// reader may resolve a tag (HEAD), list referrers and read the signature
+// and attestation referrers of any version; what the policy refuses is the
+// GET of a refused version's manifest, and of every blob that no allowed
+// version (or signature referrer) of the repository references.
 type Gate struct {
 	policy *verify.Policy
 	host   string
@@ -51,23 +61,120 @@ func New(policy *verify.Policy, host string, meta storage.Metadata, blobs storag
 	return &Gate{policy: policy, host: strings.ToLower(host), meta: meta, blobs: blobs, now: time.Now, cache: map[string]verdict{}}
 }
 
-// Check is a registry.Config.PullGate: nil allows the pull of m (asked for
-// as reference) from repo; an error says why it is refused.
+// Check is CheckManifest (the registry.Config.PullGate of earlier
+// versions).
 func (g *Gate) Check(ctx context.Context, repo, reference string, m *storage.Manifest) error {
-	byDigest := strings.Contains(reference, ":")
+	return g.CheckManifest(ctx, repo, reference, m)
+}
+
+// CheckManifest decides the GET of manifest m of repo, asked for as
+// reference (a tag or a digest): nil allows it; an error wrapping
+// verify.ErrVerification says why the policy refuses it; any other error
+// means it could not be checked.
+func (g *Gate) CheckManifest(ctx context.Context, repo, reference string, m *storage.Manifest) error {
+	if metadataReferrer(m) {
+		return nil
+	}
+	return g.version(ctx, repo, m, strings.Contains(reference, ":"))
+}
+
+// Verdict is the policy's verdict on a version, by digest: what the web UI
+// shows and what a pull by digest gets. It returns the rule that applied
+// (nil when none does) and nil or the refusal.
+func (g *Gate) Verdict(ctx context.Context, repo string, m *storage.Manifest) (*verify.Rule, error) {
+	rule, _ := g.policy.Rule(g.host + "/" + repo)
+	return rule, g.version(ctx, repo, m, true)
+}
+
+// CheckBlob decides the GET of a blob of repo: allowed when a manifest of
+// the repository that the policy allows (a version, by digest, or a
+// signature or attestation referrer) references it. Allowed verdicts are
+// cached for CacheTTL; refusals are not, so a version signed a moment ago
+// frees its blobs at once.
+func (g *Gate) CheckBlob(ctx context.Context, repo string, dgst digest.Digest) error {
+	key := "blob " + repo + "@" + dgst.String()
+	now := g.now()
+	if g.cached(key, now) {
+		return nil
+	}
+	ms, err := g.meta.RepositoryManifests(ctx, repo)
+	if err != nil {
+		return fmt.Errorf("read manifests: %w", err)
+	}
+	var refusal error
+	for _, m := range ms {
+		if !slices.Contains(m.Blobs, dgst) {
+			continue
+		}
+		err := error(nil)
+		if !metadataReferrer(m) {
+			err = g.version(ctx, repo, m, true)
+		}
+		if err == nil {
+			g.store(key, verdict{expires: now.Add(CacheTTL)})
+			return nil
+		}
+		if !errors.Is(err, verify.ErrVerification) {
+			return err
+		}
+		if refusal == nil {
+			refusal = fmt.Errorf("%w (as %s@%s)", err, repo, m.Digest)
+		}
+	}
+	if refusal == nil {
+		return fmt.Errorf("%w: blob %s: no manifest of %s references it", verify.ErrPolicyDenied, dgst, repo)
+	}
+	return fmt.Errorf("blob %s: no version of %s that the policy allows references it: %w", dgst, repo, refusal)
+}
+
+func (g *Gate) cached(key string, now time.Time) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	v, ok := g.cache[key]
+	return ok && now.Before(v.expires) && v.err == nil
+}
+
+func (g *Gate) store(key string, v verdict) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.cache) >= maxCacheEntries {
+		clear(g.cache)
+	}
+	g.cache[key] = v
+}
+
+// metadataReferrer reports whether m is a signature or attestation
+// referrer that any reader may fetch: a subject, an artifact type of
+// MetadataArtifactTypes, and only bundle layers within verify's limit.
+func metadataReferrer(m *storage.Manifest) bool {
+	if m.Subject == "" || !slices.Contains(MetadataArtifactTypes, m.ArtifactType) {
+		return false
+	}
+	var man ocispec.Manifest
+	if json.Unmarshal(m.Content, &man) != nil || man.Subject == nil || len(man.Layers) == 0 {
+		return false
+	}
+	for _, l := range man.Layers {
+		if l.MediaType != attest.MediaTypeBundle || l.Size > verify.MaxBundleSize {
+			return false
+		}
+	}
+	return true
+}
+
+// version applies the repository's rule to a version: the digest checks,
+// then verify.Rule.Evaluate over the bundles attest.CollectBundles reads
+// from the registry's own store, exactly as the agent does over a remote.
+func (g *Gate) version(ctx context.Context, repo string, m *storage.Manifest, byDigest bool) error {
 	refs, err := g.meta.Referrers(ctx, repo, m.Digest)
 	if err != nil {
 		return fmt.Errorf("read signatures: %w", err)
 	}
-	var bundleRefs []ocispec.Descriptor
-	for _, r := range refs {
-		if r.ArtifactType == mediaTypeBundle {
-			bundleRefs = append(bundleRefs, r)
-		}
-	}
 	key := fmt.Sprintf("%s@%s %t", repo, m.Digest, byDigest)
-	for _, r := range bundleRefs {
-		key += " " + string(r.Digest)
+	for _, r := range refs {
+		if r.ArtifactType == attest.MediaTypeBundle {
+			key += " " + string(r.Digest)
+		}
 	}
 	now := g.now()
 	g.mu.Lock()
@@ -76,20 +183,15 @@ func (g *Gate) Check(ctx context.Context, repo, reference string, m *storage.Man
 	if ok && now.Before(v.expires) {
 		return v.err
 	}
-	err = g.check(ctx, repo, m, byDigest, bundleRefs)
+	err = g.check(ctx, repo, m, byDigest)
 	if err != nil && !errors.Is(err, verify.ErrVerification) {
 		return err // could not check: not cached
 	}
-	g.mu.Lock()
-	if len(g.cache) >= maxCacheEntries {
-		clear(g.cache)
-	}
-	g.cache[key] = verdict{err: err, expires: now.Add(CacheTTL)}
-	g.mu.Unlock()
+	g.store(key, verdict{err: err, expires: now.Add(CacheTTL)})
 	return err
 }
 
-func (g *Gate) check(ctx context.Context, repo string, m *storage.Manifest, byDigest bool, refs []ocispec.Descriptor) error {
+func (g *Gate) check(ctx context.Context, repo string, m *storage.Manifest, byDigest bool) error {
 	rule, err := g.policy.Rule(g.host + "/" + repo)
 	if err != nil {
 		return err
@@ -97,59 +199,11 @@ func (g *Gate) check(ctx context.Context, repo string, m *storage.Manifest, byDi
 	if err := rule.CheckDigest(m.Digest, byDigest); err != nil {
 		return err
 	}
-	bundles, err := g.bundles(ctx, repo, refs)
+	desc := ocispec.Descriptor{MediaType: m.MediaType, Digest: m.Digest, Size: m.Size}
+	bundles, err := attest.CollectBundles(ctx, &storage.ContentSource{Meta: g.meta, Blobs: g.blobs, Repository: repo}, desc)
 	if err != nil {
 		return err
 	}
-	desc := ocispec.Descriptor{MediaType: m.MediaType, Digest: m.Digest, Size: m.Size}
-	_, err = rule.Evaluate(desc, bundles, g.now())
+	_, err = rule.Evaluate(desc, attest.BundleData(bundles), g.now())
 	return err
-}
-
-// bundles reads the bundle layers of the referrer manifests, bounded as
-// the agent bounds them.
-func (g *Gate) bundles(ctx context.Context, repo string, refs []ocispec.Descriptor) ([][]byte, error) {
-	var out [][]byte
-	for _, r := range refs {
-		if len(out) >= verify.MaxBundles {
-			break
-		}
-		rm, err := g.meta.Manifest(ctx, repo, r.Digest)
-		if err != nil {
-			continue // deleted meanwhile
-		}
-		var man ocispec.Manifest
-		if json.Unmarshal(rm.Content, &man) != nil {
-			continue
-		}
-		for _, l := range man.Layers {
-			if l.MediaType != mediaTypeBundle || l.Size > verify.MaxBundleSize || len(out) >= verify.MaxBundles {
-				continue
-			}
-			b, err := g.readBlob(ctx, l.Digest)
-			if err != nil {
-				return nil, err
-			}
-			if b != nil {
-				out = append(out, b)
-			}
-		}
-	}
-	return out, nil
-}
-
-func (g *Gate) readBlob(ctx context.Context, d digest.Digest) ([]byte, error) {
-	rc, err := g.blobs.Open(ctx, d)
-	if errors.Is(err, storage.ErrBlobUnknown) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read bundle %s: %w", d, err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, verify.MaxBundleSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read bundle %s: %w", d, err)
-	}
-	return b, nil
 }

@@ -2,7 +2,7 @@ package gate_test
 
 import (
 	"bytes"
-	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/sigstore/sigstore-go/pkg/sign"
 	"oras.land/oras-go/v2"
@@ -21,7 +22,6 @@ import (
 	"cairn.dev/cairn/registry"
 	"cairn.dev/cairn/registry/gate"
 	"cairn.dev/cairn/registry/registrytest"
-	"cairn.dev/cairn/registry/storage"
 	"cairn.dev/cairn/verify"
 )
 
@@ -57,6 +57,10 @@ func get(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// lateGate lets the test make the gate after the server (whose host the
+// policy names).
+type lateGate struct{ *gate.Gate }
+
 func TestGate(t *testing.T) {
 	key, err := attest.GenerateKey()
 	if err != nil {
@@ -70,10 +74,8 @@ func TestGate(t *testing.T) {
 	pub, _ := attest.MarshalPublicKey(key.Public())
 	os.WriteFile(filepath.Join(dir, "release.pub"), pub, 0o644)
 
-	var g *gate.Gate
-	srv := registrytest.NewServer(t, registry.Config{PullGate: func(ctx context.Context, repo, ref string, m *storage.Manifest) error {
-		return g.Check(ctx, repo, ref, m)
-	}})
+	g := &lateGate{}
+	srv := registrytest.NewServer(t, registry.Config{PullGate: g})
 	policy := fmt.Sprintf(`version: 1
 rules:
   - match: "%[1]s/pinned/*"
@@ -96,7 +98,7 @@ rules:
 	if err != nil {
 		t.Fatal(err)
 	}
-	g = gate.New(p, srv.Host, srv.Meta, srv.Blobs)
+	g.Gate = gate.New(p, srv.Host, srv.Meta, srv.Blobs)
 
 	signIt := func(repo string, d ocispec.Descriptor) {
 		b, err := attest.Sign(t.Context(), kp, d, srv.Host+"/"+repo, sign.BundleOptions{})
@@ -157,6 +159,76 @@ rules:
 			}
 		})
 	}
+	// The gate guards content, not names: a tag resolves (HEAD) whatever
+	// the policy says, so that cosign and cairn can sign through it; the
+	// blobs of a refused version are refused unless an allowed version
+	// shares them; signature referrers and their bundles are readable.
+	shared := push(t, srv, "models/a", "v3", "signed") // unsigned, same layer as v1
+	refs, err := srv.Meta.Referrers(t.Context(), "models/a", signed.Digest)
+	if err != nil || len(refs) != 1 {
+		t.Fatalf("referrers of v1: %v %v", refs, err)
+	}
+	sigManifest, err := srv.Meta.Manifest(t.Context(), "models/a", refs[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sig ocispec.Manifest
+	json.Unmarshal(sigManifest.Content, &sig)
+	layerOf := func(d ocispec.Descriptor) string {
+		m, err := srv.Meta.Manifest(t.Context(), "models/a", d.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var man ocispec.Manifest
+		json.Unmarshal(m.Content, &man)
+		return man.Layers[0].Digest.String()
+	}
+	// A model disguised as a signature: a subject, the bundle artifact
+	// type, but a layer that is no bundle.
+	mem := memory.New()
+	evil := []byte("weights of a model nobody signed")
+	el := content.NewDescriptorFromBytes("application/octet-stream", evil)
+	mem.Push(t.Context(), el, bytes.NewReader(evil))
+	disguised, err := oras.PackManifest(t.Context(), mem, oras.PackManifestVersion1_1, attest.MediaTypeBundle, oras.PackManifestOptions{Subject: &signed, Layers: []ocispec.Descriptor{el}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := oras.CopyGraph(t.Context(), mem, srv.Repository(t, "models/a"), disguised, oras.DefaultCopyGraphOptions); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, method, path string
+		want               int
+		why                string
+	}{
+		{"HEAD of an unsigned version by tag", http.MethodHead, "models/a/manifests/v2", http.StatusOK, ""},
+		{"HEAD of a pinned version by tag", http.MethodHead, "pinned/a/manifests/v1", http.StatusOK, ""},
+		{"the refused version's own blob", http.MethodGet, "models/a/blobs/" + layerOf(unsigned), http.StatusForbidden, "no signature"},
+		{"HEAD of that blob", http.MethodHead, "models/a/blobs/" + layerOf(unsigned), http.StatusOK, ""},
+		{"a blob an allowed version shares", http.MethodGet, "models/a/blobs/" + layerOf(shared), http.StatusOK, ""},
+		{"the allowed version's blob", http.MethodGet, "models/a/blobs/" + layerOf(signed), http.StatusOK, ""},
+		{"the refused version sharing it", http.MethodGet, "models/a/manifests/v3", http.StatusForbidden, "no signature"},
+		{"referrers of a refused version", http.MethodGet, "models/a/referrers/" + unsigned.Digest.String(), http.StatusOK, ""},
+		{"a signature's manifest", http.MethodGet, "models/a/manifests/" + refs[0].Digest.String(), http.StatusOK, ""},
+		{"a signature's bundle", http.MethodGet, "models/a/blobs/" + sig.Layers[0].Digest.String(), http.StatusOK, ""},
+		{"a model disguised as a signature", http.MethodGet, "models/a/manifests/" + disguised.Digest.String(), http.StatusForbidden, "no signature"},
+		{"its blob", http.MethodGet, "models/a/blobs/" + el.Digest.String(), http.StatusForbidden, "no signature"},
+		{"a blob of the rejected repository", http.MethodGet, "elsewhere/a/blobs/" + digest.FromString("elsewhere").String(), http.StatusForbidden, "not an approved repository"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tc.method, srv.URL+"/v2/"+tc.path, nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.want || !strings.Contains(string(b), tc.why) {
+				t.Errorf("%s %s: %d %s; want %d with %q", tc.method, tc.path, resp.StatusCode, b, tc.want, tc.why)
+			}
+		})
+	}
+
 	// A signature attached later counts at once (the cache is keyed by
 	// the referrers).
 	signIt("models/a", unsigned)
