@@ -89,6 +89,25 @@ func New(cfg Config) (*Registry, error) {
 
 type principalKey struct{}
 
+type writerKey struct{}
+
+// WithWriterCheck returns a context whose request may be made by someone
+// allowed to push to the repository, as mayPush (called at most once, and
+// only when the pull gate asks) tells. The pull gate lets such a writer
+// read any manifest, so that it can be signed and attested through a
+// registry that enforces a policy (cosign reads the manifest it signs);
+// blobs stay gated for everyone. The authorization layer sets it; without
+// authentication nobody is known to be a writer.
+func WithWriterCheck(ctx context.Context, mayPush func() bool) context.Context {
+	return context.WithValue(ctx, writerKey{}, mayPush)
+}
+
+// isWriter reports what the WithWriterCheck of ctx says.
+func isWriter(ctx context.Context) bool {
+	f, ok := ctx.Value(writerKey{}).(func() bool)
+	return ok && f()
+}
+
 // WithPrincipal returns a context that names who makes the request; the
 // registry records it in tag history and upload sessions.
 func WithPrincipal(ctx context.Context, name string) context.Context {

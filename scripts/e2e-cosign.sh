@@ -177,5 +177,52 @@ from=$("$CAIRN" inspect --json --key cairn.pub "$REG/e2e/a:v1" 2>&1 | jq -r '.li
 into=$("$CAIRN" inspect --json "$REG/e2e/b:v1" 2>&1 | jq -r '.lineage.builtInto[].reference')
 [[ $into == "$REG/e2e/a@$da" ]] && ok "cairn inspect: model b was built into model a" || bad "lineage of model b" "$into"
 
+# (e) Through a registry that enforces a policy (cairn serve --policy, with
+# --auth): the gate guards content, not names. A user who may push (here
+# the admin) signs and attests by tag with cairn and cosign through it;
+# signed versions pull verified; for a user who may only read, an unsigned
+# version's manifest and own blobs are refused, while a blob it shares with
+# a signed version stays readable.
+PORT2=$((10000 + RANDOM % 22000))
+while [[ $PORT2 == "$PORT" ]] || (exec 3<>"/dev/tcp/127.0.0.1/$PORT2") 2>/dev/null; do PORT2=$((10000 + RANDOM % 22000)); done
+REG2=127.0.0.1:$PORT2
+printf 'version: 1\nrules:\n  - match: "%s/gated/*"\n    signers:\n      - key: cairn.pub\n      - key: cosign.pub\n  - match: "**"\n    reject: "not an approved repository"\n' "$REG2" >gate-policy.yaml
+GATE_ADMIN=gate-admin-pass READER_PASS=gate-reader-pass
+CAIRN_ADMIN_PASSWORD=$GATE_ADMIN "$CAIRN" serve --addr "$REG2" --data "$TMP/data2" --auth --policy gate-policy.yaml >"$TMP/server2.log" 2>&1 &
+SERVER2_PID=$!
+trap 'kill $SERVER2_PID 2>/dev/null; cleanup' EXIT
+for _ in $(seq 100); do [[ $(curl -s --noproxy '*' -o /dev/null -w '%{http_code}' "http://$REG2/v2/") == 401 ]] && break; sleep 0.2; done
+printf '%s\n' "$GATE_ADMIN" | "$CAIRN" login "$REG2" -u admin --password-stdin >/dev/null 2>&1 || bad "cairn login to the gated registry" "$(tail -3 "$TMP/server2.log")"
+printf '%s\n' "$READER_PASS" | "$CAIRN" user add reader --password-stdin --registry "$REG2" >/dev/null 2>&1 &&
+	"$CAIRN" access grant reader 'gated/*' read --registry "$REG2" >/dev/null 2>&1 || bad "a read-only user on the gated registry" "cairn user add / access grant failed"
+mkdir -p a2 && cp a/* a2/ && echo "an unsigned extra" >a2/NOTES.txt
+for p in "a gated/m:v1" "a2 gated/m:v2" "b gated/b:v1"; do
+	set -- $p
+	"$CAIRN" push "$1" "$REG2/$2" >/dev/null 2>"$TMP/push-g.err" || bad "cairn push $1 to the gated registry" "$(cat "$TMP/push-g.err")"
+done
+check "gate: cairn sign by tag" "$CAIRN" sign "$REG2/gated/m:v1" --key cairn.key
+check "gate: cairn attest by tag" "$CAIRN" attest "$REG2/gated/m:v1" --key cairn.key --predicate prov.json
+if cosign sign --key cosign.key --signing-config sc.json --trusted-root tr.json --allow-http-registry --yes "$REG2/gated/b:v1" >"$TMP/sg.out" 2>&1; then
+	ok "gate: cosign sign by tag"
+else
+	bad "gate: cosign sign by tag" "$(tail -5 "$TMP/sg.out")"
+fi
+check "gate: cosign verify of its signature through the gate" cosign_verify cosign.pub "$REG2/gated/b:v1"
+# The rest as the read-only user, with a credential store of its own.
+export DOCKER_CONFIG=$TMP/reader-docker
+printf '%s\n' "$READER_PASS" | "$CAIRN" login "$REG2" -u reader --password-stdin >/dev/null 2>&1 || bad "cairn login as reader" "failed"
+check "gate: verified pull of the version cairn signed, as a reader" "$CAIRN" pull "$REG2/gated/m:v1" "$TMP/pulled-g1" --key cairn.pub
+check "gate: verified pull of the version cosign signed, as a reader" "$CAIRN" pull "$REG2/gated/b:v1" "$TMP/pulled-g2" --key cosign.pub
+check "gate: the reader resolves the unsigned v2 by tag (HEAD)" oras resolve --plain-http -u reader -p "$READER_PASS" "$REG2/gated/m:v2"
+refuse "gate: the reader's GET of the unsigned v2's manifest is refused with the reason" nonzero "403|denied.*no signature" oras manifest fetch --plain-http -u reader -p "$READER_PASS" "$REG2/gated/m:v2"
+# NOTES.txt is v2's own layer; model.safetensors it shares with v1 (the
+# same bytes, so the same digest).
+own=sha256:$(sha256sum a2/NOTES.txt | cut -d' ' -f1)
+shared=sha256:$(sha256sum a/model.safetensors | cut -d' ' -f1)
+refuse "gate: the reader's GET of a blob only the unsigned v2 has is refused with the reason" nonzero "no signature" oras blob fetch --plain-http -u reader -p "$READER_PASS" --output "$TMP/own.blob" "$REG2/gated/m@$own"
+check "gate: a blob v2 shares with the signed v1 stays readable" oras blob fetch --plain-http -u reader -p "$READER_PASS" --output "$TMP/shared.blob" "$REG2/gated/m@$shared"
+refuse "gate: cairn pull of the unsigned v2 as a reader: exit 1 with the registry's reason" 1 "no signature" "$CAIRN" pull "$REG2/gated/m:v2" "$TMP/pulled-g3"
+export DOCKER_CONFIG=$TMP/home/.docker
+
 printf '\ne2e-cosign: %d passed, %d failed\n' "$pass" "$fail"
 [[ $fail == 0 ]]

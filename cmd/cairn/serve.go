@@ -122,7 +122,7 @@ URL of the bucket, so the bytes do not pass through the node.`,
 	f.StringVar(&o.logFormat, "log-format", "text", "text or json")
 	f.BoolVar(&o.auth, "auth", false, "require authentication on a loopback address too (it is always on elsewhere)")
 	f.BoolVar(&o.insecureNoAuth, "insecure-no-auth", false, "serve a non-loopback address WITHOUT authentication: anyone who reaches it may push, pull and delete")
-	f.StringVar(&o.policy, "policy", "", "verification policy (YAML, as for cairn verify): pulls it refuses are answered 403 with the reason")
+	f.StringVar(&o.policy, "policy", "", "verification policy (YAML, as for cairn verify): it guards content, not names: tags resolve (HEAD) and signature referrers are readable; the GET of a refused version's manifest, and of any blob no allowed version references, is answered 403 with the reason (users who may push may read manifests, to sign them)")
 	f.StringVar(&o.policyHost, "policy-host", "", "this registry's host[:port] as policy rules name it (default: --addr)")
 	f.StringVar(&o.backends.storage, "storage", "", storageFlagHelp)
 	f.StringVar(&o.backends.metadata, "metadata", "", metadataFlagHelp)

@@ -94,7 +94,16 @@ func (a *Auth) serveV2(w http.ResponseWriter, r *http.Request, next http.Handler
 			return
 		}
 	}
-	r = r.WithContext(registry.WithPrincipal(ctx, id.principal()))
+	rctx := registry.WithPrincipal(ctx, id.principal())
+	if rt.Kind == "manifest" && r.Method == http.MethodGet {
+		// A user who may push may read any manifest, to sign it through a
+		// pull gate; asked only when the registry has one.
+		rctx = registry.WithWriterCheck(rctx, func() bool {
+			ok, err := a.may(ctx, id, TypeRepository, rt.Name, ActionPush)
+			return err == nil && ok
+		})
+	}
+	r = r.WithContext(rctx)
 	if rt.Kind == "uploads" && r.Method == http.MethodPost && r.URL.Query().Has("mount") {
 		// A mount links a blob of another repository: it needs pull there.
 		// An anonymous mount (no from) could take a blob of any repository,
