@@ -14,11 +14,12 @@ import (
 	"oras.land/oras-go/v2/registry"
 
 	"cairn.dev/cairn/verify"
+	"cairn.dev/cairn/verify/bundle"
 )
 
 // MaxReferrerManifestSize bounds a referrer manifest read to find its
 // bundle layers (the registry's own manifest limit).
-const MaxReferrerManifestSize = 4 << 20
+const MaxReferrerManifestSize = bundle.MaxReferrerManifest
 
 // ReferrerSource is where a subject's bundles are found: an oras-go
 // remote.Repository, an OCI layout, or an adapter over a pulled

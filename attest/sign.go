@@ -28,6 +28,7 @@ import (
 	"oras.land/oras-go/v2/content/memory"
 
 	"cairn.dev/cairn/verify"
+	"cairn.dev/cairn/verify/bundle"
 )
 
 // Names of a cosign v3 signature, as `cosign sign` writes and
@@ -40,7 +41,7 @@ const (
 	PayloadTypeInToto = "application/vnd.in-toto+json"
 	// MediaTypeBundle is the media type of a Sigstore bundle v0.3, and the
 	// artifactType and layer media type of its referrer manifest.
-	MediaTypeBundle = "application/vnd.dev.sigstore.bundle.v0.3+json"
+	MediaTypeBundle = bundle.MediaType
 	// AnnotationBundleContent says what the bundle holds ("dsse-envelope").
 	AnnotationBundleContent = "dev.sigstore.bundle.content"
 	// AnnotationPredicateType is the predicate type of the bundle's

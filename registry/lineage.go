@@ -11,22 +11,16 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"cairn.dev/cairn/registry/storage"
+	"cairn.dev/cairn/verify/bundle"
 	"cairn.dev/cairn/verify/lineage"
 )
-
-// mediaTypeSigstoreBundle is the artifactType and layer media type of a
-// cosign v3 / cairn attestation referrer.
-const mediaTypeSigstoreBundle = "application/vnd.dev.sigstore.bundle.v0.3+json"
-
-// maxLineageBundles bounds the bundle layers read from one manifest.
-const maxLineageBundles = 4
 
 // dependencies returns what a provenance referrer says its subject was
 // built from, reading its bundle layers from the blob store. Anything
 // unreadable or not provenance gives nothing: the index is a hint, and
 // readers verify the bundle before trusting an edge.
 func (r *Registry) dependencies(ctx context.Context, m *storage.Manifest, body []byte) []lineage.Dependency {
-	if m.Subject == "" || m.ArtifactType != mediaTypeSigstoreBundle {
+	if m.Subject == "" || m.ArtifactType != bundle.MediaType {
 		return nil
 	}
 	var raw struct {
@@ -38,7 +32,7 @@ func (r *Registry) dependencies(ctx context.Context, m *storage.Manifest, body [
 	var deps []lineage.Dependency
 	read := 0
 	for _, l := range raw.Layers {
-		if l.MediaType != mediaTypeSigstoreBundle || l.Size > lineage.MaxBundleSize || read >= maxLineageBundles {
+		if l.MediaType != bundle.MediaType || l.Size > lineage.MaxBundleSize || read >= bundle.MaxLineage {
 			continue
 		}
 		read++

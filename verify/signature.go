@@ -10,20 +10,23 @@ import (
 	intotov1 "github.com/in-toto/attestation/go/v1"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
+
 	"github.com/sigstore/sigstore-go/pkg/root"
 	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
 	"github.com/sigstore/sigstore/pkg/signature"
+
+	cbundle "cairn.dev/cairn/verify/bundle"
 )
 
 // MaxBundleSize is the largest Sigstore bundle, in bytes, that is parsed.
 // A key-signed bundle is about 1 KiB; keyless bundles with a certificate
 // chain and log entries stay well under 64 KiB; provenance with many
 // dependencies can reach a few hundred KiB.
-const MaxBundleSize = 4 << 20
+const MaxBundleSize = cbundle.MaxSize
 
 // MaxBundles is the largest number of bundles checked for one model, so
 // that a registry cannot make a verifier spend without bound.
-const MaxBundles = 100
+const MaxBundles = cbundle.MaxCount
 
 // PredicateCosignSign is the in-toto predicate type of a cosign signature.
 const PredicateCosignSign = "https://sigstore.dev/cosign/sign/v1"

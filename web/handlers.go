@@ -14,6 +14,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"cairn.dev/cairn/attest"
 	"cairn.dev/cairn/registry"
 	"cairn.dev/cairn/registry/storage"
 	"cairn.dev/cairn/verify/model"
@@ -344,7 +345,7 @@ func (u *UI) version(c echo.Context, repo string, d digest.Digest) error {
 			return err
 		}
 		refs = append(refs, rm)
-		if rm.ArtifactType != "application/vnd.dev.sigstore.bundle.v0.3+json" {
+		if rm.ArtifactType != attest.MediaTypeBundle {
 			p.Others = append(p.Others, rd)
 		}
 	}

@@ -21,6 +21,7 @@ import (
 
 	"cairn.dev/cairn/attest"
 	"cairn.dev/cairn/verify"
+	"cairn.dev/cairn/verify/bundle"
 	"cairn.dev/cairn/verify/model"
 )
 
@@ -50,9 +51,9 @@ const (
 	// MaxRecordSize bounds .cairn/pull.json and .cairn/referrers.json.
 	MaxRecordSize = 1 << 20
 	// MaxRecordedReferrers bounds the referrers a pull records.
-	MaxRecordedReferrers = 100
+	MaxRecordedReferrers = bundle.MaxCount
 	// MaxReferrerBlobSize bounds one referrer manifest or layer recorded.
-	MaxReferrerBlobSize = 4 << 20
+	MaxReferrerBlobSize = bundle.MaxSize
 )
 
 // Record is .cairn/pull.json: what a pull fetched. It is a cache for

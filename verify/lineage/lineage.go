@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/opencontainers/go-digest"
+
+	"cairn.dev/cairn/verify/bundle"
 )
 
 // Predicate types whose dependencies are read.
@@ -23,7 +25,7 @@ const MaxDependencies = 1000
 
 // MaxBundleSize is the largest bundle FromBundle reads, as
 // verify.MaxBundleSize.
-const MaxBundleSize = 4 << 20
+const MaxBundleSize = bundle.MaxSize
 
 // ErrNotProvenance is returned when a statement is well formed but is not
 // SLSA provenance.
