@@ -24,6 +24,8 @@ import (
 
 	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
 	"golang.org/x/crypto/nacl/secretbox"
+
+	"cairn.dev/cairn/verify"
 )
 
 // MaxKeySize is the largest PEM input, in bytes, that LoadPrivateKey and
@@ -141,30 +143,14 @@ func LoadPrivateKey(pemBytes, password []byte) (crypto.Signer, error) {
 	return signer, nil
 }
 
-// LoadPublicKey decodes the first PEM block of pemBytes, which must be a
-// PKIX "PUBLIC KEY" (cosign.pub, `openssl pkey -pubout`), as an ECDSA,
-// Ed25519 or RSA public key. Text before the block is skipped. Input larger
-// than MaxKeySize is refused.
+// LoadPublicKey parses a PEM public key by verify.ParsePublicKey, the one
+// rule for signers' keys that --key and policy files share: one PKIX
+// "PUBLIC KEY" block (cosign.pub, `openssl pkey -pubout`) holding ECDSA
+// P-256, P-384 or P-521, Ed25519, or RSA of at least 2048 bits.
 func LoadPublicKey(pemBytes []byte) (crypto.PublicKey, error) {
-	block, err := decodePEM(pemBytes)
+	pub, err := verify.ParsePublicKey(pemBytes)
 	if err != nil {
 		return nil, fmt.Errorf("load public key: %w", err)
-	}
-	if block.Type != pemPublicKey {
-		return nil, fmt.Errorf("load public key: PEM block type %q, want %q", block.Type, pemPublicKey)
-	}
-	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("load public key: %w", err)
-	}
-	switch k := pub.(type) {
-	case *ecdsa.PublicKey, ed25519.PublicKey:
-	case *rsa.PublicKey:
-		if k.N.BitLen() < minRSABits {
-			return nil, fmt.Errorf("load public key: RSA key of %d bits, want at least %d", k.N.BitLen(), minRSABits)
-		}
-	default:
-		return nil, fmt.Errorf("load public key: unsupported key type %T", pub)
 	}
 	return pub, nil
 }

@@ -325,7 +325,7 @@ func TestLoadPublicKey(t *testing.T) {
 	}{
 		{"empty", nil, "no PEM block"},
 		{"garbage", []byte("-----BEGIN PUBLIC KEY-----\nnot base64\n-----END PUBLIC KEY-----\n"), "no PEM block"},
-		{"private key", mustMarshal(t, ec, nil), `want "PUBLIC KEY"`},
+		{"private key", mustMarshal(t, ec, nil), `holds a private key`},
 		{"bad DER", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: []byte{0x30, 0x03, 1}}), "load public key"},
 		{"truncated", pub[:len(pub)-30], "no PEM block"},
 		{"oversize", append(bytes.Repeat([]byte(" "), attest.MaxKeySize), pub...), "limit"},

@@ -567,59 +567,77 @@ func policyFileError(err error) error {
 	return err
 }
 
-// loadPolicyKey reads a PEM public key (PKIX "PUBLIC KEY", as cosign.pub
-// and cairn keygen's .pub files): ECDSA P-256, P-384 or P-521, Ed25519, or
-// RSA of at least policyMinRSABits bits.
-func loadPolicyKey(path string) (crypto.PublicKey, error) {
+// LoadPublicKey reads a public key file for a signer, by the one rule that
+// --key and a policy's key: share: see ParsePublicKey. The file must be a
+// regular file of at most MaxPolicyKeySize bytes. Errors name the path.
+func LoadPublicKey(path string) (crypto.PublicKey, error) {
 	data, err := readPolicyInput(path, MaxPolicyKeySize)
 	if err != nil {
 		return nil, policyFileError(err)
 	}
-	block, rest := pem.Decode(data)
-	switch {
-	case block == nil:
-		return nil, fmt.Errorf("%s: no PEM block: not a public key file", path)
-	case block.Type == "PUBLIC KEY":
-	case strings.Contains(block.Type, "PRIVATE KEY"):
-		return nil, fmt.Errorf("%s: holds a private key (%s); give its public key", path, block.Type)
-	case block.Type == "CERTIFICATE":
-		return nil, fmt.Errorf("%s: holds a certificate, not a public key (keyless signers are given by issuer and subject)", path)
-	default:
-		return nil, fmt.Errorf("%s: PEM block %q, want \"PUBLIC KEY\" (PKIX, as cosign.pub)", path, block.Type)
-	}
-	if next, _ := pem.Decode(rest); next != nil {
-		return nil, fmt.Errorf("%s: holds more than one PEM block; give one key per file", path)
-	}
-	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+	pub, err := ParsePublicKey(data)
 	if err != nil {
-		if strings.HasPrefix(err.Error(), "asn1:") {
-			// The DER details say nothing to whoever wrote the policy.
-			return nil, fmt.Errorf("%s: not a public key: its PUBLIC KEY block does not parse", path)
-		}
-		return nil, fmt.Errorf("%s: not a public key: %w", path, err)
-	}
-	switch k := pub.(type) {
-	case *ecdsa.PublicKey:
-		if c := k.Curve; c != elliptic.P256() && c != elliptic.P384() && c != elliptic.P521() {
-			return nil, fmt.Errorf("%s: ECDSA curve %s is not supported (want P-256, P-384 or P-521)", path, c.Params().Name)
-		}
-	case ed25519.PublicKey:
-	case *rsa.PublicKey:
-		if k.N.BitLen() < policyMinRSABits {
-			return nil, fmt.Errorf("%s: RSA key of %d bits, want at least %d", path, k.N.BitLen(), policyMinRSABits)
-		}
-	default:
-		return nil, fmt.Errorf("%s: unsupported key type %T", path, pub)
-	}
-	if _, err := signature.LoadDefaultVerifier(pub); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return pub, nil
 }
 
-// loadPolicyTrustedRoot reads a Sigstore trusted_root.json that lists at
-// least one certificate authority.
-func loadPolicyTrustedRoot(path string) (*root.TrustedRoot, error) {
+// ParsePublicKey parses a PEM public key (PKIX "PUBLIC KEY", as cosign.pub
+// and cairn keygen's .pub files): exactly one PEM block, holding ECDSA
+// P-256, P-384 or P-521, Ed25519, or RSA of at least 2048 bits. Private
+// keys, certificates, other curves and extra blocks are refused, each with
+// a message that says so.
+func ParsePublicKey(data []byte) (crypto.PublicKey, error) {
+	if len(data) > MaxPolicyKeySize {
+		return nil, fmt.Errorf("%d bytes exceed the %d-byte limit for a key file", len(data), MaxPolicyKeySize)
+	}
+	block, rest := pem.Decode(data)
+	switch {
+	case block == nil:
+		return nil, errors.New("no PEM block: not a public key file")
+	case block.Type == "PUBLIC KEY":
+	case strings.Contains(block.Type, "PRIVATE KEY"):
+		return nil, fmt.Errorf("holds a private key (%s); give its public key", block.Type)
+	case block.Type == "CERTIFICATE":
+		return nil, errors.New("holds a certificate, not a public key (keyless signers are given by issuer and subject)")
+	default:
+		return nil, fmt.Errorf("PEM block %q, want \"PUBLIC KEY\" (PKIX, as cosign.pub)", block.Type)
+	}
+	if next, _ := pem.Decode(rest); next != nil {
+		return nil, errors.New("holds more than one PEM block; give one key per file")
+	}
+	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		if strings.HasPrefix(err.Error(), "asn1:") {
+			// The DER details say nothing to whoever gave the key.
+			return nil, errors.New("not a public key: its PUBLIC KEY block does not parse")
+		}
+		return nil, fmt.Errorf("not a public key: %w", err)
+	}
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		if c := k.Curve; c != elliptic.P256() && c != elliptic.P384() && c != elliptic.P521() {
+			return nil, fmt.Errorf("ECDSA curve %s is not supported (want P-256, P-384 or P-521)", c.Params().Name)
+		}
+	case ed25519.PublicKey:
+	case *rsa.PublicKey:
+		if k.N.BitLen() < policyMinRSABits {
+			return nil, fmt.Errorf("RSA key of %d bits, want at least %d", k.N.BitLen(), policyMinRSABits)
+		}
+	default:
+		return nil, fmt.Errorf("unsupported key type %T", pub)
+	}
+	if _, err := signature.LoadDefaultVerifier(pub); err != nil {
+		return nil, err
+	}
+	return pub, nil
+}
+
+// LoadTrustedRoot reads a Sigstore trusted_root.json for keyless
+// signatures, by the one rule that --trusted-root and a policy's
+// trustedRoot share: a regular file of at most MaxTrustedRootSize bytes
+// that lists at least one certificate authority. Errors name the path.
+func LoadTrustedRoot(path string) (*root.TrustedRoot, error) {
 	data, err := readPolicyInput(path, MaxTrustedRootSize)
 	if err != nil {
 		return nil, policyFileError(err)
@@ -1258,7 +1276,7 @@ func (p *policyParser) key(path string) policyLoaded[crypto.PublicKey] {
 	if l, ok := p.keys[path]; ok {
 		return l
 	}
-	pub, err := loadPolicyKey(path)
+	pub, err := LoadPublicKey(path)
 	l := policyLoaded[crypto.PublicKey]{pub, err}
 	p.keys[path] = l
 	return l
@@ -1268,7 +1286,7 @@ func (p *policyParser) trustedRoot(path string) policyLoaded[*root.TrustedRoot] 
 	if l, ok := p.roots[path]; ok {
 		return l
 	}
-	tr, err := loadPolicyTrustedRoot(path)
+	tr, err := LoadTrustedRoot(path)
 	l := policyLoaded[*root.TrustedRoot]{tr, err}
 	p.roots[path] = l
 	return l

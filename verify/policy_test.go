@@ -2,6 +2,7 @@ package verify_test
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -872,4 +873,41 @@ func ExamplePolicy_Rule() {
 	// registry.example.com/research/vision/vit -> line 28: 0 key(s), 1 keyless, pinDigest false, maxAge 2160h0m0s
 	// localhost:5000/models/frozen -> line 38: 2 key(s), 0 keyless, pinDigest false, maxAge 0s
 	// registry.example.com/team-a/llama/v2 -> verification failed: policy denied: ../testdata/policy/example.yaml:46 (rules[3], match "**"): registry.example.com/team-a/llama/v2 is rejected: not an approved repository; ask #ml-platform
+}
+
+// TestParsePublicKey_OneRule: --key and a policy's key: load keys by the
+// same rule, so a key one accepts the other accepts too.
+func TestParsePublicKey_OneRule(t *testing.T) {
+	p224, _ := ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
+	p256, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der := func(k crypto.PublicKey) []byte {
+		b, err := x509.MarshalPKIXPublicKey(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: b})
+	}
+	good := der(p256.Public())
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"P-256", good, ""},
+		{"P-224", der(p224.Public()), "curve P-224 is not supported"},
+		{"two blocks", append(append([]byte{}, good...), good...), "more than one PEM block"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "k.pub")
+			os.WriteFile(path, tc.data, 0o644)
+			_, errParse := verify.ParsePublicKey(tc.data)
+			_, errLoad := verify.LoadPublicKey(path)
+			_, errPolicy := verify.ParsePolicy([]byte("version: 1\nrules:\n  - match: x\n    signers:\n      - key: k.pub\n"), "p.yaml", filepath.Dir(path))
+			for _, err := range []error{errParse, errLoad, errPolicy} {
+				if (tc.want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("error %v, want %q", err, tc.want)
+				}
+			}
+		})
+	}
 }

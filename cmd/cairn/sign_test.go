@@ -166,7 +166,7 @@ func TestCLI_SignVerify(t *testing.T) {
 		{"tampered signature", []string{repoName + ":tampered", "--key", right + ".pub"}, exitRefused, "no signature verifies"},
 		{"signature of another digest", []string{repoName + ":misbound", "--key", right + ".pub"}, exitRefused, "no signature verifies"},
 		{"missing key file", []string{repoName + ":signed", "--key", filepath.Join(keys, "absent.pub")}, exitError, "absent.pub"},
-		{"private key as public", []string{repoName + ":signed", "--key", right + ".key"}, exitError, "PEM block type"},
+		{"private key as public", []string{repoName + ":signed", "--key", right + ".key"}, exitError, "holds a private key"},
 		{"unknown tag", []string{repoName + ":nope", "--key", right + ".pub"}, exitError, "resolve"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
