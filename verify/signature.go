@@ -2,6 +2,8 @@ package verify
 
 import (
 	"crypto"
+	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -84,6 +86,19 @@ type Trust struct {
 	Root       root.TrustedMaterial
 }
 
+// KeyID is a public key's fingerprint: the hex SHA-256 of its PKIX DER
+// encoding, what `cosign` and `openssl pkey -pubin -outform DER | sha256sum`
+// print, and what the web UI and receipts show to tell signers apart
+// without naming files. An unencodable key gives "".
+func KeyID(pub crypto.PublicKey) string {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(der)
+	return hex.EncodeToString(sum[:])
+}
+
 // Signed is one bundle that verified.
 type Signed struct {
 	// Signer is the key's name, or the certificate's identity as
@@ -91,6 +106,9 @@ type Signed struct {
 	Signer string
 	// Keyless is true when Signer is a certificate identity.
 	Keyless bool
+	// KeyID is the key's fingerprint (see KeyID) for a key signature;
+	// empty for a keyless one, which Signer names by its identity.
+	KeyID string
 	// Statement is the verified in-toto statement.
 	Statement *intotov1.Statement
 	// Time is the earliest verified timestamp (transparency log or
@@ -128,6 +146,7 @@ func ParseBundle(data []byte) (*bundle.Bundle, error) {
 // verifier is one way a bundle may verify: a key, or the keyless identities.
 type verifier struct {
 	name    string // the key's name; empty for keyless
+	keyID   string // KeyID of the key; empty for keyless
 	v       *sgverify.Verifier
 	keyless bool
 }
@@ -146,7 +165,7 @@ func (t Trust) verifiers() ([]verifier, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, verifier{name: k.Name, v: v})
+		out = append(out, verifier{name: k.Name, keyID: KeyID(k.Public), v: v})
 	}
 	if len(t.Identities) > 0 {
 		v, err := t.KeylessVerifier()
@@ -256,7 +275,7 @@ func Bundles(subject ocispec.Descriptor, bundles [][]byte, trust Trust) ([]Signe
 				bundleReasons = append(bundleReasons, fmt.Errorf("bundle %d, %s: %w: %w", bi+1, who, ErrVerification, err))
 				continue
 			}
-			s := Signed{Signer: v.name, Statement: res.Statement, Index: bi}
+			s := Signed{Signer: v.name, KeyID: v.keyID, Statement: res.Statement, Index: bi}
 			if v.keyless {
 				s.Keyless = true
 				s.Signer = certIdentity(res)

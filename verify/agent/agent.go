@@ -108,7 +108,7 @@ func (a *Agent) CheckMetadata(t *Target, rc *Receipt) (*verify.Rule, error) {
 }
 
 func signedInfo(s verify.Signed, bundles []attest.Bundle) *SignedInfo {
-	si := &SignedInfo{PredicateType: s.PredicateType(), Signer: s.Signer, Keyless: s.Keyless}
+	si := &SignedInfo{PredicateType: s.PredicateType(), Signer: s.Signer, KeyID: s.KeyID, Keyless: s.Keyless}
 	if !s.Time.IsZero() {
 		t := s.Time.UTC()
 		si.Time = &t

@@ -43,12 +43,15 @@ type Check struct {
 
 // SignedInfo is a verified bundle.
 type SignedInfo struct {
-	PredicateType string        `json:"predicateType"`
-	Signer        string        `json:"signer"`
-	Keyless       bool          `json:"keyless,omitempty"`
-	Time          *time.Time    `json:"time,omitempty"`
-	Referrer      digest.Digest `json:"referrer"`
-	BuilderID     string        `json:"builderId,omitempty"`
+	PredicateType string `json:"predicateType"`
+	Signer        string `json:"signer"`
+	// KeyID is the signing key's fingerprint (verify.KeyID); empty for
+	// keyless signatures.
+	KeyID     string        `json:"keyId,omitempty"`
+	Keyless   bool          `json:"keyless,omitempty"`
+	Time      *time.Time    `json:"time,omitempty"`
+	Referrer  digest.Digest `json:"referrer"`
+	BuilderID string        `json:"builderId,omitempty"`
 }
 
 // FileResult is one file's digest check and scan.
