@@ -20,19 +20,31 @@ const fixtureDir = "../../testdata/scan"
 
 // fixture is one generated file and what the scanner must say of it.
 type fixture struct {
-	path   string // under testdata/scan
-	data   []byte
-	safe   bool
-	format string   // Report.Format
-	rules  []string // rules that must be among the findings
+	path     string // under testdata/scan
+	data     []byte
+	verdict  scan.Verdict
+	format   string   // Report.Format
+	rules    []string // rules that must be among the findings
+	wrappers []string // Report.Wrappers
 }
 
 func safeAs(path, format string, data []byte, rules ...string) fixture {
-	return fixture{path: path, data: data, safe: true, format: format, rules: rules}
+	return fixture{path: path, data: data, verdict: scan.VerdictSafe, format: format, rules: rules}
 }
 
 func unsafeAs(path, format string, data []byte, rules ...string) fixture {
-	return fixture{path: path, data: data, format: format, rules: rules}
+	return fixture{path: path, data: data, verdict: scan.VerdictUnsafe, format: format, rules: rules}
+}
+
+func notScannedAs(path, format string, data []byte, rules ...string) fixture {
+	return fixture{path: path, data: data, verdict: scan.VerdictNotScanned, format: format, rules: rules}
+}
+
+// in says the fixture's content is found inside wrappers, outermost
+// first.
+func (f fixture) in(wrappers ...string) fixture {
+	f.wrappers = wrappers
+	return f
 }
 
 // fixtures are generated opcode by opcode and record by record.
@@ -45,6 +57,9 @@ func fixtures() []fixture {
 		S  = scan.FormatSafetensors
 		G  = scan.FormatGGUF
 		K  = scan.FormatKeras
+		X  = scan.FormatText
+		J  = scan.FormatJSON
+		A  = scan.FormatArchive
 		pd = "pickle/"
 	)
 	benign := pkl().proto(2).op(opEmptyDict).stop().bytes()
@@ -60,10 +75,10 @@ func fixtures() []fixture {
 		safeAs(pd+"builtins_v2.pkl", P, pkl().proto(2).global("__builtin__", "set").op(opEmptyList).op(opTuple1, opReduce).
 			global("__builtin__", "bytes").op(opEmptyTuple, opReduce).op(opTuple2).stop().bytes()),
 		safeAs(pd+"persid.pkl", P, pkl().proto(2).raw("P0\n").stop().bytes(), "pickle.persid"),
-		safeAs(pd+"empty.pkl", U, nil),
-		safeAs(pd+"not_a_pickle.pkl", U, []byte("{\"a\": 1}\n"), "format.unknown"),
-		safeAs(pd+"text_like_pickle.txt", U, []byte("cat and dog\nare friends\n"), "format.unknown"),
-		safeAs(pd+"classes.txt", U, []byte("cat\ndog\nbird\n"), "format.unknown"),
+		safeAs(pd+"empty.pkl", X, nil),
+		safeAs(pd+"not_a_pickle.pkl", J, []byte("{\"a\": 1}\n")),
+		safeAs(pd+"text_like_pickle.txt", X, []byte("cat and dog\nare friends\n")),
+		safeAs(pd+"classes.txt", X, []byte("cat\ndog\nbird\n")),
 
 		// Pickle: imports.
 		unsafeAs(pd+"global.pkl", P, pkl().global("os", "system").mark().str("'id'").op(opTuple, opReduce).stop().bytes(), "pickle.global"),
@@ -155,31 +170,31 @@ func fixtures() []fixture {
 	// Zip tricks.
 	inner := evil("id").bytes()
 	fx = append(fx,
-		unsafeAs("zip/pickle_member.zip", U, mkzip(zipOpts{}, zf{name: "model/weights", data: inner}), "pickle.global"),
-		safeAs("zip/deflated.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, deflate: true})),
-		unsafeAs("zip/deflated_unsafe.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: inner, deflate: true}), "pickle.global"),
-		unsafeAs("zip/nested.zip", U, mkzip(zipOpts{}, zf{name: "inner.zip", data: mkzip(zipOpts{}, zf{name: "evil.pkl", data: inner})}), "pickle.global"),
-		safeAs("zip/zip64.zip", U, mkzip(zipOpts{zip64: true}, zf{name: "a.pkl", data: benign})),
-		unsafeAs("zip/encrypted.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, flags: 1}), "zip.encrypted"),
-		unsafeAs("zip/patched.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, flags: 1 << 5}), "zip.flags"),
-		unsafeAs("zip/strong_encryption.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, flags: 1 << 6}), "zip.encrypted"),
-		unsafeAs("zip/unknown_flag.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, flags: 1 << 4}), "zip.flags"),
-		unsafeAs("zip/aes.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, method: ptr[uint16](99)}), "zip.encrypted"),
-		unsafeAs("zip/bzip2.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, method: ptr[uint16](12)}), "zip.method"),
-		unsafeAs("zip/name_mismatch.zip", U, mkzip(zipOpts{}, zf{name: "data.pkl", localName: "datap.kl", data: inner}), "zip.header"),
-		unsafeAs("zip/duplicate_name.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign}, zf{name: "a.pkl", data: inner}), "zip.name"),
-		unsafeAs("zip/traversal.zip", U, mkzip(zipOpts{}, zf{name: "../a.pkl", data: benign}), "zip.name"),
-		unsafeAs("zip/local_size.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, localSize: ptr[uint32](3)}), "zip.header"),
-		unsafeAs("zip/descriptor_crc.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, descriptor: true, descCRC: ptr[uint32](1)}), "zip.descriptor"),
-		unsafeAs("zip/size_beyond.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, size: ptr[uint32](1 << 30)}), "zip.bounds"),
-		unsafeAs("zip/offset_beyond.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, offset: ptr[uint32](1 << 20)}), "zip.bounds"),
-		unsafeAs("zip/bad_crc.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, crc: ptr[uint32](0x12345678)}), "zip.crc"),
-		unsafeAs("zip/overlap.zip", U, overlapZip(benign), "zip.bounds"),
-		unsafeAs("zip/prefix.zip", U, mkzip(zipOpts{prefix: []byte("\x00\x01\x02\x03 not a zip header ")}, zf{name: "a.pkl", data: benign}), "zip.structure"),
-		unsafeAs("zip/prefix_adjusted.zip", U, mkzip(zipOpts{prefix: []byte("\x00\x01\x02\x03 not a zip header "), adjust: true}, zf{name: "a.pkl", data: benign}), "zip.structure"),
-		unsafeAs("zip/two_end_records.zip", U, mkzip(zipOpts{comment: fakeEnd()}, zf{name: "a.pkl", data: benign}), "zip.structure"),
-		unsafeAs("zip/directory_gap.zip", U, mkzip(zipOpts{cdGap: []byte("hidden")}, zf{name: "a.pkl", data: benign}), "zip.structure"),
-		unsafeAs("zip/sevenzip.7z", U, append([]byte("7z\xbc\xaf\x27\x1c\x00\x04"), inner...), "archive.unsupported"),
+		unsafeAs("zip/pickle_member.zip", P, mkzip(zipOpts{}, zf{name: "model/weights", data: inner}), "pickle.global").in("zip"),
+		safeAs("zip/deflated.zip", P, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, deflate: true})).in("zip"),
+		unsafeAs("zip/deflated_unsafe.zip", P, mkzip(zipOpts{}, zf{name: "a.pkl", data: inner, deflate: true}), "pickle.global").in("zip"),
+		unsafeAs("zip/nested.zip", P, mkzip(zipOpts{}, zf{name: "inner.zip", data: mkzip(zipOpts{}, zf{name: "evil.pkl", data: inner})}), "pickle.global").in("zip", "zip"),
+		safeAs("zip/zip64.zip", P, mkzip(zipOpts{zip64: true}, zf{name: "a.pkl", data: benign})).in("zip"),
+		unsafeAs("zip/encrypted.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, flags: 1}), "zip.encrypted").in("zip"),
+		unsafeAs("zip/patched.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, flags: 1 << 5}), "zip.flags").in("zip"),
+		unsafeAs("zip/strong_encryption.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, flags: 1 << 6}), "zip.encrypted").in("zip"),
+		unsafeAs("zip/unknown_flag.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, flags: 1 << 4}), "zip.flags").in("zip"),
+		unsafeAs("zip/aes.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, method: ptr[uint16](99)}), "zip.encrypted").in("zip"),
+		unsafeAs("zip/bzip2.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, method: ptr[uint16](12)}), "zip.method").in("zip"),
+		unsafeAs("zip/name_mismatch.zip", U, mkzip(zipOpts{}, zf{name: "data.pkl", localName: "datap.kl", data: inner}), "zip.header").in("zip"),
+		unsafeAs("zip/duplicate_name.zip", A, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign}, zf{name: "a.pkl", data: inner}), "zip.name"),
+		unsafeAs("zip/traversal.zip", U, mkzip(zipOpts{}, zf{name: "../a.pkl", data: benign}), "zip.name").in("zip"),
+		unsafeAs("zip/local_size.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, localSize: ptr[uint32](3)}), "zip.header").in("zip"),
+		unsafeAs("zip/descriptor_crc.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, descriptor: true, descCRC: ptr[uint32](1)}), "zip.descriptor").in("zip"),
+		unsafeAs("zip/size_beyond.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, size: ptr[uint32](1 << 30)}), "zip.bounds").in("zip"),
+		unsafeAs("zip/offset_beyond.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, offset: ptr[uint32](1 << 20)}), "zip.bounds").in("zip"),
+		unsafeAs("zip/bad_crc.zip", P, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, crc: ptr[uint32](0x12345678)}), "zip.crc").in("zip"),
+		unsafeAs("zip/overlap.zip", A, overlapZip(benign), "zip.bounds"),
+		unsafeAs("zip/prefix.zip", A, mkzip(zipOpts{prefix: []byte("\x00\x01\x02\x03 not a zip header ")}, zf{name: "a.pkl", data: benign}), "zip.structure"),
+		unsafeAs("zip/prefix_adjusted.zip", P, mkzip(zipOpts{prefix: []byte("\x00\x01\x02\x03 not a zip header "), adjust: true}, zf{name: "a.pkl", data: benign}), "zip.structure").in("zip"),
+		unsafeAs("zip/two_end_records.zip", A, mkzip(zipOpts{comment: fakeEnd()}, zf{name: "a.pkl", data: benign}), "zip.structure"),
+		unsafeAs("zip/directory_gap.zip", A, mkzip(zipOpts{cdGap: []byte("hidden")}, zf{name: "a.pkl", data: benign}), "zip.structure"),
+		notScannedAs("zip/sevenzip.7z", U, append([]byte("7z\xbc\xaf\x27\x1c\x00\x04"), inner...), "archive.unsupported"),
 	)
 
 	// NumPy.
@@ -288,9 +303,9 @@ func fixtures() []fixture {
 		unsafeAs("keras/module.keras", K, keras(seq(`{"module": "builtins", "class_name": "function", "config": "eval", "registered_name": "function"}`)), "keras.module"),
 		unsafeAs("keras/custom_object.keras", K, keras(seq(`{"module": "keras.layers", "class_name": "Evil", "config": {"name": "e"}, "registered_name": "MyPackage>Evil"}`)), "keras.module"),
 		unsafeAs("keras/not_json.keras", K, keras(`{"class_name": `), "keras.config"),
-		safeAs("keras/legacy.h5", U, []byte("\x89HDF\r\n\x1a\n\x00\x00\x00\x00"), "format.unscanned"),
-		safeAs("keras/user_block.h5", U, append(make([]byte, 512), "\x89HDF\r\n\x1a\n\x00\x00\x00\x00"...), "format.unscanned"),
-		unsafeAs("keras/config_only.zip", U, mkzip(zipOpts{}, zf{name: "config.json", data: []byte(seq(lambda))}), "keras.lambda"),
+		notScannedAs("keras/legacy.h5", U, []byte("\x89HDF\r\n\x1a\n\x00\x00\x00\x00"), "format.unscanned"),
+		notScannedAs("keras/user_block.h5", U, append(make([]byte, 512), "\x89HDF\r\n\x1a\n\x00\x00\x00\x00"...), "format.unscanned"),
+		unsafeAs("keras/config_only.zip", J, mkzip(zipOpts{}, zf{name: "config.json", data: []byte(seq(lambda))}), "keras.lambda").in("zip"),
 	)
 	return fx
 }
@@ -409,8 +424,11 @@ func TestFile_Fixtures(t *testing.T) {
 			for _, x := range rep.Findings {
 				rules = append(rules, x.Rule)
 			}
-			if rep.Safe() != f.safe || rep.Format != f.format {
-				t.Errorf("safe=%v format=%s, want safe=%v format=%s", rep.Safe(), rep.Format, f.safe, f.format)
+			if rep.Verdict != f.verdict || rep.Format != f.format || !slices.Equal(rep.Wrappers, f.wrappers) {
+				t.Errorf("%s format=%s wrappers=%v, want %s format=%s wrappers=%v", rep.Verdict, rep.Format, rep.Wrappers, f.verdict, f.format, f.wrappers)
+			}
+			if rep.Safe() != (f.verdict == scan.VerdictSafe) {
+				t.Errorf("Safe() = %v with verdict %s", rep.Safe(), rep.Verdict)
 			}
 			for _, r := range f.rules {
 				if !slices.Contains(rules, r) {

@@ -32,17 +32,40 @@ func check(t *testing.T, data []byte, fn func(io.ReaderAt, int64) (scan.Report, 
 	if r.Format == "" {
 		t.Fatal("no format")
 	}
+	checkVerdict(t, r)
 	if len(r.Findings) > scan.MaxFindings+1 {
 		t.Fatalf("%d findings", len(r.Findings))
 	}
 	for _, f := range r.Findings {
-		if f.Rule == "" || f.Message == "" || (f.Severity != scan.Info && f.Severity != scan.Warning && f.Severity != scan.Unsafe) {
+		if f.Rule == "" || f.Message == "" || (f.Severity != scan.Info && f.Severity != scan.Warning && f.Severity != scan.NotScanned && f.Severity != scan.Unsafe) {
 			t.Fatalf("bad finding %+v", f)
 		}
 	}
 	again, _ := fn(bytes.NewReader(data), int64(len(data)))
 	if !reflect.DeepEqual(r, again) {
 		t.Fatalf("two scans differ:\n%+v\n%+v", r, again)
+	}
+}
+
+// checkVerdict checks that the verdict follows from the findings: unsafe
+// exactly when a finding is Unsafe, safe only for a known format without
+// NotScanned findings.
+func checkVerdict(t *testing.T, r scan.Report) {
+	t.Helper()
+	unsafe, unscanned := false, r.Format == scan.FormatUnknown
+	for _, f := range r.Findings {
+		unsafe = unsafe || f.Severity == scan.Unsafe
+		unscanned = unscanned || f.Severity == scan.NotScanned
+	}
+	want := scan.VerdictSafe
+	switch {
+	case unsafe:
+		want = scan.VerdictUnsafe
+	case unscanned:
+		want = scan.VerdictNotScanned
+	}
+	if r.Verdict != want || r.Safe() != (want == scan.VerdictSafe) {
+		t.Fatalf("verdict %s (Safe %v), want %s: %+v", r.Verdict, r.Safe(), want, r)
 	}
 }
 
