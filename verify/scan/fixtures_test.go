@@ -1,6 +1,7 @@
 package scan_test
 
 import (
+	"archive/tar"
 	"bytes"
 	"flag"
 	"io/fs"
@@ -307,7 +308,149 @@ func fixtures() []fixture {
 		notScannedAs("keras/user_block.h5", U, append(make([]byte, 512), "\x89HDF\r\n\x1a\n\x00\x00\x00\x00"...), "format.unscanned"),
 		unsafeAs("keras/config_only.zip", J, mkzip(zipOpts{}, zf{name: "config.json", data: []byte(seq(lambda))}), "keras.lambda").in("zip"),
 	)
+	fx = append(fx, wrapFixtures()...)
 	return fx
+}
+
+// wrapFixtures are compressed streams, tars, legacy torch tars, joblib
+// files and plain data. Names mislead on purpose: the content decides.
+func wrapFixtures() []fixture {
+	const (
+		P = scan.FormatPickle
+		T = scan.FormatPyTorch
+		U = scan.FormatUnknown
+		A = scan.FormatArchive
+		B = scan.FormatJoblib
+		J = scan.FormatJSON
+		X = scan.FormatText
+		w = "wrap/"
+	)
+	benign := torchStateDict().bytes()
+	bad := evil("id").bytes()
+	corrupt := gz(benign)
+	corrupt[len(corrupt)-8] ^= 1 // the CRC-32
+	sysinfo := pkl().proto(2).op(opEmptyDict).mark().bu("little_endian").op(opNewTrue).op(opSetItems).stop().bytes()
+	fx := []fixture{
+		safeAs(w+"gzip.bin", P, gz(benign), "pickle.persid").in("gzip"),
+		unsafeAs(w+"gzip_evil.bin", P, gz(bad), "pickle.global").in("gzip"),
+		safeAs(w+"zlib.bin", P, zl(benign), "pickle.persid").in("zlib"),
+		unsafeAs(w+"zlib_evil.safetensors", P, zl(bad), "pickle.global", "format.mismatch").in("zlib"),
+		safeAs(w+"joblib_zf.bin", B, joblibZF(benign)).in("zlib"),
+		unsafeAs(w+"joblib_zf_evil.pkl", B, joblibZF(bad), "pickle.global").in("zlib"),
+		safeAs(w+"bz2.bin", P, bz2Benign).in("bz2"),
+		unsafeAs(w+"bz2_evil.bin", P, bz2Evil, "pickle.global").in("bz2"),
+		safeAs(w+"xz.bin", P, xzs(benign), "pickle.persid").in("xz"),
+		unsafeAs(w+"xz_evil.bin", P, xzs(bad), "pickle.global").in("xz"),
+		safeAs(w+"lzma.bin", P, lzmaBenign).in("lzma"),
+		unsafeAs(w+"lzma_evil.bin", P, lzmaEvil, "pickle.global").in("lzma"),
+		safeAs(w+"zstd.bin", P, zst(benign), "pickle.persid").in("zstd"),
+		unsafeAs(w+"zstd_evil.safetensors", P, zst(bad), "pickle.global", "format.mismatch").in("zstd"),
+		safeAs(w+"tar.bin", P, mktar(tm{name: "model.pkl", data: benign}), "pickle.persid").in("tar"),
+		unsafeAs(w+"tar_evil.bin", P, mktar(tm{name: "weights.bin", data: bad}), "pickle.global").in("tar"),
+		unsafeAs(w+"zip_tar.safetensors", P, mkzip(zipOpts{}, zf{name: "model.safetensors", data: mktar(tm{name: "weights.bin", data: bad})}), "pickle.global").in("zip", "tar"),
+		unsafeAs(w+"zip_tar_gzip.bin", P, mkzip(zipOpts{}, zf{name: "a.tar", data: mktar(tm{name: "model.safetensors", data: gz(bad)}), deflate: true}), "pickle.global").in("zip", "tar", "gzip"),
+		unsafeAs(w+"gzip_tar_zstd.bin", P, gz(mktar(tm{name: "m", data: zst(xzs(bad))})), "pickle.global").in("gzip", "tar", "zstd", "xz"),
+		unsafeAs(w+"gzip_gzip.bin", P, gz(gz(bad)), "pickle.global").in("gzip", "gzip"),
+		unsafeAs(w+"tar_gz_zip.bin", P, gz(mktar(tm{name: "a.zip", data: mkzip(zipOpts{}, zf{name: "x", data: bad})})), "pickle.global").in("gzip", "tar", "zip"),
+		safeAs(w+"tar_members.tar", A, mktar(tm{name: "d", typeflag: tar.TypeDir}, tm{name: "d/model.pkl", data: benign}, tm{name: "d/config.json", data: []byte(`{"a": [1, 2]}`)}), "pickle.persid"),
+		unsafeAs(w+"tar_members_evil.tar", A, mktar(tm{name: "config.json", data: []byte(`{}`)}, tm{name: "data/x.bin", data: gz(bad)}), "pickle.global"),
+		notScannedAs(w+"tar_members_unknown.tar", A, mktar(tm{name: "model.pkl", data: benign}, tm{name: "blob", data: []byte{0, 1, 2, 3, 0xfe, 0xff}}), "format.unknown"),
+		notScannedAs(w+"tar_link.tar", A, mktar(tm{name: "model.pkl", data: benign}, tm{name: "other.pkl", typeflag: tar.TypeSymlink, link: "/etc/passwd"}), "tar.link"),
+		unsafeAs(w+"tar_traversal.tar", U, mktar(tm{name: "../model.pkl", data: benign}), "tar.name").in("tar"),
+		unsafeAs(w+"tar_duplicate.tar", A, mktar(tm{name: "model.pkl", data: benign}, tm{name: "model.pkl", data: bad}), "tar.name"),
+		unsafeAs(w+"tar_truncated.tar", P, mktar(tm{name: "model.pkl", data: bad})[:600], "pickle.global").in("tar"),
+		// The first header's name is a pickle: pickle.load of the file
+		// runs os.system before it meets the rest of the header.
+		unsafeAs(w+"tar_polyglot.pkl", P, mktar(tm{name: "cos\nsystem\n(S'id'\ntR.", data: benign}), "pickle.global").in("tar"),
+		unsafeAs(w+"gzip_corrupt.bin", U, corrupt, "wrap.corrupt").in("gzip"),
+		unsafeAs(w+"gzip_truncated.bin", U, gz(bad)[:20], "wrap.corrupt").in("gzip"),
+		notScannedAs(w+"gzip_unknown.bin", U, gz([]byte{0, 1, 2, 3, 0xfe, 0xff}), "format.unknown").in("gzip"),
+		safeAs(w+"gzip_json.gz", J, gz([]byte(`{"vocab": {"a": 1}}`))).in("gzip"),
+
+		// Legacy torch.save tar checkpoints.
+		safeAs("pytorch/legacy_tar.pth.tar", T, torchTar(sysinfo, torchTarPickle(), torchTarStorages("FloatStorage", 4), torchTarTensors()), "pickle.persid"),
+		unsafeAs("pytorch/legacy_tar_evil.pth.tar", T, torchTar(sysinfo, bad, torchTarStorages("FloatStorage", 4), torchTarTensors()), "pickle.global"),
+		unsafeAs("pytorch/legacy_tar_evil_storage.bin", T, torchTar(sysinfo, torchTarPickle(), append(torchTarStorages("FloatStorage", 4), bad...), torchTarTensors()), "pickle.global"),
+		unsafeAs("pytorch/legacy_tar_storage_type.bin", T, torchTar(sysinfo, torchTarPickle(), torchTarStorages("posix.system", 4), torchTarTensors()), "pickle.global"),
+		unsafeAs("pytorch/legacy_tar_short.bin", T, torchTar(sysinfo, torchTarPickle(), torchTarStorages("FloatStorage", 4)[:60], torchTarTensors()), "torch.format"),
+
+		// joblib.
+		notScannedAs("joblib/array.joblib", B, joblibArray(), "joblib.array"),
+		notScannedAs("joblib/array_zlib.pkl", B, zl(joblibArray()), "joblib.array").in("zlib"),
+		unsafeAs("joblib/evil.joblib", B, joblibEvil(), "pickle.global"),
+		notScannedAs("joblib/compat.pkl", B, pkl().proto(2).global("joblib.numpy_pickle_compat", "NDArrayWrapper").op(opEmptyTuple, opNewObj).stop().bytes(), "joblib.external"),
+
+		// Plain data.
+		safeAs("plain/tokenizer.json", J, []byte("\ufeff{\"model\": {\"vocab\": {\"caf\u00e9\": 0}}, \"added\": [null, true, 1.5e3]}\n")),
+		safeAs("plain/README.md", X, []byte("# Model\r\n\tweights: \u00e9t\u00e9\f\n")),
+		safeAs("plain/array.json", J, []byte("[1, 2, 3]")),
+		unsafeAs("plain/number.safetensors", scan.FormatSafetensors, []byte("12"), "safetensors.header"),
+		notScannedAs("plain/escape.txt", U, []byte("text with an escape \x1b[31m\n"), "format.unknown"),
+		notScannedAs("plain/latin1.txt", U, []byte("caf\xe9\n"), "format.unknown"),
+		notScannedAs("plain/nul.json", U, []byte("{\"a\": 1}\x00"), "format.unknown"),
+	}
+	return fx
+}
+
+// torchTar is a tar checkpoint of early torch.save.
+func torchTar(sysinfo, pickle, storages, tensors []byte) []byte {
+	return mktar(tm{name: "sys_info", data: sysinfo}, tm{name: "pickle", data: pickle},
+		tm{name: "tensors", data: tensors}, tm{name: "storages", data: storages})
+}
+
+// torchTarPickle is the pickle member: a dict holding the tensor with
+// persistent id "t0".
+func torchTarPickle() []byte {
+	return pkl().proto(2).op(opEmptyDict).bu("weight").raw("Pt0\n").op(opSetItem).stop().bytes()
+}
+
+// torchTarStorages is the storages member: a count, one storage (key,
+// location, type) with its element count and data, then the views.
+func torchTarStorages(typ string, n uint64) []byte {
+	p := pkl().proto(2).k(1).stop()
+	mod, name := "torch", typ
+	if i := strings.LastIndexByte(typ, '.'); i >= 0 {
+		mod, name = typ[:i], typ[i+1:]
+	}
+	p.proto(2).bu("s0").bu("cpu").global(mod, name).op(opTuple3).stop()
+	p.u64(n).raw(strings.Repeat("\x00", int(n)*4))
+	p.proto(2).op(opEmptyList).stop()
+	return p.bytes()
+}
+
+// torchTarTensors is the tensors member: a count, one tensor (key,
+// storage id, type), ndim, 4 bytes, sizes, strides, offset.
+func torchTarTensors() []byte {
+	p := pkl().proto(2).k(1).stop()
+	p.proto(2).bu("t0").bu("s0").global("torch", "FloatTensor").op(opTuple3).stop()
+	p.u32(1).u32(0).u64(4).u64(1).u64(0)
+	return p.bytes()
+}
+
+// joblibArray is what joblib.dump writes for np.zeros(2): the
+// NumpyArrayWrapper with its state, then the padding and the array's
+// bytes inline, then the rest of the pickle.
+func joblibArray() []byte {
+	p := pkl().proto(4)
+	p.stackGlobal("joblib.numpy_pickle", "NumpyArrayWrapper").op(opEmptyTuple, opNewObj)
+	p.op(opEmptyDict).mark()
+	p.sbu("subclass").stackGlobal("numpy", "ndarray")
+	p.sbu("shape").k(2).op(opTuple1)
+	p.sbu("order").sbu("C")
+	p.sbu("dtype").stackGlobal("numpy", "dtype").sbu("f8").op(opNewFalse, opNewTrue, opTuple3, opReduce)
+	p.mark().k(3).sbu("<").op(opNone, opNone, opNone).op('J').u32(0xffffffff).op('J').u32(0xffffffff).k(0).op(opTuple, opBuild)
+	p.sbu("allow_mmap").op(opNewTrue)
+	p.sbu("numpy_array_alignment_bytes").k(16)
+	p.op(opSetItems, opBuild)
+	p.raw("\x03\xff\xff\xff").raw(strings.Repeat("\x00", 16))
+	return p.stop().bytes()
+}
+
+// joblibEvil imports joblib's wrapper and os.system.
+func joblibEvil() []byte {
+	p := pkl().proto(4)
+	p.stackGlobal("joblib.numpy_pickle", "NumpyArrayWrapper").op(opPop)
+	return append(p.bytes(), evil("id").bytes()[2:]...)
 }
 
 // allOps is a protocol 5 pickle that uses every opcode that imports

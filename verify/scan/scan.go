@@ -385,7 +385,7 @@ func (s *scanner) dispatch(r io.ReaderAt, size int64, head []byte, name, entry s
 	if k := sniffWrapper(head); k != mNone {
 		// A loader that reads the file as a pickle reads these bytes.
 		s.polyglot(io.NewSectionReader(r, 0, size), entry)
-		return s.stream(bufio.NewReaderSize(io.NewSectionReader(r, 0, size), bufSizeWrapped), size, name, entry, depth)
+		return s.streamOf(bufio.NewReaderSize(io.NewSectionReader(r, 0, size), bufSizeWrapped), size, name, entry, depth, false)
 	}
 	if hdf5UserBlock(r, size) {
 		f, v := s.headOnly(mHDF5, entry)

@@ -59,6 +59,7 @@ func (s *scanner) tar(r io.Reader, entry string, depth int) content {
 		if seen[name] {
 			// tarfile's getmember and extraction take the last one.
 			s.add(Unsafe, "tar.name", me, -1, "the name appears twice: readers disagree on which member counts")
+			files = append(files, content{format: FormatUnknown})
 			continue
 		}
 		seen[name] = true

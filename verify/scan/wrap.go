@@ -347,6 +347,13 @@ func (s *scanner) has(sev Severity) bool {
 // and legacy torch.save files as they are read; anything else read into
 // memory, up to MaxWrappedInMemory, and scanned as a file is.
 func (s *scanner) stream(br *bufio.Reader, size int64, name, entry string, depth int) content {
+	return s.streamOf(br, size, name, entry, depth, true)
+}
+
+// streamOf is stream; polyglot says whether to check the first bytes of a
+// compressed stream or tar as a pickle (the caller may have checked the
+// whole content already).
+func (s *scanner) streamOf(br *bufio.Reader, size int64, name, entry string, depth int, polyglot bool) content {
 	head, err := br.Peek(streamHead)
 	if err != nil && err != io.EOF && !errors.Is(err, bufio.ErrBufferFull) {
 		s.contentErr(err, entry)
@@ -356,7 +363,9 @@ func (s *scanner) stream(br *bufio.Reader, size int64, name, entry string, depth
 		return content{format: FormatText, variant: "empty"}
 	}
 	if k := sniffWrapper(head); k != mNone {
-		s.polyglot(bytes.NewReader(head), entry)
+		if polyglot {
+			s.polyglot(bytes.NewReader(head), entry)
+		}
 		if k == mTar {
 			return s.tar(br, entry, depth)
 		}
