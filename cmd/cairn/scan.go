@@ -86,10 +86,10 @@ not a regular file, a link out of PATH) and none is unsafe.`,
 
 // scanResult is one file of `cairn scan`.
 type scanResult struct {
-	Path     string         `json:"path"`
-	Format   string         `json:"format,omitempty"`
-	Variant  string         `json:"variant,omitempty"`
-	Wrappers []string       `json:"wrappers,omitempty"`
+	Path     string   `json:"path"`
+	Format   string   `json:"format,omitempty"`
+	Variant  string   `json:"variant,omitempty"`
+	Wrappers []string `json:"wrappers,omitempty"`
 	// Verdict is safe, unsafe or not scanned; empty when the file could
 	// not be read (Error).
 	Verdict scan.Verdict `json:"verdict,omitempty"`

@@ -177,9 +177,9 @@ type pickleOpts struct {
 // findings, or drops them when the bytes turn out not to be a pickle.
 type pickleResult struct {
 	found  []Finding
-	clean  bool // the first stream parsed to its STOP without a structural finding
-	called bool // a call of an imported global with a well-formed dotted name was reached
-	joblib bool // a joblib array wrapper was imported
+	clean  bool   // the first stream parsed to its STOP without a structural finding
+	called bool   // a call of an imported global with a well-formed dotted name was reached
+	joblib bool   // a joblib array wrapper was imported
 	last   string // the last global imported, "module.name"
 	read   int64  // bytes read
 }
