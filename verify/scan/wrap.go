@@ -203,9 +203,11 @@ func decompressor(k magic, r io.Reader) (io.ReadCloser, error) {
 	case mBzip2:
 		return io.NopCloser(bzip2.NewReader(r)), nil
 	case mXz:
-		// The xz reader sizes its dictionary from each block's header;
-		// the first block's is checked by the caller (xzDictionary).
-		zr, err := xz.ReaderConfig{DictCap: MaxDictionary}.NewReader(r)
+		// The xz reader allocates the larger of DictCap and the dictionary
+		// each block's header asks for: DictCap is the least it takes, and
+		// the first block's header is checked against MaxDictionary by the
+		// caller (xzDictionary).
+		zr, err := xz.ReaderConfig{DictCap: lzma.MinDictCap}.NewReader(r)
 		if err != nil {
 			return nil, err
 		}
