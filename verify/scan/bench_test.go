@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -23,7 +25,12 @@ import (
 // default; scripts/bench-verify.sh uses 1024), compressed at level 3 (what
 // joblib.dump(compress=3) uses). The pickle is a dict of float32 arrays as
 // bytes (what pickling NumPy arrays writes), after a list of 2^22 floats
-// one opcode each. It reports MB/s of decompressed pickle (SetBytes) and
+// one opcode each. CAIRN_BENCH_WRAPPED_DATA picks the array values:
+// "weights" (the default: normally distributed, as trained weights are;
+// gzip barely compresses them) or "quantised" (4096 levels: gzip halves
+// them, and inflating is then the bottleneck). It reports MB/s of
+// decompressed pickle (SetBytes), the same per second of CPU time used by
+// the process (MB/cpu-s: what a loaded machine does not change much), and
 // the peak extra memory: the most the Go heap in use grew during a scan,
 // sampled every 5 ms (peak-MiB), and the bytes allocated per scan
 // (alloc-MiB/op).
@@ -36,12 +43,21 @@ func BenchmarkWrappedPickle(b *testing.B) {
 		}
 		mib = n
 	}
+	quantised := false
+	switch v := os.Getenv("CAIRN_BENCH_WRAPPED_DATA"); v {
+	case "", "weights":
+	case "quantised":
+		quantised = true
+	default:
+		b.Fatalf("CAIRN_BENCH_WRAPPED_DATA=%q: weights or quantised", v)
+	}
 	path := filepath.Join(b.TempDir(), "model.pkl.gz")
-	size := writeNumbersPickle(b, path, mib<<20)
+	size := writeNumbersPickle(b, path, mib<<20, quantised)
 	b.SetBytes(size)
 	b.ResetTimer()
 	var peak uint64
 	var alloc uint64
+	var cpu float64
 	for range b.N {
 		b.StopTimer()
 		runtime.GC()
@@ -64,9 +80,11 @@ func BenchmarkWrappedPickle(b *testing.B) {
 				}
 			}
 		})
+		c0 := cpuSeconds()
 		b.StartTimer()
 		rep, err := scan.File(context.Background(), path)
 		b.StopTimer()
+		cpu += cpuSeconds() - c0
 		close(stop)
 		wg.Wait()
 		var after runtime.MemStats
@@ -83,13 +101,14 @@ func BenchmarkWrappedPickle(b *testing.B) {
 		alloc += after.TotalAlloc - before.TotalAlloc
 		b.StartTimer()
 	}
+	b.ReportMetric(float64(size)*float64(b.N)/1e6/cpu, "MB/cpu-s")
 	b.ReportMetric(float64(peak)/(1<<20), "peak-MiB")
 	b.ReportMetric(float64(alloc)/float64(b.N)/(1<<20), "alloc-MiB/op")
 }
 
 // writeNumbersPickle writes a gzip-compressed protocol 4 pickle of about
 // n bytes to path and returns its uncompressed size.
-func writeNumbersPickle(b *testing.B, path string, n int64) int64 {
+func writeNumbersPickle(b *testing.B, path string, n int64, quantised bool) int64 {
 	f, err := os.Create(path)
 	if err != nil {
 		b.Fatal(err)
@@ -124,8 +143,7 @@ func writeNumbersPickle(b *testing.B, path string, n int64) int64 {
 			put('e')
 		}
 	}
-	// Then arrays as bytes: float32 values of a few thousand levels, as
-	// quantised weights are, 64 MiB each.
+	// Then arrays as bytes, 64 MiB each.
 	const chunk = 64 << 20
 	buf := make([]byte, 1<<20)
 	for k := 0; int64(cw.n)+int64(w.Buffered()) < n; k++ {
@@ -139,7 +157,11 @@ func writeNumbersPickle(b *testing.B, path string, n int64) int64 {
 		w.Write(l[:])
 		for left := size; left > 0; {
 			for i := 0; i+4 <= len(buf); i += 4 {
-				le.PutUint32(buf[i:], 0x3c000000|uint32(r.IntN(4096))<<8)
+				if quantised {
+					le.PutUint32(buf[i:], 0x3c000000|uint32(r.IntN(4096))<<8)
+				} else {
+					le.PutUint32(buf[i:], math.Float32bits(float32(r.NormFloat64()*0.02)))
+				}
 			}
 			m := min(left, int64(len(buf)))
 			w.Write(buf[:m])
@@ -157,6 +179,13 @@ func writeNumbersPickle(b *testing.B, path string, n int64) int64 {
 		b.Fatal(err)
 	}
 	return cw.n
+}
+
+// cpuSeconds is the CPU time the process used so far.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
 }
 
 type counting struct {
