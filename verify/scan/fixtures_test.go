@@ -384,6 +384,8 @@ func wrapFixtures() []fixture {
 		safeAs("plain/tokenizer.json", J, []byte("\ufeff{\"model\": {\"vocab\": {\"caf\u00e9\": 0}}, \"added\": [null, true, 1.5e3]}\n")),
 		safeAs("plain/README.md", X, []byte("# Model\r\n\tweights: \u00e9t\u00e9\f\n")),
 		safeAs("plain/array.json", J, []byte("[1, 2, 3]")),
+		// Starts like a zlib stream (78 5e), but does not decode as one.
+		safeAs("plain/x_caret.txt", X, []byte("x^2 + y^2 = r^2\n")),
 		unsafeAs("plain/number.safetensors", scan.FormatSafetensors, []byte("12"), "safetensors.header"),
 		notScannedAs("plain/escape.txt", U, []byte("text with an escape \x1b[31m\n"), "format.unknown"),
 		notScannedAs("plain/latin1.txt", U, []byte("caf\xe9\n"), "format.unknown"),

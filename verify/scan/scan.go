@@ -382,7 +382,7 @@ func (s *scanner) dispatch(r io.ReaderAt, size int64, head []byte, name, entry s
 		f, v := s.as(k, r, size, entry, depth)
 		return content{format: f, variant: v}
 	}
-	if k := sniffWrapper(head); k != mNone {
+	if k := sniffWrapper(head); k != mNone && (strongMagic(k) || decodes(k, io.NewSectionReader(r, 0, size))) {
 		// A loader that reads the file as a pickle reads these bytes.
 		s.polyglot(io.NewSectionReader(r, 0, size), entry)
 		return s.streamOf(bufio.NewReaderSize(io.NewSectionReader(r, 0, size), bufSizeWrapped), size, name, entry, depth, false)

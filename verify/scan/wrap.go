@@ -129,6 +129,24 @@ func tarHead(head []byte) bool {
 	return sum == want
 }
 
+// strongMagic reports whether kind k has magic bytes long enough that
+// content starting with them is that kind or corrupt. zlib (two bytes, one
+// of them a checksum) and lzma-alone (a few plausible values) are weaker:
+// text can start like them ("x^..."), so they count only when they decode.
+func strongMagic(k magic) bool { return k != mZlib && k != mLzma }
+
+// decodes reports whether the first bytes of the compressed stream of
+// kind k read from r decompress.
+func decodes(k magic, r io.Reader) bool {
+	zr, err := decompressor(k, r)
+	if err != nil {
+		return false
+	}
+	defer zr.Close()
+	_, err = zr.Read(make([]byte, 1))
+	return err == nil || err == io.EOF
+}
+
 // wrapError is a failure of a compressed stream: corrupt data, or a
 // limit reached while decompressing.
 type wrapError struct {

@@ -128,7 +128,7 @@ func scanBounded(t *testing.T, b []byte, name string) (Report, int64, uint64) {
 
 // TestWrap_Bombs: a decompression bomb per wrapper, nested ones too, is
 // refused (unsafe, wrap.limit or zip.limit) within the limits. The bound
-// stated and checked: at most MaxZipDecompressed (lowered here to 16 MiB)
+// stated and checked: at most MaxZipDecompressed (lowered here to 8 MiB)
 // plus one read buffer is decompressed, and the scan allocates less than
 // 48 MiB in all (TotalAlloc, not the heap at any one time); the time is
 // what decompressing that much takes. The ratio limit (MaxWrapRatio)
@@ -136,8 +136,8 @@ func scanBounded(t *testing.T, b []byte, name string) (Report, int64, uint64) {
 // the budget.
 func TestWrap_Bombs(t *testing.T) {
 	defer func(n int64) { maxZipDecompressed = n }(maxZipDecompressed)
-	maxZipDecompressed = 16 << 20
-	const n = 64 << 20 // bytes of zeros in each bomb
+	maxZipDecompressed = 8 << 20
+	const n = 32 << 20 // bytes of zeros in each bomb
 
 	bz2 := bytes.Repeat(bz2Zeros, 10) // 10 concatenated streams of 10^7 zeros
 	nested := compress(t, n, gzipW)
@@ -231,7 +231,7 @@ func TestWrap_InMemoryLimit(t *testing.T) {
 	if r.Verdict != VerdictNotScanned || !slices.Contains(rules(r), "wrap.limit") {
 		t.Errorf("large JSON in gzip: %s %v", r.Verdict, r.Findings)
 	}
-	r = mustReader(t, compress(t, MaxWrappedInMemory*2, gzipW), "a.bin")
+	r = mustReader(t, compress(t, MaxWrappedInMemory+1<<20, gzipW), "a.bin")
 	if r.Verdict != VerdictSafe || r.Format != FormatPickle {
 		t.Errorf("large pickle in gzip: %s %s %v", r.Verdict, r.Format, r.Findings)
 	}
