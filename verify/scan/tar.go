@@ -66,7 +66,16 @@ func (s *scanner) tar(r io.Reader, entry string, depth int) content {
 		switch h.Typeflag {
 		case tar.TypeDir:
 			continue
-		case tar.TypeReg, tar.TypeGNUSparse, '\x00':
+		case tar.TypeGNUSparse:
+			sparse(s, me)
+			files = append(files, content{format: FormatUnknown})
+			continue
+		case tar.TypeReg, '\x00':
+			if isSparse(h) {
+				sparse(s, me)
+				files = append(files, content{format: FormatUnknown})
+				continue
+			}
 		case tar.TypeSymlink, tar.TypeLink:
 			s.add(NotScanned, "tar.link", me, -1, "a link to %q: what a reader finds there is not scanned as this member", h.Linkname)
 			files = append(files, content{format: FormatUnknown})
@@ -91,6 +100,23 @@ func (s *scanner) tar(r io.Reader, entry string, depth int) content {
 		return files[0].in("tar")
 	}
 	return content{format: FormatArchive, variant: "tar"}
+}
+
+// sparse records a sparse member: archive/tar makes up its holes, so a
+// few bytes of archive can read as exabytes of zeros, and no loader of
+// weights writes one.
+func sparse(s *scanner, entry string) {
+	s.add(NotScanned, "tar.type", entry, -1, "a sparse member: not scanned")
+}
+
+// isSparse reports whether a PAX header makes the member sparse.
+func isSparse(h *tar.Header) bool {
+	for k := range h.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
 }
 
 func isTorchTar(seen map[string]bool) bool {
