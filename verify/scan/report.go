@@ -182,7 +182,11 @@ func (r Report) Unsafe() []Finding {
 // finding and how many more there are, or "not scanned" and the first
 // reason.
 func (r Report) Summary() string {
-	switch r.Verdict {
+	v := r.Verdict
+	if v == "" { // a Report built by hand: judge its findings
+		v = judge(r.Format, r.Findings)
+	}
+	switch v {
 	case VerdictSafe:
 		return "safe"
 	case VerdictNotScanned:
@@ -196,7 +200,7 @@ func (r Report) Summary() string {
 	u := r.Unsafe()
 	switch len(u) {
 	case 0:
-		return "unsafe: no verdict"
+		return "unsafe"
 	case 1:
 		return u[0].String()
 	}
