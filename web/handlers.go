@@ -247,7 +247,7 @@ type fileRow struct {
 // Verdict is the scan's one-word state.
 func (f fileRow) Verdict() string {
 	switch {
-	case f.Scan == nil:
+	case f.Scan == nil || f.Scan.Report.Verdict == scan.VerdictNotScanned:
 		return "not scanned"
 	case !f.Scan.Report.Safe():
 		return "unsafe"

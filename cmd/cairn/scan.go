@@ -17,12 +17,13 @@ import (
 )
 
 func newScanCmd() *cobra.Command {
-	var asJSON bool
+	var asJSON, allowUnscanned bool
 	cmd := &cobra.Command{
 		Use:   "scan PATH...",
 		Short: "Check weight files for code that would run when they are loaded",
-		Long: `Scan files and directories and say, for each file, its weight format and
-whether loading it could run code. Formats are told by content, not by name:
+		Long: `Scan files and directories and say, for each file, its format and a
+verdict: safe, unsafe or not scanned. Formats are told by content, not by
+name:
 
   pickle        every stacked stream, opcode by opcode; imports must be on an
                 allow-list of tensor-rebuild globals (PyTorch, NumPy)
@@ -34,12 +35,30 @@ whether loading it could run code. Formats are told by content, not by name:
                 the data with no hole, overlap or trailing bytes
   gguf          header sanity: version, counts, lengths, types, alignment
   keras         .keras archives: Lambda layers, modules outside Keras
-  unknown       anything else (text, HDF5, generic zips whose members are
-                scanned); not unsafe by itself
+  joblib        pickles written by joblib (its array wrapper, its old
+                compressed header); arrays it stores inline are not scanned
+  json, text    plainly data: one valid JSON document, or UTF-8 text without
+                control characters (after the pickle checks: a protocol 0
+                pickle is ASCII)
+  archive       a tar or zip of several members, each scanned by content;
+                its verdict is the worst of its members'
+  unknown       anything else (an unrecognised binary, HDF5, 7z): not scanned
 
-Zip archives with encrypted entries, odd flag bits, local headers that
-disagree with the central directory, duplicate names or offsets beyond the
-file are unsafe. Nothing is unpickled, imported or executed.
+Compressed streams (gzip, zlib as joblib writes it, bz2, xz, lzma, zstd),
+tar and zip archives are opened, nested, whatever the file is called, and
+what is inside is scanned; the report names them as wrappers ("pickle in
+gzip"). Decompression is bounded (a total size, a ratio, a nesting depth):
+a file that reaches a limit is unsafe. Zip archives with encrypted entries,
+odd flag bits, local headers that disagree with the central directory,
+duplicate names or offsets beyond the file are unsafe. Nothing is unpickled,
+imported or executed.
+
+Verdicts: safe is a data-only format proved safe (safetensors, GGUF, a .npy
+without objects, a pickle that imports only allow-listed globals...) or
+plainly data (JSON, text); unsafe means loading it can run code, or it is
+malformed in a way its reader refuses; not scanned is content the scanner
+cannot judge (an unknown binary, HDF5, 7z, a joblib array stored inline,
+large content inside a compressed stream that needs random access).
 
 Directories are walked. A symlink inside a directory is scanned when it leads
 to a file inside that directory; a link that leaves it is not followed and is
@@ -47,26 +66,34 @@ reported as not scanned. A PATH named on the command line is followed even if
 it is a link, so the files of a Hugging Face snapshot can be named one by one.
 
 Exit status: 0 every file is safe; 1 a file is unsafe (its findings say why:
-the global imported, the entry refused, the header rule broken); 2 a file
-could not be scanned (unreadable, not a regular file, a link out of PATH).`,
+the global imported, the entry refused, the header rule broken), or a file
+was not scanned, which is not proved safe (with --allow-unscanned, files not
+scanned do not change the status); 2 a file could not be read (unreadable,
+not a regular file, a link out of PATH) and none is unsafe.`,
 		Example: `  cairn scan ./llama-8b
   cairn scan model.safetensors pytorch_model.bin
   cairn scan --json ./models > scan.json
   cairn scan ~/.cache/huggingface/hub/models--org--name/snapshots/*/*`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runScan(cmd, args, asJSON)
+			return runScan(cmd, args, asJSON, allowUnscanned)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the reports as JSON")
+	cmd.Flags().BoolVar(&allowUnscanned, "allow-unscanned", false, "exit 0 when no file is unsafe, even if some were not scanned")
 	return cmd
 }
 
 // scanResult is one file of `cairn scan`.
 type scanResult struct {
-	Path     string         `json:"path"`
-	Format   string         `json:"format,omitempty"`
-	Variant  string         `json:"variant,omitempty"`
+	Path     string   `json:"path"`
+	Format   string   `json:"format,omitempty"`
+	Variant  string   `json:"variant,omitempty"`
+	Wrappers []string `json:"wrappers,omitempty"`
+	// Verdict is safe, unsafe or not scanned; empty when the file could
+	// not be read (Error).
+	Verdict scan.Verdict `json:"verdict,omitempty"`
+	// Safe is Verdict == safe.
 	Safe     bool           `json:"safe"`
 	Findings []scan.Finding `json:"findings,omitempty"`
 	// Error says why the file was not scanned.
@@ -77,13 +104,15 @@ type scanResult struct {
 
 // scanOutput is the --json document.
 type scanOutput struct {
-	Files  []scanResult `json:"files"`
-	Safe   int          `json:"safe"`
-	Unsafe int          `json:"unsafe"`
-	Errors int          `json:"errors"`
+	Files      []scanResult `json:"files"`
+	Safe       int          `json:"safe"`
+	Unsafe     int          `json:"unsafe"`
+	NotScanned int          `json:"not_scanned"`
+	// Errors counts the files that could not be read.
+	Errors int `json:"errors"`
 }
 
-func runScan(cmd *cobra.Command, args []string, asJSON bool) error {
+func runScan(cmd *cobra.Command, args []string, asJSON, allowUnscanned bool) error {
 	var files []scanResult
 	for _, arg := range args {
 		files = append(files, scanTargets(arg)...)
@@ -99,7 +128,7 @@ func runScan(cmd *cobra.Command, args []string, asJSON bool) error {
 					f.Error = err.Error()
 					continue
 				}
-				f.Format, f.Variant, f.Safe, f.Findings = rep.Format, rep.Variant, rep.Safe(), rep.Findings
+				f.Format, f.Variant, f.Wrappers, f.Verdict, f.Safe, f.Findings = rep.Format, rep.Variant, rep.Wrappers, rep.Verdict, rep.Safe(), rep.Findings
 			}
 		})
 	}
@@ -119,8 +148,10 @@ func runScan(cmd *cobra.Command, args []string, asJSON bool) error {
 		switch {
 		case f.Error != "":
 			out.Errors++
-		case f.Safe:
+		case f.Verdict == scan.VerdictSafe:
 			out.Safe++
+		case f.Verdict == scan.VerdictNotScanned:
+			out.NotScanned++
 		default:
 			out.Unsafe++
 		}
@@ -139,7 +170,9 @@ func runScan(cmd *cobra.Command, args []string, asJSON bool) error {
 	case out.Unsafe > 0:
 		return refused(fmt.Errorf("%d of %d files unsafe", out.Unsafe, len(files)))
 	case out.Errors > 0:
-		return fmt.Errorf("%d of %d files could not be scanned", out.Errors, len(files))
+		return fmt.Errorf("%d of %d files could not be read", out.Errors, len(files))
+	case out.NotScanned > 0 && !allowUnscanned:
+		return refused(fmt.Errorf("%d of %d files not scanned, so not proved safe (--allow-unscanned accepts them)", out.NotScanned, len(files)))
 	}
 	return nil
 }
@@ -218,31 +251,33 @@ func linkTarget(root, p, shown string) (scanResult, bool) {
 }
 
 // printScan writes one line per file (format, verdict, path) and its
-// warnings and unsafe findings under it, then a total.
+// warnings, not scanned and unsafe findings under it, then a total.
 func printScan(w io.Writer, out scanOutput) {
 	width := len("FORMAT")
 	format := func(f scanResult) string {
+		s := f.Format
 		switch {
 		case f.Error != "":
 			return "-"
 		case f.Variant != "" && f.Variant != f.Format:
-			return f.Format + "/" + f.Variant
+			s += "/" + f.Variant
 		}
-		return f.Format
+		if len(f.Wrappers) > 0 {
+			s += " in " + strings.Join(f.Wrappers, ">")
+		}
+		return s
 	}
 	for _, f := range out.Files {
 		width = max(width, len(format(f)))
 	}
-	fmt.Fprintf(w, "%-*s  %-7s  %s\n", width, "FORMAT", "VERDICT", "PATH")
+	const vw = len(scan.VerdictNotScanned)
+	fmt.Fprintf(w, "%-*s  %-*s  %s\n", width, "FORMAT", vw, "VERDICT", "PATH")
 	for _, f := range out.Files {
-		verdict := "unsafe"
-		switch {
-		case f.Error != "":
+		verdict := string(f.Verdict)
+		if f.Error != "" {
 			verdict = "error"
-		case f.Safe:
-			verdict = "safe"
 		}
-		fmt.Fprintf(w, "%-*s  %-7s  %s\n", width, format(f), verdict, f.Path)
+		fmt.Fprintf(w, "%-*s  %-*s  %s\n", width, format(f), vw, verdict, f.Path)
 		if f.Error != "" {
 			fmt.Fprintf(w, "    %s\n", f.Error)
 		}
@@ -252,5 +287,9 @@ func printScan(w io.Writer, out scanOutput) {
 			}
 		}
 	}
-	fmt.Fprintf(w, "%d files: %d safe, %d unsafe, %d not scanned\n", len(out.Files), out.Safe, out.Unsafe, out.Errors)
+	fmt.Fprintf(w, "%d files: %d safe, %d unsafe, %d not scanned", len(out.Files), out.Safe, out.Unsafe, out.NotScanned)
+	if out.Errors > 0 {
+		fmt.Fprintf(w, ", %d could not be read", out.Errors)
+	}
+	fmt.Fprintln(w)
 }

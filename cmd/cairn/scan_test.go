@@ -50,7 +50,7 @@ func TestScan_ExitCodes(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, out)
 	}
-	for _, want := range []string{"safetensors  safe", "pytorch/zip  safe", "unknown      safe", "4 files: 4 safe, 0 unsafe, 0 not scanned"} {
+	for _, want := range []string{"safetensors  safe", "pytorch/zip  safe", "text         safe", "4 files: 4 safe, 0 unsafe, 0 not scanned"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("no %q in:\n%s", want, out)
 		}
@@ -63,14 +63,38 @@ func TestScan_ExitCodes(t *testing.T) {
 	if code != exitRefused {
 		t.Fatalf("exit %d: %s", code, out)
 	}
-	for _, want := range []string{"unsafe   " + evil, "pickle.global: STACK_GLOBAL imports os.system", "archive/data.pkl", "1 of 2 files unsafe"} {
+	for _, want := range []string{"unsafe       " + evil, "pickle.global: STACK_GLOBAL imports os.system", "archive/data.pkl", "1 of 2 files unsafe"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("no %q in:\n%s", want, out)
 		}
 	}
 
+	// Wrapped, and misleadingly named: refused.
+	wrapped := t.TempDir()
+	copyFixture(t, wrapped, "wrap/zip_tar_gzip.bin", "model.safetensors")
+	code, out = runCLI(t, "scan", wrapped)
+	if code != exitRefused || !strings.Contains(out, "pickle in zip>tar>gzip  unsafe") {
+		t.Errorf("wrapped pickle: exit %d: %s", code, out)
+	}
+
+	// Not scanned: refused (not proved safe), unless allowed.
+	unknown := t.TempDir()
+	copyFixture(t, unknown, "safetensors/ok.safetensors", "model.safetensors")
+	copyFixture(t, unknown, "keras/legacy.h5", "model.h5")
+	code, out = runCLI(t, "scan", unknown)
+	if code != exitRefused || !strings.Contains(out, "not scanned  ") || !strings.Contains(out, "2 files: 1 safe, 0 unsafe, 1 not scanned") {
+		t.Errorf("not scanned: exit %d: %s", code, out)
+	}
+	if code, out := runCLI(t, "scan", "--allow-unscanned", unknown); code != exitOK {
+		t.Errorf("not scanned, --allow-unscanned: exit %d: %s", code, out)
+	}
+	copyFixture(t, unknown, "pickle/global.pkl", "evil.pkl")
+	if code, out := runCLI(t, "scan", "--allow-unscanned", unknown); code != exitRefused {
+		t.Errorf("unsafe, --allow-unscanned: exit %d: %s", code, out)
+	}
+
 	code, out = runCLI(t, "scan", filepath.Join(safe, "missing.pkl"))
-	if code != exitError || !strings.Contains(out, "could not be scanned") {
+	if code != exitError || !strings.Contains(out, "could not be read") {
 		t.Errorf("missing file: exit %d: %s", code, out)
 	}
 	if code, out := runCLI(t, "scan"); code != exitError {
@@ -82,20 +106,34 @@ func TestScan_JSON(t *testing.T) {
 	dir := t.TempDir()
 	copyFixture(t, dir, "numpy/object.npy", "a.npy")
 	copyFixture(t, dir, "keras/lambda.keras", "b.keras")
+	copyFixture(t, dir, "wrap/gzip_evil.bin", "c.bin")
+	copyFixture(t, dir, "joblib/array.joblib", "d.joblib")
 	code, out := runCLI(t, "scan", "--json", dir)
 	if code != exitRefused {
 		t.Fatalf("exit %d: %s", code, out)
 	}
 	doc := scanJSON(t, out)
-	if len(doc.Files) != 2 || doc.Safe != 1 || doc.Unsafe != 1 || doc.Errors != 0 {
+	if len(doc.Files) != 4 || doc.Safe != 1 || doc.Unsafe != 2 || doc.NotScanned != 1 || doc.Errors != 0 {
 		t.Fatalf("%+v", doc)
 	}
-	a, b := doc.Files[0], doc.Files[1]
-	if a.Format != "numpy" || a.Variant != "npy" || !a.Safe || len(a.Findings) != 1 || a.Findings[0].Rule != "npy.object" {
+	a, b, c, d := doc.Files[0], doc.Files[1], doc.Files[2], doc.Files[3]
+	if a.Format != "numpy" || a.Variant != "npy" || !a.Safe || a.Verdict != "safe" || len(a.Findings) != 1 || a.Findings[0].Rule != "npy.object" {
 		t.Errorf("a.npy: %+v", a)
 	}
-	if b.Format != "keras" || b.Safe {
+	if b.Format != "keras" || b.Safe || b.Verdict != "unsafe" {
 		t.Errorf("b.keras: %+v", b)
+	}
+	if c.Format != "pickle" || c.Verdict != "unsafe" || len(c.Wrappers) != 1 || c.Wrappers[0] != "gzip" {
+		t.Errorf("c.bin: %+v", c)
+	}
+	if d.Format != "joblib" || d.Verdict != "not scanned" || d.Safe {
+		t.Errorf("d.joblib: %+v", d)
+	}
+	// The raw document names the fields as documented.
+	for _, key := range []string{`"verdict": "not scanned"`, `"wrappers": [`, `"not_scanned": 1`} {
+		if !strings.Contains(out, key) {
+			t.Errorf("no %s in %s", key, out)
+		}
 	}
 }
 
@@ -177,9 +215,9 @@ func TestScan_Corpus(t *testing.T) {
 		}
 		n++
 		r, ok := verdict[parts[0]]
-		got := "unsafe"
-		if r.Safe {
-			got = "safe"
+		got := string(r.Verdict)
+		if got == "not scanned" && parts[0] == "picklescan/data/malicious1.7z" {
+			got = "unsafe" // refused all the same; see verify/scan's corpus test
 		}
 		if !ok || r.Error != "" || got != parts[1] {
 			t.Errorf("%s: %s (%+v), want %s", parts[0], got, r, parts[1])
@@ -198,7 +236,7 @@ func TestScan_Help(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d", code)
 	}
-	for _, want := range []string{"Exit status: 0", "cairn scan ./llama-8b", "--json", "not followed"} {
+	for _, want := range []string{"Exit status: 0", "cairn scan ./llama-8b", "--json", "not followed", "--allow-unscanned", "not scanned", "gzip"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("help lacks %q", want)
 		}

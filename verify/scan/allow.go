@@ -69,6 +69,45 @@ var allowedGlobals = setOf(
 	"__builtin__.set", "__builtin__.frozenset", "__builtin__.bytes", "__builtin__.bytearray", "__builtin__.complex",
 )
 
+// joblibWrappers are the classes joblib.dump pickles in place of NumPy
+// arrays (joblib/numpy_pickle.py; sklearn.externals.joblib is the copy
+// scikit-learn shipped before 0.23). Making one builds a record of shape,
+// order and dtype; joblib.load then reads the array's bytes from the file.
+var joblibWrappers = setOf(
+	"joblib.numpy_pickle.NumpyArrayWrapper",
+	"sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper",
+)
+
+// joblibExternal are the wrappers of joblib 0.9 and older
+// (numpy_pickle_compat), which load arrays from other files.
+var joblibExternal = setOf(
+	"joblib.numpy_pickle.NDArrayWrapper", "joblib.numpy_pickle.ZNDArrayWrapper",
+	"joblib.numpy_pickle_compat.NDArrayWrapper", "joblib.numpy_pickle_compat.ZNDArrayWrapper",
+	"sklearn.externals.joblib.numpy_pickle.NDArrayWrapper", "sklearn.externals.joblib.numpy_pickle.ZNDArrayWrapper",
+)
+
+// legacyTensorTypes are the tensor classes named in the tensors member of
+// a tar checkpoint (torch.save before the stacked-pickle format), element
+// sizes of the storage classes named in its storages member.
+var legacyTensorTypes = setOf(
+	"torch.FloatTensor", "torch.DoubleTensor", "torch.HalfTensor", "torch.BFloat16Tensor",
+	"torch.ByteTensor", "torch.CharTensor", "torch.ShortTensor", "torch.IntTensor",
+	"torch.LongTensor", "torch.BoolTensor",
+	"torch.cuda.FloatTensor", "torch.cuda.DoubleTensor", "torch.cuda.HalfTensor",
+	"torch.cuda.ByteTensor", "torch.cuda.CharTensor", "torch.cuda.ShortTensor",
+	"torch.cuda.IntTensor", "torch.cuda.LongTensor",
+)
+
+// storageSizes are the element sizes of the storage classes.
+var storageSizes = map[string]uint64{
+	"torch.UntypedStorage": 1, "torch.BoolStorage": 1, "torch.ByteStorage": 1, "torch.CharStorage": 1,
+	"torch.QInt8Storage": 1, "torch.QUInt8Storage": 1, "torch.QUInt2x4Storage": 1, "torch.QUInt4x2Storage": 1,
+	"torch.HalfStorage": 2, "torch.BFloat16Storage": 2, "torch.ShortStorage": 2,
+	"torch.FloatStorage": 4, "torch.IntStorage": 4, "torch.QInt32Storage": 4,
+	"torch.DoubleStorage": 8, "torch.LongStorage": 8, "torch.ComplexFloatStorage": 8,
+	"torch.ComplexDoubleStorage": 16,
+}
+
 // torchScriptGlobals are allowed in the pickles of a TorchScript archive
 // (one with a constants.pkl), which torch.load hands to torch.jit.load: its
 // C++ unpickler resolves __torch__.* to classes compiled from the

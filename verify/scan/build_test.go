@@ -7,10 +7,16 @@ package scan_test
 // members use stored deflate blocks).
 
 import (
+	"archive/tar"
+	"bytes"
 	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"hash/adler32"
 	"hash/crc32"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // pk builds a pickle.
@@ -367,4 +373,165 @@ func (g *gg) align(a int) *gg {
 func ggufHead(version uint32, tensors, kvs uint64) *gg {
 	g := &gg{v1: version == 1}
 	return g.raw("GGUF").u32(version).n(tensors).n(kvs)
+}
+
+// Compressed streams, byte by byte: deflate (gzip, zlib), xz and zstd
+// keep their data in stored blocks; bzip2 and lzma-alone have no stored
+// form, so their fixtures are the bytes `bzip2 -9` and `xz
+// --format=lzma` (XZ Utils 5.4) wrote for the two pickles below, spelled
+// out here.
+
+// storedDeflateAll splits b into stored deflate blocks of at most 65535
+// bytes.
+func storedDeflateAll(b []byte) []byte {
+	var out []byte
+	for {
+		n := min(len(b), 0xffff)
+		final := byte(0)
+		if n == len(b) {
+			final = 1
+		}
+		out = append(out, final, byte(n), byte(n>>8), ^byte(n), ^byte(n>>8))
+		out = append(out, b[:n]...)
+		b = b[n:]
+		if final == 1 {
+			return out
+		}
+	}
+}
+
+// gz wraps b in a gzip member (RFC 1952) with stored deflate blocks.
+func gz(b []byte) []byte {
+	out := []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff}
+	out = append(out, storedDeflateAll(b)...)
+	out = binary.LittleEndian.AppendUint32(out, crc32.ChecksumIEEE(b))
+	return binary.LittleEndian.AppendUint32(out, uint32(len(b)))
+}
+
+// zl wraps b in a zlib stream (RFC 1950) with stored deflate blocks, as
+// zlib.compress(b, 0) does.
+func zl(b []byte) []byte {
+	out := []byte{0x78, 0x01}
+	out = append(out, storedDeflateAll(b)...)
+	return binary.BigEndian.AppendUint32(out, adler32.Checksum(b))
+}
+
+// joblibZF is joblib 0.9's compressed format: "ZF", the length in hex
+// padded to 19 bytes, then a zlib stream.
+func joblibZF(b []byte) []byte {
+	head := "ZF" + fmt.Sprintf("%-19s", "0x"+strconv.FormatInt(int64(len(b)), 16))
+	return append([]byte(head), zl(b)...)
+}
+
+// xzs wraps b in an xz stream: one block, an LZMA2 filter, the data in
+// uncompressed LZMA2 chunks, CRC32 checks.
+func xzs(b []byte) []byte {
+	le := binary.LittleEndian
+	crc := crc32.ChecksumIEEE
+	out := []byte{0xfd, '7', 'z', 'X', 'Z', 0, 0, 1}
+	out = le.AppendUint32(out, crc([]byte{0, 1}))
+	// Block header: size (2+1)*4 bytes, flags (one filter, no sizes),
+	// LZMA2 with a 64 KiB dictionary (byte 0x08), padding, then its CRC32.
+	block := []byte{0x02, 0x00, 0x21, 0x01, 0x08, 0x00, 0x00, 0x00}
+	block = le.AppendUint32(block, crc(block))
+	var data []byte
+	for i, rest := 0, b; len(rest) > 0; i++ {
+		n := min(len(rest), 1<<16)
+		ctl := byte(2)
+		if i == 0 {
+			ctl = 1 // dictionary reset
+		}
+		data = append(data, ctl, byte((n-1)>>8), byte(n-1))
+		data = append(data, rest[:n]...)
+		rest = rest[n:]
+	}
+	data = append(data, 0)
+	unpadded := len(block) + len(data) + 4
+	out = append(out, block...)
+	out = append(out, data...)
+	for len(data)%4 != 0 {
+		out = append(out, 0)
+		data = append(data, 0)
+	}
+	out = le.AppendUint32(out, crc(b))
+	index := []byte{0, 1}
+	index = binary.AppendUvarint(index, uint64(unpadded))
+	index = binary.AppendUvarint(index, uint64(len(b)))
+	for len(index)%4 != 0 {
+		index = append(index, 0)
+	}
+	index = le.AppendUint32(index, crc(index))
+	out = append(out, index...)
+	footer := le.AppendUint32(nil, uint32(len(index)/4-1))
+	footer = append(footer, 0, 1)
+	out = le.AppendUint32(out, crc(footer))
+	out = append(out, footer...)
+	return append(out, 'Y', 'Z')
+}
+
+// zst wraps b in a zstd frame of raw blocks (RFC 8878), with its content
+// size and no checksum.
+func zst(b []byte) []byte {
+	out := []byte{0x28, 0xb5, 0x2f, 0xfd, 0xa0}
+	out = binary.LittleEndian.AppendUint32(out, uint32(len(b)))
+	for {
+		n := min(len(b), 1<<17-1)
+		last := 0
+		if n == len(b) {
+			last = 1
+		}
+		h := uint32(last) | uint32(n)<<3 // type 0: raw
+		out = append(out, byte(h), byte(h>>8), byte(h>>16))
+		out = append(out, b[:n]...)
+		b = b[n:]
+		if last == 1 {
+			return out
+		}
+	}
+}
+
+func unhex(s string) []byte {
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// bzip2 -9 and xz --format=lzma of the benign pickle (80 02 7d 2e) and
+// of evil("id").
+var (
+	bz2Benign  = unhex("425a683931415926535955c03223000001d0c010000001000240002000219a68334d173c5dc914e142415700c88c")
+	bz2Evil    = unhex("425a68393141592653597e7a3a3e00000853e015000001100006228c2042040c0020002226834346ca68534c8c4c4c428158b86e297052078ca627e2ee48a70a120fcf4747c0")
+	lzmaBenign = unhex("5d00008000ffffffffffffffff0040008b25d13a0ffffffc3f0000")
+	lzmaEvil   = unhex("5d00008000ffffffffffffffff0040010d36fc07284bd348e7e92bc4b629553b51b63cf426d335c49ca793ffffd20d4000")
+)
+
+// tm is one tar member.
+type tm struct {
+	name     string
+	data     []byte
+	typeflag byte   // 0: a regular file
+	link     string // for links
+}
+
+// mktar builds a ustar archive with fixed times and owners.
+func mktar(members ...tm) []byte {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, m := range members {
+		h := &tar.Header{Name: m.name, Mode: 0o644, Size: int64(len(m.data)), Typeflag: tar.TypeReg,
+			ModTime: time.Unix(0, 0), Format: tar.FormatUSTAR, Linkname: m.link}
+		if m.typeflag != 0 {
+			h.Typeflag, h.Size = m.typeflag, 0
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			panic(err)
+		}
+		if h.Size > 0 {
+			tw.Write(m.data)
+		}
+	}
+	tw.Close()
+	return buf.Bytes()
 }

@@ -5,9 +5,36 @@
 //
 // File, Reader and the per-format functions (Pickle, PyTorch, NumPy,
 // Safetensors, GGUF, Keras) return a Report: the Format (one of the names
-// a policy allows or refuses, with a Variant), and Findings, each with a
-// Severity. A file is Safe when no finding is Unsafe. A finding is data,
-// not an error; errors are I/O failures of the file itself.
+// a policy allows or refuses, with a Variant), the Wrappers the content
+// was found in, Findings, each with a Severity, and a Verdict. A finding
+// is data, not an error; errors are I/O failures of the file itself.
+//
+// # Verdicts
+//
+// Every Report has one of three verdicts, never two:
+//
+//   - VerdictSafe: a data-only format proved safe (safetensors, GGUF, a
+//     .npy without objects or with objects whose pickle is safe, a pickle
+//     or PyTorch file that imports only allow-listed globals, a .keras
+//     archive without Lambda layers or foreign modules), or plainly data
+//     (FormatJSON, FormatText); no finding is Unsafe or NotScanned.
+//   - VerdictUnsafe: at least one Unsafe finding: loading the file can run
+//     code, or the file is malformed in a way its reference reader refuses
+//     (or readers disagree on), or it reached a limit meant to stop an
+//     attack (a decompression bomb, nesting past MaxNesting).
+//   - VerdictNotScanned: no Unsafe finding, but the scanner could not judge
+//     (part of) the content: FormatUnknown (an unrecognised binary), HDF5,
+//     7z, a tar member that is a link or a device, a joblib array stored
+//     inline, joblib 0.9 arrays kept in other files, content over
+//     MaxWrappedInMemory inside a compressed stream or a tar that needs
+//     random access. Not proved safe: refuse it unless told otherwise.
+//
+// Report.Safe is Verdict == VerdictSafe. A Report built by hand has no
+// verdict and is not safe.
+//
+// An empty file is FormatText, Variant "empty", safe: no loader runs
+// anything from it. An encrypted zip member is Unsafe, not "not scanned":
+// PyTorch's zip reader ignores the encryption flag and loads the member.
 //
 // # Detection
 //
@@ -15,7 +42,8 @@
 // the .npy magic; a zip local header or end record at offset 0; 7z; GGUF;
 // HDF5 (also after a user block); a safetensors header (a little-endian length that fits the file,
 // then '{'); a pickle PROTO opcode (a legacy torch.save file when its
-// first pickle is the PyTorch magic number). Content without magic bytes
+// first pickle is the PyTorch magic number); a compressed stream or a tar
+// (see Wrappers). Content without magic bytes
 // is a pickle (protocol 0 or 1) when its name ends in .pkl, .pickle, .pk,
 // .pt, .pth, .ckpt or .joblib and its first byte is an opcode, or, whatever
 // its name, when it parses as a pickle to the first STOP or up to a call
@@ -24,9 +52,81 @@
 // Then a zip whose end record ends the file (Python's zipfile reads it
 // whatever comes before). Then the name: .safetensors, .gguf, .npy, .npz,
 // .keras and .zip files are checked as what they claim to be, and fail.
-// Anything else is FormatUnknown with an Info finding: not unsafe by
-// itself, the policy decides. A strong name hint that the content
-// contradicts is a Warning (format.mismatch).
+// Then plainly data, only now (a protocol 0 pickle is ASCII text): one
+// JSON document (FormatJSON) or text (FormatText), both UTF-8 (a byte
+// order mark may start them) without control characters other than tab,
+// line feed, form feed and carriage return (no NUL, escape, DEL or C1
+// control), JSON nested at most MaxJSONDepth deep. Anything else is
+// FormatUnknown with a NotScanned finding (format.unknown). A strong name
+// hint that the content contradicts is a Warning (format.mismatch).
+//
+// # Wrappers
+//
+// Compressed streams are recognised by their magic bytes, never by name:
+// gzip (1f 8b 08), zlib as zlib.compress and joblib write it (0x78 and a
+// header checksum that holds), joblib 0.9's "ZF" header before a zlib
+// stream, bz2 ("BZh1" to "BZh9"), xz, lzma-alone (properties below 225, a
+// dictionary of 2^n or 3*2^(n-1) bytes from 4 KiB, a size unknown or below
+// 2^38: what liblzma accepts), zstd frames; a tar by a first header whose
+// checksum holds. They are read as streams and what is inside is scanned
+// by content, nested, each level counting towards MaxNesting. Pickles and
+// legacy torch.save files inside are scanned as they stream, whatever
+// their size; content that needs random access (zip, safetensors, GGUF,
+// NumPy with no known size, JSON, text, unknown) is read into memory up to
+// MaxWrappedInMemory, past which it is not scanned (NotScanned, wrap.limit)
+// rather than spilled to disk. Every stream counts against
+// MaxZipDecompressed (all levels add up) and, past MaxWrapRatioAfter
+// bytes, against MaxWrapRatio; an xz or lzma stream's dictionary against
+// MaxDictionary (zstd's window too). A stream is read to its end, so that
+// its checksum is checked; a corrupt stream is Unsafe (wrap.corrupt). A
+// loader that ignores the wrapper reads the raw bytes as a pickle: the
+// start of a compressed stream or tar is also parsed as one (all of it in
+// a file, its first 512 bytes inside another wrapper), and its findings
+// count when it parses to a call of an imported global or to its STOP.
+//
+// Report.Format is the format of the content inside, Report.Wrappers the
+// wrappers outermost first (["gzip"], ["zip", "tar", "gzip"]). A tar or a
+// zip of one member that is no known format is transparent (that member,
+// inside "tar" or "zip"); of several, it is FormatArchive with Variant
+// "tar" or "zip", whose verdict is the worst of its members' (every
+// member's findings are the archive's).
+//
+// Tar members must have names as zip entries must (zip.name's rules: no
+// absolute path, no "..", no backslash, NUL or invalid UTF-8), and appear
+// once (tar.name: Unsafe); links, devices and FIFOs are not scanned
+// (tar.link, tar.type: NotScanned); directories are skipped; a header
+// archive/tar refuses is Unsafe (tar.corrupt); more than MaxTarMembers
+// members is Unsafe (tar.limit).
+//
+// # Legacy torch.save tar checkpoints
+//
+// A tar with the members sys_info, pickle, storages and tensors is the
+// checkpoint format of the first torch.save releases, which torch.load
+// still tries first on any file (legacy_load in torch/serialization.py):
+// FormatPyTorch, Variant "tar". sys_info and pickle are scanned as
+// pickles. storages and tensors (when they start with PROTO) are pickles
+// with raw data between them, read the way legacy_load reads them: in
+// storages a count, then per storage a pickle (key, location, storage
+// class) followed by an 8-byte element count and the elements (their size
+// from the storage class), then the views; in tensors a count, then per
+// tensor a pickle (key, storage id, tensor class) followed by ndim, 4
+// bytes, ndim sizes, ndim strides and an offset. The storage and legacy
+// tensor classes are allowed there; a pickle naming any other class is
+// Unsafe (torch.format), and so is data cut short.
+//
+// # joblib
+//
+// joblib.dump writes a pickle in which joblib.numpy_pickle.NumpyArrayWrapper
+// (or scikit-learn's old copy, sklearn.externals.joblib.numpy_pickle)
+// stands for each NumPy array: allowed, exactly those names, as the
+// tensor-rebuild globals are. A pickle that imports it is FormatJoblib
+// (and so is the content of joblib 0.9's "ZF" header). joblib.load reads
+// the array's bytes from the file right after the BUILD of the wrapper,
+// and how many depends on the dtype and shape in the wrapper's state,
+// which the scanner does not evaluate: the scan stops there, with a
+// NotScanned finding (joblib.array). The wrappers of joblib 0.9
+// (NDArrayWrapper, ZNDArrayWrapper) read arrays from other files:
+// NotScanned (joblib.external).
 //
 // # Pickle
 //
@@ -160,8 +260,11 @@
 // "gguf.header", "gguf.version", "gguf.count", "gguf.limit", "gguf.bounds",
 // "gguf.type", "gguf.duplicate", "gguf.alignment", "gguf.tensor";
 // "keras.lambda", "keras.module", "keras.config", "keras.limit",
-// "keras.format"; "format.unknown", "format.unscanned", "format.mismatch",
-// "archive.unsupported" (7z: Unsafe, its members cannot be read),
+// "keras.format"; "wrap.corrupt", "wrap.limit"; "tar.name", "tar.link",
+// "tar.type", "tar.corrupt", "tar.limit"; "joblib.array",
+// "joblib.external"; "format.unknown" (NotScanned), "format.unscanned"
+// (HDF5: NotScanned; HDF5 weights in a .keras: Info), "format.mismatch",
+// "archive.unsupported" (7z: NotScanned, its members cannot be read),
 // "archive.nesting", "scan.findings".
 //
 // # Caveats
@@ -173,15 +276,23 @@
 //     functions; a compromised torch or numpy installation is out of scope.
 //   - Protocol 0 and 1 pickles have no magic bytes: in a file whose name is
 //     not a pickle's, one that fails to parse before its first STOP and
-//     before any call of an imported global is reported as unknown (a
-//     policy should not allow unknown files among the weights). Text that
-//     happens to parse as such a pickle is reported as one.
-//   - 7z archives are Unsafe (not readable with the standard library); tar
-//     archives and HDF5 files are not opened.
+//     before any call of an imported global is reported as JSON, text or
+//     unknown (a policy should not allow unknown files among the weights).
+//     Text that happens to parse as such a pickle is reported as one.
+//   - Safe text and JSON are plainly data, not weights: the scanner says
+//     nothing of what a program does with them (a .py file is text).
+//   - 7z archives and HDF5 files are not opened: not scanned.
+//   - joblib files with NumPy arrays are not scanned past the first array.
+//   - The xz decoder sizes its dictionary from each block's header; only
+//     the first block's is checked against MaxDictionary before decoding
+//     (later blocks of a multi-block stream could ask for up to 4 GiB,
+//     which the Go runtime reserves but does not touch beyond what is
+//     decoded, bounded by MaxZipDecompressed).
 //   - The data of a legacy torch.save file after its pickles, the data/
 //     entries of a PyTorch zip and the tensor data of safetensors and GGUF
 //     files are not read. A bad CRC-32 is only seen in members that are
 //     read to the end.
 //   - Zip members over MaxZipInMemory that need random access (a nested
-//     zip, safetensors, GGUF) are only scanned when stored uncompressed.
+//     zip, safetensors, GGUF) are only scanned when stored uncompressed;
+//     compressed, they are not scanned (wrap.limit).
 package scan

@@ -40,3 +40,26 @@ func ExampleReader() {
 	// pickle false
 	// unsafe pickle.global: STACK_GLOBAL imports os.system, which is not on the allow-list (at offset 16)
 }
+
+func ExampleReader_wrapped() {
+	// The same pickle, gzip-compressed inside a tar, named like weights.
+	p := []byte("\x80\x04\x8c\x02os\x94\x8c\x06system\x94\x93\x8c\x02id\x85R.")
+	file := mktar(tm{name: "model.safetensors", data: gz(p)})
+	rep, err := scan.Reader(bytes.NewReader(file), int64(len(file)), "weights.bin")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(rep.Format, rep.Wrappers, rep.Verdict)
+	fmt.Println(rep.Summary())
+
+	// A README is plainly data; an unknown binary is not scanned.
+	for _, b := range [][]byte{[]byte("# My model\n"), {0xde, 0xad, 0xbe, 0xef}} {
+		rep, _ := scan.Reader(bytes.NewReader(b), int64(len(b)), "")
+		fmt.Println(rep.Format, rep.Verdict)
+	}
+	// Output:
+	// pickle [tar gzip] unsafe
+	// unsafe pickle.global: STACK_GLOBAL imports os.system, which is not on the allow-list (model.safetensors at offset 16)
+	// text safe
+	// unknown not scanned
+}

@@ -1,6 +1,7 @@
 package scan_test
 
 import (
+	"archive/tar"
 	"bytes"
 	"flag"
 	"io/fs"
@@ -20,19 +21,31 @@ const fixtureDir = "../../testdata/scan"
 
 // fixture is one generated file and what the scanner must say of it.
 type fixture struct {
-	path   string // under testdata/scan
-	data   []byte
-	safe   bool
-	format string   // Report.Format
-	rules  []string // rules that must be among the findings
+	path     string // under testdata/scan
+	data     []byte
+	verdict  scan.Verdict
+	format   string   // Report.Format
+	rules    []string // rules that must be among the findings
+	wrappers []string // Report.Wrappers
 }
 
 func safeAs(path, format string, data []byte, rules ...string) fixture {
-	return fixture{path: path, data: data, safe: true, format: format, rules: rules}
+	return fixture{path: path, data: data, verdict: scan.VerdictSafe, format: format, rules: rules}
 }
 
 func unsafeAs(path, format string, data []byte, rules ...string) fixture {
-	return fixture{path: path, data: data, format: format, rules: rules}
+	return fixture{path: path, data: data, verdict: scan.VerdictUnsafe, format: format, rules: rules}
+}
+
+func notScannedAs(path, format string, data []byte, rules ...string) fixture {
+	return fixture{path: path, data: data, verdict: scan.VerdictNotScanned, format: format, rules: rules}
+}
+
+// in says the fixture's content is found inside wrappers, outermost
+// first.
+func (f fixture) in(wrappers ...string) fixture {
+	f.wrappers = wrappers
+	return f
 }
 
 // fixtures are generated opcode by opcode and record by record.
@@ -45,6 +58,9 @@ func fixtures() []fixture {
 		S  = scan.FormatSafetensors
 		G  = scan.FormatGGUF
 		K  = scan.FormatKeras
+		X  = scan.FormatText
+		J  = scan.FormatJSON
+		A  = scan.FormatArchive
 		pd = "pickle/"
 	)
 	benign := pkl().proto(2).op(opEmptyDict).stop().bytes()
@@ -60,10 +76,10 @@ func fixtures() []fixture {
 		safeAs(pd+"builtins_v2.pkl", P, pkl().proto(2).global("__builtin__", "set").op(opEmptyList).op(opTuple1, opReduce).
 			global("__builtin__", "bytes").op(opEmptyTuple, opReduce).op(opTuple2).stop().bytes()),
 		safeAs(pd+"persid.pkl", P, pkl().proto(2).raw("P0\n").stop().bytes(), "pickle.persid"),
-		safeAs(pd+"empty.pkl", U, nil),
-		safeAs(pd+"not_a_pickle.pkl", U, []byte("{\"a\": 1}\n"), "format.unknown"),
-		safeAs(pd+"text_like_pickle.txt", U, []byte("cat and dog\nare friends\n"), "format.unknown"),
-		safeAs(pd+"classes.txt", U, []byte("cat\ndog\nbird\n"), "format.unknown"),
+		safeAs(pd+"empty.pkl", X, nil),
+		safeAs(pd+"not_a_pickle.pkl", J, []byte("{\"a\": 1}\n")),
+		safeAs(pd+"text_like_pickle.txt", X, []byte("cat and dog\nare friends\n")),
+		safeAs(pd+"classes.txt", X, []byte("cat\ndog\nbird\n")),
 
 		// Pickle: imports.
 		unsafeAs(pd+"global.pkl", P, pkl().global("os", "system").mark().str("'id'").op(opTuple, opReduce).stop().bytes(), "pickle.global"),
@@ -155,31 +171,31 @@ func fixtures() []fixture {
 	// Zip tricks.
 	inner := evil("id").bytes()
 	fx = append(fx,
-		unsafeAs("zip/pickle_member.zip", U, mkzip(zipOpts{}, zf{name: "model/weights", data: inner}), "pickle.global"),
-		safeAs("zip/deflated.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, deflate: true})),
-		unsafeAs("zip/deflated_unsafe.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: inner, deflate: true}), "pickle.global"),
-		unsafeAs("zip/nested.zip", U, mkzip(zipOpts{}, zf{name: "inner.zip", data: mkzip(zipOpts{}, zf{name: "evil.pkl", data: inner})}), "pickle.global"),
-		safeAs("zip/zip64.zip", U, mkzip(zipOpts{zip64: true}, zf{name: "a.pkl", data: benign})),
-		unsafeAs("zip/encrypted.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, flags: 1}), "zip.encrypted"),
-		unsafeAs("zip/patched.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, flags: 1 << 5}), "zip.flags"),
-		unsafeAs("zip/strong_encryption.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, flags: 1 << 6}), "zip.encrypted"),
-		unsafeAs("zip/unknown_flag.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, flags: 1 << 4}), "zip.flags"),
-		unsafeAs("zip/aes.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, method: ptr[uint16](99)}), "zip.encrypted"),
-		unsafeAs("zip/bzip2.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, method: ptr[uint16](12)}), "zip.method"),
-		unsafeAs("zip/name_mismatch.zip", U, mkzip(zipOpts{}, zf{name: "data.pkl", localName: "datap.kl", data: inner}), "zip.header"),
-		unsafeAs("zip/duplicate_name.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign}, zf{name: "a.pkl", data: inner}), "zip.name"),
-		unsafeAs("zip/traversal.zip", U, mkzip(zipOpts{}, zf{name: "../a.pkl", data: benign}), "zip.name"),
-		unsafeAs("zip/local_size.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, localSize: ptr[uint32](3)}), "zip.header"),
-		unsafeAs("zip/descriptor_crc.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, descriptor: true, descCRC: ptr[uint32](1)}), "zip.descriptor"),
-		unsafeAs("zip/size_beyond.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, size: ptr[uint32](1 << 30)}), "zip.bounds"),
-		unsafeAs("zip/offset_beyond.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, offset: ptr[uint32](1 << 20)}), "zip.bounds"),
-		unsafeAs("zip/bad_crc.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, crc: ptr[uint32](0x12345678)}), "zip.crc"),
-		unsafeAs("zip/overlap.zip", U, overlapZip(benign), "zip.bounds"),
-		unsafeAs("zip/prefix.zip", U, mkzip(zipOpts{prefix: []byte("\x00\x01\x02\x03 not a zip header ")}, zf{name: "a.pkl", data: benign}), "zip.structure"),
-		unsafeAs("zip/prefix_adjusted.zip", U, mkzip(zipOpts{prefix: []byte("\x00\x01\x02\x03 not a zip header "), adjust: true}, zf{name: "a.pkl", data: benign}), "zip.structure"),
-		unsafeAs("zip/two_end_records.zip", U, mkzip(zipOpts{comment: fakeEnd()}, zf{name: "a.pkl", data: benign}), "zip.structure"),
-		unsafeAs("zip/directory_gap.zip", U, mkzip(zipOpts{cdGap: []byte("hidden")}, zf{name: "a.pkl", data: benign}), "zip.structure"),
-		unsafeAs("zip/sevenzip.7z", U, append([]byte("7z\xbc\xaf\x27\x1c\x00\x04"), inner...), "archive.unsupported"),
+		unsafeAs("zip/pickle_member.zip", P, mkzip(zipOpts{}, zf{name: "model/weights", data: inner}), "pickle.global").in("zip"),
+		safeAs("zip/deflated.zip", P, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, deflate: true})).in("zip"),
+		unsafeAs("zip/deflated_unsafe.zip", P, mkzip(zipOpts{}, zf{name: "a.pkl", data: inner, deflate: true}), "pickle.global").in("zip"),
+		unsafeAs("zip/nested.zip", P, mkzip(zipOpts{}, zf{name: "inner.zip", data: mkzip(zipOpts{}, zf{name: "evil.pkl", data: inner})}), "pickle.global").in("zip", "zip"),
+		safeAs("zip/zip64.zip", P, mkzip(zipOpts{zip64: true}, zf{name: "a.pkl", data: benign})).in("zip"),
+		unsafeAs("zip/encrypted.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, flags: 1}), "zip.encrypted").in("zip"),
+		unsafeAs("zip/patched.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, flags: 1 << 5}), "zip.flags").in("zip"),
+		unsafeAs("zip/strong_encryption.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, flags: 1 << 6}), "zip.encrypted").in("zip"),
+		unsafeAs("zip/unknown_flag.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, flags: 1 << 4}), "zip.flags").in("zip"),
+		unsafeAs("zip/aes.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, method: ptr[uint16](99)}), "zip.encrypted").in("zip"),
+		unsafeAs("zip/bzip2.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, method: ptr[uint16](12)}), "zip.method").in("zip"),
+		unsafeAs("zip/name_mismatch.zip", U, mkzip(zipOpts{}, zf{name: "data.pkl", localName: "datap.kl", data: inner}), "zip.header").in("zip"),
+		unsafeAs("zip/duplicate_name.zip", A, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign}, zf{name: "a.pkl", data: inner}), "zip.name"),
+		unsafeAs("zip/traversal.zip", U, mkzip(zipOpts{}, zf{name: "../a.pkl", data: benign}), "zip.name").in("zip"),
+		unsafeAs("zip/local_size.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, localSize: ptr[uint32](3)}), "zip.header").in("zip"),
+		unsafeAs("zip/descriptor_crc.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, descriptor: true, descCRC: ptr[uint32](1)}), "zip.descriptor").in("zip"),
+		unsafeAs("zip/size_beyond.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, size: ptr[uint32](1 << 30)}), "zip.bounds").in("zip"),
+		unsafeAs("zip/offset_beyond.zip", U, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, offset: ptr[uint32](1 << 20)}), "zip.bounds").in("zip"),
+		unsafeAs("zip/bad_crc.zip", P, mkzip(zipOpts{}, zf{name: "a.pkl", data: benign, crc: ptr[uint32](0x12345678)}), "zip.crc").in("zip"),
+		unsafeAs("zip/overlap.zip", A, overlapZip(benign), "zip.bounds"),
+		unsafeAs("zip/prefix.zip", A, mkzip(zipOpts{prefix: []byte("\x00\x01\x02\x03 not a zip header ")}, zf{name: "a.pkl", data: benign}), "zip.structure"),
+		unsafeAs("zip/prefix_adjusted.zip", P, mkzip(zipOpts{prefix: []byte("\x00\x01\x02\x03 not a zip header "), adjust: true}, zf{name: "a.pkl", data: benign}), "zip.structure").in("zip"),
+		unsafeAs("zip/two_end_records.zip", A, mkzip(zipOpts{comment: fakeEnd()}, zf{name: "a.pkl", data: benign}), "zip.structure"),
+		unsafeAs("zip/directory_gap.zip", A, mkzip(zipOpts{cdGap: []byte("hidden")}, zf{name: "a.pkl", data: benign}), "zip.structure"),
+		notScannedAs("zip/sevenzip.7z", U, append([]byte("7z\xbc\xaf\x27\x1c\x00\x04"), inner...), "archive.unsupported"),
 	)
 
 	// NumPy.
@@ -288,11 +304,155 @@ func fixtures() []fixture {
 		unsafeAs("keras/module.keras", K, keras(seq(`{"module": "builtins", "class_name": "function", "config": "eval", "registered_name": "function"}`)), "keras.module"),
 		unsafeAs("keras/custom_object.keras", K, keras(seq(`{"module": "keras.layers", "class_name": "Evil", "config": {"name": "e"}, "registered_name": "MyPackage>Evil"}`)), "keras.module"),
 		unsafeAs("keras/not_json.keras", K, keras(`{"class_name": `), "keras.config"),
-		safeAs("keras/legacy.h5", U, []byte("\x89HDF\r\n\x1a\n\x00\x00\x00\x00"), "format.unscanned"),
-		safeAs("keras/user_block.h5", U, append(make([]byte, 512), "\x89HDF\r\n\x1a\n\x00\x00\x00\x00"...), "format.unscanned"),
-		unsafeAs("keras/config_only.zip", U, mkzip(zipOpts{}, zf{name: "config.json", data: []byte(seq(lambda))}), "keras.lambda"),
+		notScannedAs("keras/legacy.h5", U, []byte("\x89HDF\r\n\x1a\n\x00\x00\x00\x00"), "format.unscanned"),
+		notScannedAs("keras/user_block.h5", U, append(make([]byte, 512), "\x89HDF\r\n\x1a\n\x00\x00\x00\x00"...), "format.unscanned"),
+		unsafeAs("keras/config_only.zip", J, mkzip(zipOpts{}, zf{name: "config.json", data: []byte(seq(lambda))}), "keras.lambda").in("zip"),
 	)
+	fx = append(fx, wrapFixtures()...)
 	return fx
+}
+
+// wrapFixtures are compressed streams, tars, legacy torch tars, joblib
+// files and plain data. Names mislead on purpose: the content decides.
+func wrapFixtures() []fixture {
+	const (
+		P = scan.FormatPickle
+		T = scan.FormatPyTorch
+		U = scan.FormatUnknown
+		A = scan.FormatArchive
+		B = scan.FormatJoblib
+		J = scan.FormatJSON
+		X = scan.FormatText
+		w = "wrap/"
+	)
+	benign := torchStateDict().bytes()
+	bad := evil("id").bytes()
+	corrupt := gz(benign)
+	corrupt[len(corrupt)-8] ^= 1 // the CRC-32
+	sysinfo := pkl().proto(2).op(opEmptyDict).mark().bu("little_endian").op(opNewTrue).op(opSetItems).stop().bytes()
+	fx := []fixture{
+		safeAs(w+"gzip.bin", P, gz(benign), "pickle.persid").in("gzip"),
+		unsafeAs(w+"gzip_evil.bin", P, gz(bad), "pickle.global").in("gzip"),
+		safeAs(w+"zlib.bin", P, zl(benign), "pickle.persid").in("zlib"),
+		unsafeAs(w+"zlib_evil.safetensors", P, zl(bad), "pickle.global", "format.mismatch").in("zlib"),
+		safeAs(w+"joblib_zf.bin", B, joblibZF(benign)).in("zlib"),
+		unsafeAs(w+"joblib_zf_evil.pkl", B, joblibZF(bad), "pickle.global").in("zlib"),
+		safeAs(w+"bz2.bin", P, bz2Benign).in("bz2"),
+		unsafeAs(w+"bz2_evil.bin", P, bz2Evil, "pickle.global").in("bz2"),
+		safeAs(w+"xz.bin", P, xzs(benign), "pickle.persid").in("xz"),
+		unsafeAs(w+"xz_evil.bin", P, xzs(bad), "pickle.global").in("xz"),
+		safeAs(w+"lzma.bin", P, lzmaBenign).in("lzma"),
+		unsafeAs(w+"lzma_evil.bin", P, lzmaEvil, "pickle.global").in("lzma"),
+		safeAs(w+"zstd.bin", P, zst(benign), "pickle.persid").in("zstd"),
+		unsafeAs(w+"zstd_evil.safetensors", P, zst(bad), "pickle.global", "format.mismatch").in("zstd"),
+		safeAs(w+"tar.bin", P, mktar(tm{name: "model.pkl", data: benign}), "pickle.persid").in("tar"),
+		unsafeAs(w+"tar_evil.bin", P, mktar(tm{name: "weights.bin", data: bad}), "pickle.global").in("tar"),
+		unsafeAs(w+"zip_tar.safetensors", P, mkzip(zipOpts{}, zf{name: "model.safetensors", data: mktar(tm{name: "weights.bin", data: bad})}), "pickle.global").in("zip", "tar"),
+		unsafeAs(w+"zip_tar_gzip.bin", P, mkzip(zipOpts{}, zf{name: "a.tar", data: mktar(tm{name: "model.safetensors", data: gz(bad)}), deflate: true}), "pickle.global").in("zip", "tar", "gzip"),
+		unsafeAs(w+"gzip_tar_zstd.bin", P, gz(mktar(tm{name: "m", data: zst(xzs(bad))})), "pickle.global").in("gzip", "tar", "zstd", "xz"),
+		unsafeAs(w+"gzip_gzip.bin", P, gz(gz(bad)), "pickle.global").in("gzip", "gzip"),
+		unsafeAs(w+"tar_gz_zip.bin", P, gz(mktar(tm{name: "a.zip", data: mkzip(zipOpts{}, zf{name: "x", data: bad})})), "pickle.global").in("gzip", "tar", "zip"),
+		safeAs(w+"tar_members.tar", A, mktar(tm{name: "d", typeflag: tar.TypeDir}, tm{name: "d/model.pkl", data: benign}, tm{name: "d/config.json", data: []byte(`{"a": [1, 2]}`)}), "pickle.persid"),
+		unsafeAs(w+"tar_members_evil.tar", A, mktar(tm{name: "config.json", data: []byte(`{}`)}, tm{name: "data/x.bin", data: gz(bad)}), "pickle.global"),
+		notScannedAs(w+"tar_members_unknown.tar", A, mktar(tm{name: "model.pkl", data: benign}, tm{name: "blob", data: []byte{0, 1, 2, 3, 0xfe, 0xff}}), "format.unknown"),
+		notScannedAs(w+"tar_link.tar", A, mktar(tm{name: "model.pkl", data: benign}, tm{name: "other.pkl", typeflag: tar.TypeSymlink, link: "/etc/passwd"}), "tar.link"),
+		unsafeAs(w+"tar_traversal.tar", U, mktar(tm{name: "../model.pkl", data: benign}), "tar.name").in("tar"),
+		unsafeAs(w+"tar_duplicate.tar", A, mktar(tm{name: "model.pkl", data: benign}, tm{name: "model.pkl", data: bad}), "tar.name"),
+		unsafeAs(w+"tar_truncated.tar", P, mktar(tm{name: "model.pkl", data: bad})[:600], "pickle.global").in("tar"),
+		// The first header's name is a pickle: pickle.load of the file
+		// runs os.system before it meets the rest of the header.
+		unsafeAs(w+"tar_polyglot.pkl", P, mktar(tm{name: "cos\nsystem\n(S'id'\ntR.", data: benign}), "pickle.global").in("tar"),
+		unsafeAs(w+"gzip_corrupt.bin", U, corrupt, "wrap.corrupt").in("gzip"),
+		unsafeAs(w+"gzip_truncated.bin", U, gz(bad)[:20], "wrap.corrupt").in("gzip"),
+		notScannedAs(w+"gzip_unknown.bin", U, gz([]byte{0, 1, 2, 3, 0xfe, 0xff}), "format.unknown").in("gzip"),
+		safeAs(w+"gzip_json.gz", J, gz([]byte(`{"vocab": {"a": 1}}`))).in("gzip"),
+
+		// Legacy torch.save tar checkpoints.
+		safeAs("pytorch/legacy_tar.pth.tar", T, torchTar(sysinfo, torchTarPickle(), torchTarStorages("FloatStorage", 4), torchTarTensors()), "pickle.persid"),
+		unsafeAs("pytorch/legacy_tar_evil.pth.tar", T, torchTar(sysinfo, bad, torchTarStorages("FloatStorage", 4), torchTarTensors()), "pickle.global"),
+		unsafeAs("pytorch/legacy_tar_evil_storage.bin", T, torchTar(sysinfo, torchTarPickle(), append(torchTarStorages("FloatStorage", 4), bad...), torchTarTensors()), "pickle.global"),
+		unsafeAs("pytorch/legacy_tar_storage_type.bin", T, torchTar(sysinfo, torchTarPickle(), torchTarStorages("posix.system", 4), torchTarTensors()), "pickle.global"),
+		unsafeAs("pytorch/legacy_tar_short.bin", T, torchTar(sysinfo, torchTarPickle(), torchTarStorages("FloatStorage", 4)[:60], torchTarTensors()), "torch.format"),
+
+		// joblib.
+		notScannedAs("joblib/array.joblib", B, joblibArray(), "joblib.array"),
+		notScannedAs("joblib/array_zlib.pkl", B, zl(joblibArray()), "joblib.array").in("zlib"),
+		unsafeAs("joblib/evil.joblib", B, joblibEvil(), "pickle.global"),
+		notScannedAs("joblib/compat.pkl", B, pkl().proto(2).global("joblib.numpy_pickle_compat", "NDArrayWrapper").op(opEmptyTuple, opNewObj).stop().bytes(), "joblib.external"),
+
+		// Plain data.
+		safeAs("plain/tokenizer.json", J, []byte("\ufeff{\"model\": {\"vocab\": {\"caf\u00e9\": 0}}, \"added\": [null, true, 1.5e3]}\n")),
+		safeAs("plain/README.md", X, []byte("# Model\r\n\tweights: \u00e9t\u00e9\f\n")),
+		safeAs("plain/array.json", J, []byte("[1, 2, 3]")),
+		// Starts like a zlib stream (78 5e), but does not decode as one.
+		safeAs("plain/x_caret.txt", X, []byte("x^2 + y^2 = r^2\n")),
+		unsafeAs("plain/number.safetensors", scan.FormatSafetensors, []byte("12"), "safetensors.header"),
+		notScannedAs("plain/escape.txt", U, []byte("text with an escape \x1b[31m\n"), "format.unknown"),
+		notScannedAs("plain/latin1.txt", U, []byte("caf\xe9\n"), "format.unknown"),
+		notScannedAs("plain/nul.json", U, []byte("{\"a\": 1}\x00"), "format.unknown"),
+	}
+	return fx
+}
+
+// torchTar is a tar checkpoint of early torch.save.
+func torchTar(sysinfo, pickle, storages, tensors []byte) []byte {
+	return mktar(tm{name: "sys_info", data: sysinfo}, tm{name: "pickle", data: pickle},
+		tm{name: "tensors", data: tensors}, tm{name: "storages", data: storages})
+}
+
+// torchTarPickle is the pickle member: a dict holding the tensor with
+// persistent id "t0".
+func torchTarPickle() []byte {
+	return pkl().proto(2).op(opEmptyDict).bu("weight").raw("Pt0\n").op(opSetItem).stop().bytes()
+}
+
+// torchTarStorages is the storages member: a count, one storage (key,
+// location, type) with its element count and data, then the views.
+func torchTarStorages(typ string, n uint64) []byte {
+	p := pkl().proto(2).k(1).stop()
+	mod, name := "torch", typ
+	if i := strings.LastIndexByte(typ, '.'); i >= 0 {
+		mod, name = typ[:i], typ[i+1:]
+	}
+	p.proto(2).bu("s0").bu("cpu").global(mod, name).op(opTuple3).stop()
+	p.u64(n).raw(strings.Repeat("\x00", int(n)*4))
+	p.proto(2).op(opEmptyList).stop()
+	return p.bytes()
+}
+
+// torchTarTensors is the tensors member: a count, one tensor (key,
+// storage id, type), ndim, 4 bytes, sizes, strides, offset.
+func torchTarTensors() []byte {
+	p := pkl().proto(2).k(1).stop()
+	p.proto(2).bu("t0").bu("s0").global("torch", "FloatTensor").op(opTuple3).stop()
+	p.u32(1).u32(0).u64(4).u64(1).u64(0)
+	return p.bytes()
+}
+
+// joblibArray is what joblib.dump writes for np.zeros(2): the
+// NumpyArrayWrapper with its state, then the padding and the array's
+// bytes inline, then the rest of the pickle.
+func joblibArray() []byte {
+	p := pkl().proto(4)
+	p.stackGlobal("joblib.numpy_pickle", "NumpyArrayWrapper").op(opEmptyTuple, opNewObj)
+	p.op(opEmptyDict).mark()
+	p.sbu("subclass").stackGlobal("numpy", "ndarray")
+	p.sbu("shape").k(2).op(opTuple1)
+	p.sbu("order").sbu("C")
+	p.sbu("dtype").stackGlobal("numpy", "dtype").sbu("f8").op(opNewFalse, opNewTrue, opTuple3, opReduce)
+	p.mark().k(3).sbu("<").op(opNone, opNone, opNone).op('J').u32(0xffffffff).op('J').u32(0xffffffff).k(0).op(opTuple, opBuild)
+	p.sbu("allow_mmap").op(opNewTrue)
+	p.sbu("numpy_array_alignment_bytes").k(16)
+	p.op(opSetItems, opBuild)
+	p.raw("\x03\xff\xff\xff").raw(strings.Repeat("\x00", 16))
+	return p.stop().bytes()
+}
+
+// joblibEvil imports joblib's wrapper and os.system.
+func joblibEvil() []byte {
+	p := pkl().proto(4)
+	p.stackGlobal("joblib.numpy_pickle", "NumpyArrayWrapper").op(opPop)
+	return append(p.bytes(), evil("id").bytes()[2:]...)
 }
 
 // allOps is a protocol 5 pickle that uses every opcode that imports
@@ -409,8 +569,11 @@ func TestFile_Fixtures(t *testing.T) {
 			for _, x := range rep.Findings {
 				rules = append(rules, x.Rule)
 			}
-			if rep.Safe() != f.safe || rep.Format != f.format {
-				t.Errorf("safe=%v format=%s, want safe=%v format=%s", rep.Safe(), rep.Format, f.safe, f.format)
+			if rep.Verdict != f.verdict || rep.Format != f.format || !slices.Equal(rep.Wrappers, f.wrappers) {
+				t.Errorf("%s format=%s wrappers=%v, want %s format=%s wrappers=%v", rep.Verdict, rep.Format, rep.Wrappers, f.verdict, f.format, f.wrappers)
+			}
+			if rep.Safe() != (f.verdict == scan.VerdictSafe) {
+				t.Errorf("Safe() = %v with verdict %s", rep.Safe(), rep.Verdict)
 			}
 			for _, r := range f.rules {
 				if !slices.Contains(rules, r) {

@@ -2,14 +2,19 @@ package scan
 
 // Limits on everything a scanned file controls. A file that reaches a
 // limit gets an Unsafe finding (rule "<format>.limit"): the scanner could
-// not look at all of it, so it cannot call it safe.
+// not look at all of it, so it cannot call it safe. The one exception is
+// MaxWrappedInMemory: content that is too large to judge without random
+// access gets a NotScanned finding (wrap.limit), since nothing says it is
+// hostile; it is not safe either.
 const (
 	// MaxFindings bounds the findings of one Report; a last finding counts
 	// the ones left out.
 	MaxFindings = 200
-	// MaxNesting bounds archives inside archives (a zip member that is a
-	// zip, a .keras holding an .npz...). The file itself is level 0.
-	MaxNesting = 4
+	// MaxNesting bounds archives and compressed streams inside one
+	// another (a zip member that is a zip, a .keras holding an .npz, a
+	// gzip inside a tar inside a zip...): each archive and each
+	// decompression is one level. The file itself is level 0.
+	MaxNesting = 8
 
 	// MaxPickleOpcodes bounds the opcodes read from one file, all stacked
 	// streams and archive members together (a 7B-parameter state dict
@@ -37,8 +42,9 @@ const (
 	MaxZipEntries = 1 << 17
 	// MaxZipDirectory bounds the size of a zip central directory.
 	MaxZipDirectory = 64 << 20
-	// MaxZipDecompressed bounds the bytes decompressed from archive
-	// members in one scan, nested archives included.
+	// MaxZipDecompressed bounds the bytes decompressed in one scan: from
+	// zip members and from compressed streams (gzip, zlib, bz2, xz, lzma,
+	// zstd), nested ones included (the output of every level counts).
 	MaxZipDecompressed = 4 << 30
 	// MaxZipRatio bounds the compression ratio (uncompressed over
 	// compressed size) of a deflated member larger than 1 MiB.
@@ -47,6 +53,33 @@ const (
 	// memory to be scanned (one that needs random access: a nested zip,
 	// safetensors, GGUF). Stored members are read in place.
 	MaxZipInMemory = 16 << 20
+
+	// MaxWrapRatio bounds the compression ratio of a compressed stream
+	// (gzip, zlib, bz2, xz, lzma, zstd): bytes out over bytes in, checked
+	// once more than MaxWrapRatioAfter bytes came out. Deflate cannot go
+	// past 1032:1, so no gzip or zlib stream reaches it; bz2, xz and zstd
+	// can, on long runs of one byte.
+	MaxWrapRatio = 2000
+	// MaxWrapRatioAfter is how much a compressed stream may expand before
+	// MaxWrapRatio applies.
+	MaxWrapRatioAfter = 1 << 20
+	// MaxWrappedInMemory bounds the content inside a compressed stream or
+	// a tar that is read into memory to be scanned: content that needs
+	// random access (a zip, safetensors, GGUF, NumPy, JSON, text,
+	// anything not told by its first bytes). Larger content of those kinds
+	// is not scanned (a NotScanned finding, wrap.limit); it is not spilled
+	// to disk. Pickles, legacy torch.save files, tars and compressed
+	// streams are read as streams, whatever their size.
+	MaxWrappedInMemory = 16 << 20
+	// MaxDictionary bounds the dictionary (window) an xz, lzma or zstd
+	// stream may ask the decoder to allocate (xz -9 uses 64 MiB).
+	MaxDictionary = 64 << 20
+	// MaxTarMembers bounds the members of one tar archive.
+	MaxTarMembers = 1 << 17
+
+	// MaxJSONDepth bounds the nesting of a JSON document told as plain
+	// data; a deeper one is not plain (FormatUnknown).
+	MaxJSONDepth = 512
 
 	// MaxNpyHeader bounds the header of a .npy file (NumPy itself refuses
 	// headers over 10000 bytes unless told otherwise).

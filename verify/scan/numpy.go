@@ -74,7 +74,8 @@ func (s *scanner) npy(r io.Reader, size int64, entry string) error {
 	}
 	if object {
 		s.add(Warning, "npy.object", entry, int64(8+lenSize), "dtype %s holds Python objects: np.load needs allow_pickle=True and unpickles the data (scanned here)", pyRepr(descr))
-		return s.pickle(br, entry, pickleOpts{one: true, base: dataAt})
+		_, err := s.pickle(br, entry, pickleOpts{one: true, base: dataAt})
+		return err
 	}
 	item, ok := dtypeSize(descr)
 	if !ok || size < 0 {

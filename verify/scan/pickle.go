@@ -138,11 +138,12 @@ const (
 	kInt          // an integer or a boolean
 	kGlobal       // an imported global, named "module.name"
 	kObj          // anything else: containers, floats, None, call results
+	kJoblib       // a joblib array wrapper (NumpyArrayWrapper) the pickle made
 )
 
 var kindNames = [...]string{
 	kMark: "MARK", kStr: "string", kLongStr: "string (not kept)", kBytes: "bytes value",
-	kInt: "int", kGlobal: "global", kObj: "object",
+	kInt: "int", kGlobal: "global", kObj: "object", kJoblib: "joblib array wrapper",
 }
 
 type pval struct {
@@ -156,7 +157,7 @@ func (v pval) describe() string {
 		return "the string " + quoteName(v.s)
 	case kGlobal:
 		return "the global " + v.s
-	case kInt, kObj:
+	case kInt, kObj, kJoblib:
 		return "an " + kindNames[v.k]
 	}
 	return "a " + kindNames[v.k]
@@ -166,6 +167,7 @@ func (v pval) describe() string {
 type pickleOpts struct {
 	torch       bool  // by torch.load: persistent ids are storages
 	torchScript bool  // by torch.jit.load: TorchScript globals allowed
+	torchTar    bool  // a member of a tar checkpoint: legacy tensor types allowed
 	streams     int   // > 0: exactly this many stacked pickles, then raw data (legacy PyTorch)
 	one         bool  // exactly one pickle and nothing after it (a .npy payload)
 	base        int64 // offset of the first byte in the entry
@@ -175,8 +177,20 @@ type pickleOpts struct {
 // findings, or drops them when the bytes turn out not to be a pickle.
 type pickleResult struct {
 	found  []Finding
-	clean  bool // the first stream parsed to its STOP without a structural finding
-	called bool // a call of an imported global with a well-formed dotted name was reached
+	clean  bool   // the first stream parsed to its STOP without a structural finding
+	called bool   // a call of an imported global with a well-formed dotted name was reached
+	joblib bool   // a joblib array wrapper was imported
+	last   string // the last global imported, "module.name"
+	read   int64  // bytes read
+}
+
+// format is the format of the pickle: joblib when it imports joblib's
+// array wrappers.
+func (r pickleResult) format() string {
+	if r.joblib {
+		return FormatJoblib
+	}
+	return FormatPickle
 }
 
 var (
@@ -217,6 +231,7 @@ func (s *scanner) runPickle(r io.Reader, entry string, o pickleOpts) (pickleResu
 		seen: map[string]bool{},
 	}
 	err := m.run()
+	m.res.read = m.r.off - o.base
 	if m.persid && !o.torch {
 		m.add(Info, "pickle.persid", -1, "uses persistent ids: pickle.load refuses them unless the loader defines persistent_load (torch.load does)")
 	}
@@ -224,10 +239,10 @@ func (s *scanner) runPickle(r io.Reader, entry string, o pickleOpts) (pickleResu
 }
 
 // pickle scans r as a pickle and adopts the findings.
-func (s *scanner) pickle(r io.Reader, entry string, o pickleOpts) error {
+func (s *scanner) pickle(r io.Reader, entry string, o pickleOpts) (pickleResult, error) {
 	res, err := s.runPickle(r, entry, o)
 	s.adopt(res.found)
-	return err
+	return res, err
 }
 
 func (m *machine) run() error {
@@ -282,6 +297,20 @@ func (m *machine) add(sev Severity, rule string, off int64, format string, args 
 	}
 	m.res.found = append(m.res.found, Finding{Severity: sev, Rule: rule,
 		Message: fmt.Sprintf(format, args...), Entry: m.entry, Offset: off})
+}
+
+// fail2 records a finding of severity sev and ends the stream.
+func (m *machine) fail2(sev Severity, rule string, off int64, format string, args ...any) error {
+	m.add(sev, rule, off, format, args...)
+	return errStop
+}
+
+// made is what calling fn makes: a joblib array wrapper, or an object.
+func made(fn pval) pval {
+	if fn.k == kGlobal && joblibWrappers[fn.s] {
+		return pval{k: kJoblib}
+	}
+	return pval{k: kObj}
 }
 
 // fail records an Unsafe finding and ends the stream.
@@ -388,6 +417,21 @@ func (m *machine) str(s string, complete bool) pval {
 // imp judges an import of module.name.
 func (m *machine) imp(module, name string, op byte, off int64) pval {
 	full := module + "." + name
+	m.res.last = full
+	switch {
+	case joblibWrappers[full]:
+		m.res.joblib = true
+		return pval{k: kGlobal, s: full}
+	case joblibExternal[full]:
+		m.res.joblib = true
+		if !m.seen[full] {
+			m.seen[full] = true
+			m.add(NotScanned, "joblib.external", off, "%s imports %s: joblib 0.9 and older kept arrays in files beside the pickle, which this scan does not read", opNames[op], full)
+		}
+		return pval{k: kGlobal, s: full}
+	case m.opt.torchTar && legacyTensorTypes[full]:
+		return pval{k: kGlobal, s: full}
+	}
 	if !allowedGlobal(module, name, m.opt.torchScript) && !m.seen[full] {
 		m.seen[full] = true
 		m.add(Unsafe, "pickle.global", off, "%s imports %s, which is not on the allow-list", opNames[op], quoteName(full))
@@ -677,7 +721,7 @@ func (m *machine) op(op byte, off int64) error {
 			return err
 		}
 		m.call(fn, op, off)
-		return m.push(pval{k: kObj}, off)
+		return m.push(made(fn), off)
 	case opObj:
 		items, err := m.popMark(op, off)
 		if err != nil {
@@ -686,8 +730,9 @@ func (m *machine) op(op byte, off int64) error {
 		if len(items) == 0 {
 			return m.fail("pickle.stack", off, "OBJ without a class")
 		}
-		m.call(items[0], op, off)
-		return m.push(pval{k: kObj}, off)
+		fn := items[0]
+		m.call(fn, op, off)
+		return m.push(made(fn), off)
 	case opBuild:
 		if _, err := m.pop(op, off); err != nil { // state
 			return err
@@ -698,6 +743,12 @@ func (m *machine) op(op byte, off int64) error {
 		}
 		if inst.k == kGlobal {
 			m.add(Unsafe, "pickle.operand", off, "BUILD sets attributes of %s itself, not of an object it made", inst.s)
+		}
+		if inst.k == kJoblib {
+			// joblib.load reads the array's bytes from the file right after
+			// this BUILD; how many depends on the shape and dtype in the
+			// state, which the scanner does not evaluate.
+			return m.fail2(NotScanned, "joblib.array", m.r.off, "a NumPy array joblib stores inline after its NumpyArrayWrapper: its size is not evaluated, so the rest of the file is not scanned")
 		}
 
 	case opPersID:

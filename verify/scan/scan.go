@@ -48,7 +48,7 @@ func File(ctx context.Context, path string) (Report, error) {
 // a protocol 0 or 1 pickle, or a file whose name promises a format its
 // content does not have.
 func Reader(r io.ReaderAt, size int64, name string) (Report, error) {
-	return run(r, size, func(s *scanner, r io.ReaderAt) (string, string) {
+	return runContent(r, size, func(s *scanner, r io.ReaderAt) content {
 		return s.at(r, size, name, "", 0)
 	})
 }
@@ -102,15 +102,17 @@ func GGUF(r io.ReaderAt, size int64) (Report, error) {
 // expect scans by content and adds an Unsafe finding when the format is
 // none of formats.
 func expect(r io.ReaderAt, size int64, rule, what string, formats ...string) (Report, error) {
-	return run(r, size, func(s *scanner, r io.ReaderAt) (string, string) {
-		f, v := s.at(r, size, "", "", 0)
-		for _, want := range formats {
-			if f == want {
-				return f, v
+	return runContent(r, size, func(s *scanner, r io.ReaderAt) content {
+		c := s.at(r, size, "", "", 0)
+		if len(c.wrappers) == 0 {
+			for _, want := range formats {
+				if c.format == want {
+					return c
+				}
 			}
 		}
-		s.add(Unsafe, rule, "", -1, "not %s: the content is %s", what, describeFormat(f, v))
-		return f, v
+		s.add(Unsafe, rule, "", -1, "not %s: the content is %s", what, describeContent(c))
+		return c
 	})
 }
 
@@ -121,12 +123,28 @@ func describeFormat(f, v string) string {
 	return f
 }
 
+func describeContent(c content) string {
+	d := describeFormat(c.format, c.variant)
+	if len(c.wrappers) > 0 {
+		d += " inside " + strings.Join(c.wrappers, ", ")
+	}
+	return d
+}
+
 func run(r io.ReaderAt, size int64, fn func(*scanner, io.ReaderAt) (string, string)) (Report, error) {
+	return runContent(r, size, func(s *scanner, r io.ReaderAt) content {
+		f, v := fn(s, r)
+		return content{format: f, variant: v}
+	})
+}
+
+func runContent(r io.ReaderAt, size int64, fn func(*scanner, io.ReaderAt) content) (Report, error) {
 	if size < 0 {
 		return Report{}, fmt.Errorf("scan: negative size %d", size)
 	}
 	s := &scanner{src: &source{r: r}}
-	s.rep.Format, s.rep.Variant = fn(s, s.src)
+	c := fn(s, s.src)
+	s.rep.Format, s.rep.Variant, s.rep.Wrappers = c.format, c.variant, c.wrappers
 	return s.report()
 }
 
@@ -169,7 +187,7 @@ type scanner struct {
 	unzipped   int64 // bytes read from archive members
 }
 
-var severityRank = map[Severity]int{Info: 1, Warning: 2, Unsafe: 3}
+var severityRank = map[Severity]int{Info: 1, Warning: 2, NotScanned: 3, Unsafe: 4}
 
 func (s *scanner) add(sev Severity, rule, entry string, off int64, format string, args ...any) {
 	s.adopt([]Finding{{Severity: sev, Rule: rule, Message: fmt.Sprintf(format, args...), Entry: entry, Offset: off}})
@@ -196,6 +214,7 @@ func (s *scanner) report() (Report, error) {
 		s.rep.Findings = append(s.rep.Findings, Finding{Severity: s.droppedSev, Rule: "scan.findings",
 			Message: fmt.Sprintf("%d more findings not listed (MaxFindings)", s.dropped), Offset: -1})
 	}
+	s.rep.Verdict = judge(s.rep.Format, s.rep.Findings)
 	return s.rep, nil
 }
 
@@ -205,7 +224,18 @@ func (s *scanner) contentErr(err error, entry string) {
 	if err == nil || s.src.err != nil {
 		return
 	}
+	var we *wrapError
 	switch {
+	case errors.As(err, &we) && (errors.Is(err, errBudget) || errors.Is(err, errRatio)):
+		what := fmt.Sprintf("more than %d bytes decompressed in this scan (MaxZipDecompressed)", maxZipDecompressed)
+		if errors.Is(err, errRatio) {
+			what = fmt.Sprintf("expands more than %d:1 (MaxWrapRatio)", MaxWrapRatio)
+		}
+		s.add(Unsafe, "wrap.limit", entry, -1, "%s stream: %s: a decompression bomb, or content too large to scan", we.wrapper, what)
+	case errors.As(err, &we):
+		s.add(Unsafe, "wrap.corrupt", entry, -1, "%s stream: %v", we.wrapper, we.err)
+	case errors.Is(err, tarErr):
+		s.add(Unsafe, "tar.corrupt", entry, -1, "cannot read the tar archive: %v", err)
 	case errors.Is(err, zip.ErrChecksum):
 		s.add(Unsafe, "zip.crc", entry, -1, "the data does not match its CRC-32")
 	case errors.Is(err, errBudget):
@@ -236,10 +266,20 @@ const (
 	mSafetensors
 	mLegacyTorch
 	mPickle
+	// Compressed streams and tar (wrap.go).
+	mGzip
+	mZlib
+	mJoblibZF
+	mBzip2
+	mXz
+	mLzma
+	mZstd
+	mTar
 )
 
-// headLen is how much of the content sniff looks at.
-const headLen = 64
+// headLen is how much of the content sniff and sniffWrapper look at: a
+// tar header.
+const headLen = 512
 
 var (
 	npyMagic  = []byte("\x93NUMPY")
@@ -314,10 +354,10 @@ func pickleName(name string) bool {
 }
 
 // at scans content with random access, depth archive levels down, and
-// returns its format and variant.
-func (s *scanner) at(r io.ReaderAt, size int64, name, entry string, depth int) (string, string) {
+// returns what it is.
+func (s *scanner) at(r io.ReaderAt, size int64, name, entry string, depth int) content {
 	if size == 0 {
-		return FormatUnknown, "empty"
+		return content{format: FormatText, variant: "empty"}
 	}
 	head := make([]byte, min(size, headLen))
 	n, err := r.ReadAt(head, 0)
@@ -326,21 +366,30 @@ func (s *scanner) at(r io.ReaderAt, size int64, name, entry string, depth int) (
 			err = io.ErrUnexpectedEOF
 		}
 		s.contentErr(err, entry)
-		return FormatUnknown, ""
+		return content{format: FormatUnknown}
 	}
-	f, v := s.dispatch(r, size, head, name, entry, depth)
-	if h := hint(name); h != "" && h != f && f != FormatUnknown {
-		s.add(Warning, "format.mismatch", entry, -1, "named like %s, but the content is %s", h, describeFormat(f, v))
+	c := s.dispatch(r, size, head, name, entry, depth)
+	if h := hint(name); h != "" && h != c.format && c.format != FormatUnknown {
+		s.add(Warning, "format.mismatch", entry, -1, "named like %s, but the content is %s", h, describeContent(c))
 	}
-	return f, v
+	return c
 }
 
-func (s *scanner) dispatch(r io.ReaderAt, size int64, head []byte, name, entry string, depth int) (string, string) {
-	if k := sniff(head, size); k != mNone {
-		return s.as(k, r, size, entry, depth)
+func (s *scanner) dispatch(r io.ReaderAt, size int64, head []byte, name, entry string, depth int) content {
+	if k := sniff(head, size); k == mZip {
+		return s.zipAt(r, size, entry, depth)
+	} else if k != mNone {
+		f, v := s.as(k, r, size, entry, depth)
+		return content{format: f, variant: v}
+	}
+	if k := sniffWrapper(head); k != mNone && (strongMagic(k) || decodes(k, io.NewSectionReader(r, 0, size))) {
+		// A loader that reads the file as a pickle reads these bytes.
+		s.polyglot(io.NewSectionReader(r, 0, size), entry)
+		return s.streamOf(bufio.NewReaderSize(io.NewSectionReader(r, 0, size), bufSizeWrapped), size, name, entry, depth, false)
 	}
 	if hdf5UserBlock(r, size) {
-		return s.headOnly(mHDF5, entry)
+		f, v := s.headOnly(mHDF5, entry)
+		return content{format: f, variant: v}
 	}
 	// No magic bytes. A protocol 0 or 1 pickle is taken as one when its
 	// name says so, or when the bytes parse as a pickle: to the first STOP,
@@ -351,7 +400,7 @@ func (s *scanner) dispatch(r io.ReaderAt, size int64, head []byte, name, entry s
 		if pickleName(name) || res.clean || res.called {
 			s.adopt(res.found)
 			s.contentErr(err, entry)
-			return FormatPickle, ""
+			return content{format: res.format()}
 		}
 	}
 	if findEnd(r, size) > 0 { // a zip after other bytes: zipfile reads it
@@ -359,10 +408,19 @@ func (s *scanner) dispatch(r io.ReaderAt, size int64, head []byte, name, entry s
 	}
 	// The name promises a format: check the content against it.
 	if k, ok := nameMagic[strings.ToLower(path.Ext(name))]; ok {
-		return s.as(k, r, size, entry, depth)
+		if k == mZip {
+			return s.zipAt(r, size, entry, depth)
+		}
+		f, v := s.as(k, r, size, entry, depth)
+		return content{format: f, variant: v}
 	}
-	s.add(Info, "format.unknown", entry, -1, "content not recognised, not scanned")
-	return FormatUnknown, ""
+	// Plainly data: JSON or text, after every check above (a protocol 0
+	// pickle is ASCII text).
+	if f, ok := s.plain(r, size, entry); ok {
+		return content{format: f}
+	}
+	s.add(NotScanned, "format.unknown", entry, -1, "content not recognised, not scanned")
+	return content{format: FormatUnknown}
 }
 
 // nameMagic is the format a file name promises, scanned as such when the
@@ -377,7 +435,13 @@ func (s *scanner) as(k magic, r io.ReaderAt, size int64, entry string, depth int
 		s.contentErr(s.npy(io.NewSectionReader(r, 0, size), size, entry), entry)
 		return FormatNumPy, "npy"
 	case mZip:
-		return s.zipAt(r, size, entry, depth)
+		c := s.zipAt(r, size, entry, depth)
+		if len(c.wrappers) > 0 {
+			// as reports formats, not wrappers: sniff found a zip, which
+			// only zipAt sees through.
+			return FormatArchive, "zip"
+		}
+		return c.format, c.variant
 	case mGGUF:
 		s.gguf(r, size, entry)
 		return FormatGGUF, ""
@@ -388,8 +452,7 @@ func (s *scanner) as(k magic, r io.ReaderAt, size int64, entry string, depth int
 		s.pickleAt(r, size, entry, pickleOpts{torch: true, streams: 5})
 		return FormatPyTorch, "legacy"
 	case mPickle:
-		s.pickleAt(r, size, entry, pickleOpts{})
-		return FormatPickle, ""
+		return s.pickleAt(r, size, entry, pickleOpts{}).format(), ""
 	}
 	return s.headOnly(k, entry)
 }
@@ -408,72 +471,39 @@ func hdf5UserBlock(r io.ReaderAt, size int64) bool {
 // headOnly reports the formats the scanner recognises and does not read.
 func (s *scanner) headOnly(k magic, entry string) (string, string) {
 	if k == m7z {
-		s.add(Unsafe, "archive.unsupported", entry, -1, "7z archive: its members (pickles, as far as the scanner can tell) cannot be scanned")
+		s.add(NotScanned, "archive.unsupported", entry, -1, "7z archive: its members cannot be read, so they are not scanned")
 		return FormatUnknown, "7z"
 	}
-	s.add(Warning, "format.unscanned", entry, -1, "HDF5 (a legacy Keras .h5?): not parsed, so Lambda layers in it would not be found")
+	s.add(NotScanned, "format.unscanned", entry, -1, "HDF5 (a legacy Keras .h5?): not parsed, so Lambda layers in it would not be found")
 	return FormatUnknown, "hdf5"
 }
 
-func (s *scanner) pickleAt(r io.ReaderAt, size int64, entry string, o pickleOpts) {
-	s.contentErr(s.pickle(io.NewSectionReader(r, 0, size), entry, o), entry)
+func (s *scanner) pickleAt(r io.ReaderAt, size int64, entry string, o pickleOpts) pickleResult {
+	res, err := s.pickle(io.NewSectionReader(r, 0, size), entry, o)
+	s.contentErr(err, entry)
+	return res
 }
 
 // member scans one archive member by its content.
-func (s *scanner) member(a *zipArchive, e *zipEntry, entry string, depth int) {
-	if e.usize == 0 && strings.HasSuffix(e.name, "/") {
-		return // a directory
-	}
+func (s *scanner) member(a *zipArchive, e *zipEntry, entry string, depth int) content {
 	name := path.Base(e.name)
 	if e.usize <= MaxZipInMemory {
 		b, err := s.readMember(e, MaxZipInMemory)
 		s.contentErr(err, entry)
 		if err != nil && !errors.Is(err, zip.ErrChecksum) { // a bad CRC still leaves all the bytes
-			return
+			return content{format: FormatUnknown}
 		}
-		s.at(bytes.NewReader(b), int64(len(b)), name, entry, depth+1)
-		return
+		return s.at(bytes.NewReader(b), int64(len(b)), name, entry, depth+1)
 	}
 	if e.method == zip.Store {
-		s.at(io.NewSectionReader(a.r, int64(e.data), int64(e.csize)), int64(e.csize), name, entry, depth+1)
-		return
+		return s.at(io.NewSectionReader(a.r, int64(e.data), int64(e.csize)), int64(e.csize), name, entry, depth+1)
 	}
-	// Large and compressed: only what reads as a stream can be scanned.
+	// Large and compressed: read as a stream.
 	rc, err := s.openMember(e)
 	if err != nil {
 		s.contentErr(err, entry)
-		return
+		return content{format: FormatUnknown}
 	}
 	defer rc.Close()
-	br := bufio.NewReaderSize(rc, 64<<10)
-	head, err := br.Peek(headLen)
-	if err != nil {
-		s.contentErr(err, entry)
-		return
-	}
-	switch k := sniff(head, int64(e.usize)); k {
-	case mNpy:
-		err = s.npy(br, int64(e.usize), entry)
-	case mPickle:
-		err = s.pickle(br, entry, pickleOpts{})
-	case mLegacyTorch:
-		err = s.pickle(br, entry, pickleOpts{torch: true, streams: 5})
-	case m7z, mHDF5:
-		s.headOnly(k, entry)
-	case mNone:
-		if !isOpcode(head[0]) {
-			s.add(Info, "format.unknown", entry, -1, "content not recognised, not scanned")
-			break
-		}
-		var res pickleResult
-		res, err = s.runPickle(br, entry, pickleOpts{})
-		if pickleName(name) || res.clean || res.called {
-			s.adopt(res.found)
-		} else {
-			s.add(Info, "format.unknown", entry, -1, "content not recognised, not scanned")
-		}
-	default:
-		s.add(Unsafe, "zip.limit", entry, -1, "a compressed member of %d bytes that needs random access: over MaxZipInMemory (%d), not scanned", e.usize, MaxZipInMemory)
-	}
-	s.contentErr(err, entry)
+	return s.stream(bufio.NewReaderSize(rc, bufSizeWrapped), int64(e.usize), name, entry, depth+1)
 }

@@ -591,40 +591,51 @@ func (b *budgetReader) Read(p []byte) (int, error) {
 func (b *budgetReader) Close() error { return b.rc.Close() }
 
 // zipAt scans a zip archive: a PyTorch archive, a .keras archive, an .npz
-// or any other zip, whose members are scanned by content.
-func (s *scanner) zipAt(r io.ReaderAt, size int64, entry string, depth int) (string, string) {
+// or any other zip, whose members are scanned by content. A zip of one
+// member that is none of those is that member, inside "zip"; a zip of
+// several is FormatArchive.
+func (s *scanner) zipAt(r io.ReaderAt, size int64, entry string, depth int) content {
 	if depth >= MaxNesting {
 		s.add(Unsafe, "archive.nesting", entry, -1, "an archive nested more than %d deep (MaxNesting): not scanned", MaxNesting)
-		return FormatUnknown, "zip"
+		return content{format: FormatArchive, variant: "zip"}
 	}
 	a := s.openZip(r, size, entry)
 	if a == nil {
-		return FormatUnknown, "zip"
+		return content{format: FormatArchive, variant: "zip"}
 	}
 	if prefix, ok := a.torchPrefix(); ok {
-		return FormatPyTorch, s.torchZip(a, prefix, entry, depth)
+		return content{format: FormatPyTorch, variant: s.torchZip(a, prefix, entry, depth)}
 	}
 	if a.keras() {
 		s.keras(a, entry, depth)
-		return FormatKeras, "keras"
+		return content{format: FormatKeras, variant: "keras"}
 	}
 	npz := len(a.entries) > 0
+	var files []content
 	for _, e := range a.entries {
 		npz = npz && strings.HasSuffix(e.name, ".npy")
+		if e.usize == 0 && strings.HasSuffix(e.name, "/") {
+			continue // a directory
+		}
 		switch {
 		case !e.ok:
+			files = append(files, content{format: FormatUnknown})
 		case e.name == "config.json":
 			// Keras deserialises config.json before it looks for the
 			// weights: check it as a Keras config in any zip.
 			s.kerasConfigEntry(e, join(entry, e.name))
+			files = append(files, content{format: FormatJSON})
 		default:
-			s.member(a, e, join(entry, e.name), depth)
+			files = append(files, s.member(a, e, join(entry, e.name), depth))
 		}
 	}
-	if npz {
-		return FormatNumPy, "npz"
+	switch {
+	case npz:
+		return content{format: FormatNumPy, variant: "npz"}
+	case len(files) == 1:
+		return files[0].in("zip")
 	}
-	return FormatUnknown, "zip"
+	return content{format: FormatArchive, variant: "zip"}
 }
 
 // torchPrefix returns the folder of a PyTorch archive: the first path
@@ -662,7 +673,7 @@ func (s *scanner) torchZip(a *zipArchive, prefix, entry string, depth int) strin
 		}
 		rc, err := s.openMember(e)
 		if err == nil {
-			err = s.pickle(rc, join(entry, e.name), pickleOpts{torch: true, torchScript: ts})
+			_, err = s.pickle(rc, join(entry, e.name), pickleOpts{torch: true, torchScript: ts})
 			rc.Close()
 		}
 		s.contentErr(err, join(entry, e.name))
