@@ -350,7 +350,7 @@ func (r *Rule) CheckFile(weight bool, rep scan.Report) error {
 	if r.Reject != "" {
 		return r.denied("rejected: %s", r.Reject)
 	}
-	verdict := rep.Verdict()
+	verdict := rep.Judge()
 	if verdict == scan.VerdictSafe && scan.PlainData(rep.Format) {
 		return nil
 	}

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"compress/zlib"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -13,8 +14,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/ulikunitz/xz"
+	"github.com/ulikunitz/xz/lzma"
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/content/memory"
@@ -29,7 +33,7 @@ import (
 // attackRun runs `cairn run ARGS --dir DIR -- workload` and checks it was
 // refused: exit 1, the workload never ran, no model file in DIR, and the
 // output says want.
-func (e *agentEnv) attackRun(t *testing.T, dir, want string, args ...string) {
+func (e *agentEnv) attackRun(t *testing.T, dir, want string, args ...string) string {
 	t.Helper()
 	marker := filepath.Join(t.TempDir(), "ran")
 	argv := append(append([]string{"run"}, args...), "--dir", dir)
@@ -43,7 +47,7 @@ func (e *agentEnv) attackRun(t *testing.T, dir, want string, args ...string) {
 	if _, err := os.Stat(marker); err == nil {
 		t.Error("the workload ran")
 	}
-	return
+	return out
 }
 
 // noModelFiles checks that a refused pull left nothing of the model in dir.
@@ -212,6 +216,11 @@ func TestAttack_WrappedPickles(t *testing.T) {
 		data       []byte
 	}{
 		{"gzip as weights.bin", "weights.bin", gzipped(t, maliciousPickle)},
+		{"zstd as model.safetensors", "model.safetensors", zstded(t, maliciousPickle)},
+		{"xz as weights.bin", "weights.bin", xzed(t, maliciousPickle)},
+		{"lzma as model.gguf", "model.gguf", lzmaed(t, maliciousPickle)},
+		{"bz2 as weights.bin", "weights.bin", bz2Evil},
+		{"gzip inside zstd inside xz", "weights.bin", xzed(t, zstded(t, gzipped(t, maliciousPickle)))},
 		{"zlib as model.joblib", "model.joblib", zlibbed(t, maliciousPickle)},
 		{"zlib as weights.bin", "weights.bin", zlibbed(t, maliciousPickle)},
 		{"tar as checkpoint.pth.tar", "checkpoint.pth.tar", tarOf(t, "pickle", maliciousPickle)},
@@ -223,10 +232,57 @@ func TestAttack_WrappedPickles(t *testing.T) {
 			files[tc.path] = tc.data
 			ref := e.push(t, "wrapped/"+strings.NewReplacer(" ", "-", ".", "-").Replace(tc.name)+":v1", files, e.key)
 			dir := filepath.Join(t.TempDir(), "models")
-			e.attackRun(t, dir, tc.path, "--key", e.key+".pub", "--ref", ref)
+			out := e.attackRun(t, dir, tc.path, "--key", e.key+".pub", "--ref", ref)
+			if !strings.Contains(out, "the scanner found it unsafe") {
+				t.Errorf("refused, but not as unsafe:\n%s", out)
+			}
 			noModelFiles(t, dir)
 		})
 	}
+}
+
+func zstded(t *testing.T, b []byte) []byte {
+	w, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	return w.EncodeAll(b, nil)
+}
+
+func xzed(t *testing.T, b []byte) []byte {
+	var buf bytes.Buffer
+	w, err := xz.NewWriter(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(b)
+	w.Close()
+	return buf.Bytes()
+}
+
+func lzmaed(t *testing.T, b []byte) []byte {
+	var buf bytes.Buffer
+	w, err := lzma.NewWriter(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(b)
+	w.Close()
+	return buf.Bytes()
+}
+
+// bz2Evil is what bzip2 -9 writes for a protocol 2 pickle that calls
+// os.system (Go's compress/bzip2 only reads), as verify/scan's fixtures
+// hold it.
+var bz2Evil = mustHex("425a68393141592653597e7a3a3e00000853e015000001100006228c2042040c0020002226834346ca68534c8c4c4c428158b86e297052078ca627e2ee48a70a120fcf4747c0")
+
+func mustHex(s string) []byte {
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 // TestAttack_FormatsAllowList: a policy that allows only safetensors

@@ -227,7 +227,7 @@ func (a *Agent) CheckFiles(ctx context.Context, rule *verify.Rule, t *Target, di
 			}
 			w.rep = rep
 			w.res.Weight = model.IsWeight(w.path, w.kind)
-			w.res.Format, w.res.Variant, w.res.Verdict = rep.Format, rep.Variant, rep.Verdict()
+			w.res.Format, w.res.Variant, w.res.Verdict = rep.Format, rep.Variant, rep.Judge()
 			w.res.Safe, w.res.Findings = w.res.Verdict == scan.VerdictSafe, rep.Findings
 			return nil
 		})

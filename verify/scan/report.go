@@ -207,42 +207,14 @@ func (r Report) Summary() string {
 	return fmt.Sprintf("%s (and %d more unsafe findings)", u[0], len(u)-1)
 }
 
-// Verdict is what a scan proved about a file: one of three answers, never
-// two. "Unknown" is never "safe".
-type Verdict string
-
-const (
-	// VerdictSafe: a data-only format proved safe, or plainly data.
-	VerdictSafe Verdict = "safe"
-	// VerdictUnsafe: loading the file can run code, or the file is
-	// malformed in a way its reference reader refuses.
-	VerdictUnsafe Verdict = "unsafe"
-	// VerdictNotScanned: content the scanner cannot judge (an unknown
-	// binary, HDF5, 7z...): not proved safe.
-	VerdictNotScanned Verdict = "not scanned"
-)
-
-// Verdict returns the report's verdict: unsafe when any finding is
-// Unsafe, not scanned when the format is not one the scanner proves safe,
-// safe otherwise.
-func (r Report) Verdict() Verdict {
-	if !r.Safe() {
-		return VerdictUnsafe
+// Judge returns the report's verdict: Verdict, or, for a Report built by
+// hand without one, the verdict its format and findings give.
+func (r Report) Judge() Verdict {
+	if r.Verdict != "" {
+		return r.Verdict
 	}
-	if r.Format == FormatUnknown {
-		return VerdictNotScanned
-	}
-	return VerdictSafe
+	return judge(r.Format, r.Findings)
 }
-
-// Formats of plain data: not weights, accepted whatever a policy's formats
-// list says when their verdict is safe.
-const (
-	// FormatJSON is a valid JSON document (configs, tokenizers).
-	FormatJSON = "json"
-	// FormatText is UTF-8 text without control characters.
-	FormatText = "text"
-)
 
 // PlainData reports whether format is plain data (JSON, text) rather
 // than a weight format.
