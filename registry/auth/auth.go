@@ -114,6 +114,9 @@ type Auth struct {
 	tokens map[string]*tokenEntry
 	creds  map[[32]byte]credEntry
 	bearer map[string]bearerEntry
+	// sessions caches web UI session records by ID, each for at most
+	// SessionCacheTTL.
+	sessions map[string]sessionEntry
 }
 
 // userEntry caches a user's record and grants.
@@ -239,6 +242,7 @@ func (a *Auth) resetCaches() {
 	a.tokens = map[string]*tokenEntry{}
 	a.creds = map[[32]byte]credEntry{}
 	a.bearer = map[string]bearerEntry{}
+	a.sessions = map[string]sessionEntry{}
 	a.mu.Unlock()
 	a.gen.Add(1)
 }

@@ -86,6 +86,9 @@
 //	GET    /_cairn/admin/grants[?user=U]        {"grants":[GrantInfo...]}
 //	PUT    /_cairn/admin/grants                 GrantInfo -> 200 GrantInfo
 //	DELETE /_cairn/admin/grants?user=U&pattern=P  204
+//	GET    /_cairn/admin/sessions[?user=U]      {"sessions":[SessionInfo...]} (live ones)
+//	DELETE /_cairn/admin/sessions?user=U        200 RevokedSessions (every session of U)
+//	DELETE /_cairn/admin/sessions/ID            204
 //
 // and a user's own API tokens under /_cairn/tokens (registry:tokens:*, any
 // user, not an API token; an administrator sees and revokes everyone's):
