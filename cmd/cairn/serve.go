@@ -220,12 +220,9 @@ func runServe(ctx context.Context, o serveOptions) error {
 		}
 		uiAuth = authn
 	}
-	// The web UI answers every other path; Watch tells it of pushes.
-	sessionKey, err := sharedSessionKey(ctx, db)
-	if err != nil {
-		return err
-	}
-	ui, err := web.New(web.Config{Meta: db, Blobs: blobs, Policy: policy, PolicyHost: host, Logger: log, Auth: uiAuth, SessionKey: sessionKey})
+	// The web UI answers every other path; Watch tells it of pushes. Its
+	// sessions are records in the metadata store, kept by the auth layer.
+	ui, err := web.New(web.Config{Meta: db, Blobs: blobs, Policy: policy, PolicyHost: host, Logger: log, Auth: uiAuth})
 	if err != nil {
 		return err
 	}

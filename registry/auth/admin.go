@@ -125,6 +125,13 @@ func callerOf(r *http.Request) identity {
 // API registry:tokens:* (any user, but not an API token).
 func (a *Auth) serveAdmin(w http.ResponseWriter, r *http.Request, resource string) {
 	w.Header().Set("Cache-Control", "no-store")
+	a.guard(w, r, resource, a.admin)
+}
+
+// guard passes r to h when its credentials allow registry:RESOURCE:*, with
+// the caller's identity in the context (callerOf); else it answers 401 or
+// 403 as the registry API does.
+func (a *Auth) guard(w http.ResponseWriter, r *http.Request, resource string, h http.Handler) {
 	scope := []Access{{Type: TypeRegistry, Name: resource, Actions: []string{ActionAll}}}
 	id, fresh, err := a.authenticate(r)
 	if err != nil {
@@ -149,7 +156,7 @@ func (a *Auth) serveAdmin(w http.ResponseWriter, r *http.Request, resource strin
 		return
 	}
 	ctx := context.WithValue(r.Context(), idKey{}, id)
-	a.admin.ServeHTTP(w, r.WithContext(ctx))
+	h.ServeHTTP(w, r.WithContext(ctx))
 }
 
 // decodeBody reads one JSON value into v, refusing unknown fields, trailing

@@ -216,7 +216,8 @@ func New(ctx context.Context, cfg Config) (*Auth, error) {
 // Wrap returns a handler that serves the token endpoint (/token), the admin
 // API (/_cairn/admin/...) and the API token API (/_cairn/tokens), checks
 // every registry API request (/v2/...) before passing it to next with the
-// principal set (registry.WithPrincipal), and passes every other path to
+// principal set (registry.WithPrincipal), passes /metrics to next only for
+// registry:metrics:* (see ResourceMetrics), and passes every other path to
 // next as it is.
 func (a *Auth) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -230,6 +231,8 @@ func (a *Auth) Wrap(next http.Handler) http.Handler {
 			a.serveAdmin(w, r, ResourceAdmin)
 		case p == "/_cairn/tokens" || strings.HasPrefix(p, "/_cairn/tokens/"):
 			a.serveAdmin(w, r, ResourceTokens)
+		case p == "/metrics":
+			a.guard(w, r, ResourceMetrics, next)
 		default:
 			next.ServeHTTP(w, r)
 		}

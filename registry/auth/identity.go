@@ -76,7 +76,14 @@ func (a *Auth) authenticate(r *http.Request) (id identity, fresh bool, err error
 		}
 		return a.checkPassword(r, user, pass)
 	case strings.EqualFold(scheme, "Bearer"):
-		id, err := a.checkBearer(r.Context(), strings.TrimSpace(rest))
+		raw := strings.TrimSpace(rest)
+		if _, ok := parseAPIToken(raw); ok {
+			// An API token sent as a bearer token, as Prometheus and
+			// other clients without the token flow send one: the same
+			// check as the password of Basic credentials.
+			return a.checkPassword(r, "", raw)
+		}
+		id, err := a.checkBearer(r.Context(), raw)
 		return id, false, err
 	}
 	return identity{}, false, fmt.Errorf("%w: unsupported authorization scheme", ErrCredentials)
@@ -280,7 +287,7 @@ func (a *Auth) may(ctx context.Context, id identity, typ, name, action string) (
 	case TypeRegistry:
 		switch name {
 		case ResourceCatalog:
-		case ResourceAdmin:
+		case ResourceAdmin, ResourceMetrics:
 			if !ue.grants.admin() {
 				return false, nil
 			}
