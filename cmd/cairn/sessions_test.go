@@ -31,6 +31,17 @@ type node struct {
 // URL, when not empty) until the test ends or stop is called.
 func startNode(t *testing.T, data, metadata string) *node {
 	t.Helper()
+	args := []string{"--auth", "--data", data}
+	if metadata != "" {
+		args = append(args, "--metadata", metadata)
+	}
+	return startServe(t, args...)
+}
+
+// startServe runs cairn serve with args (and a free loopback --addr) in
+// this process until the test ends or stop is called.
+func startServe(t *testing.T, args ...string) *node {
+	t.Helper()
 	t.Setenv("CAIRN_ADMIN_PASSWORD", testAdminPassword)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -38,10 +49,7 @@ func startNode(t *testing.T, data, metadata string) *node {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	args := []string{"serve", "--auth", "--addr", addr, "--data", data, "--log-level", "error", "--gc-interval", "0"}
-	if metadata != "" {
-		args = append(args, "--metadata", metadata)
-	}
+	args = append([]string{"serve", "--addr", addr, "--log-level", "error", "--gc-interval", "0"}, args...)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -311,5 +319,95 @@ func TestServe_SessionsTwoNodes(t *testing.T) {
 	}
 	if s := webLogin(t, b, "alice", "alice-new-password"); !visit(t, a, s) {
 		t.Error("alice's new session is refused on the other node")
+	}
+}
+
+// TestCLI_UserSessions: cairn user sessions list shows the live web
+// sessions; revoke ends a user's on the spot.
+func TestCLI_UserSessions(t *testing.T) {
+	n := startNode(t, t.TempDir(), "")
+	host := strings.TrimPrefix(n.base, "http://")
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	must := func(stdin string, args ...string) string {
+		t.Helper()
+		code, out, errs := runCLIIn(t, stdin, args...)
+		if code != 0 {
+			t.Fatalf("cairn %s: exit %d: %s%s", strings.Join(args, " "), code, out, errs)
+		}
+		return out
+	}
+	reg := []string{"--registry", host}
+	must(testAdminPassword+"\n", "login", host, "-u", "admin", "--password-stdin")
+	must("alice-password\n", append([]string{"user", "add", "alice", "--password-stdin"}, reg...)...)
+	s1 := webLogin(t, n, "alice", "alice-password")
+	s2 := webLogin(t, n, "alice", "alice-password")
+	admin := webLogin(t, n, auth.AdminUser, testAdminPassword)
+
+	out := must("", append([]string{"user", "sessions", "list"}, reg...)...)
+	if strings.Count(out, "alice") != 4 || strings.Count(out, "127.0.0.1") != 3 || !strings.Contains(out, "admin") {
+		t.Errorf("user sessions list:\n%s", out)
+	}
+	var listed []auth.SessionInfo
+	if err := json.Unmarshal([]byte(must("", append([]string{"user", "sessions", "list", "alice", "--json"}, reg...)...)), &listed); err != nil || len(listed) != 2 {
+		t.Errorf("user sessions list alice --json: %v %+v", err, listed)
+	}
+	if out := must("", append([]string{"user", "sessions", "revoke", "alice"}, reg...)...); !strings.Contains(out, "revoked 2 web sessions of alice") {
+		t.Errorf("user sessions revoke: %q", out)
+	}
+	if visit(t, n, s1) || visit(t, n, s2) {
+		t.Error("a revoked session still works")
+	}
+	if !visit(t, n, admin) {
+		t.Error("the admin's session ended with alice's")
+	}
+	if code, _, errs := runCLIIn(t, "", append([]string{"user", "sessions", "revoke", "nobody"}, reg...)...); code == 0 || !strings.Contains(errs, "404") {
+		t.Errorf("revoking the sessions of an unknown user: exit %d %q", code, errs)
+	}
+}
+
+// TestServe_Metrics: with auth on, /metrics answers 401 to a request
+// without credentials and 200 to an administrator or a metrics API token;
+// without auth (loopback only) it is open.
+func TestServe_Metrics(t *testing.T) {
+	n := startNode(t, t.TempDir(), "")
+	get := func(base, user, pass, bearer string) int {
+		t.Helper()
+		req, _ := http.NewRequest("GET", base+"/metrics", nil)
+		if user != "" {
+			req.SetBasicAuth(user, pass)
+		}
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode == http.StatusOK && !strings.Contains(string(b), "go_goroutines") {
+			t.Errorf("/metrics answered 200 without metrics: %.200s", b)
+		}
+		if resp.StatusCode == http.StatusOK && strings.Contains(resp.Header.Get("Content-Type"), "json") {
+			t.Errorf("/metrics answered a JSON body: %.200s", b)
+		}
+		return resp.StatusCode
+	}
+	if code := get(n.base, "", "", ""); code != http.StatusUnauthorized {
+		t.Errorf("anonymous /metrics under --auth: %d, want 401", code)
+	}
+	if code := get(n.base, auth.AdminUser, testAdminPassword, ""); code != http.StatusOK {
+		t.Errorf("/metrics as admin: %d, want 200", code)
+	}
+	var tok auth.CreatedToken
+	if code := n.admin(t, "POST", "/_cairn/tokens", auth.NewToken{Name: "prometheus", Scopes: []string{"registry:metrics:*"}}, &tok); code != http.StatusCreated {
+		t.Fatalf("create a metrics token: %d", code)
+	}
+	if code := get(n.base, "", "", tok.Token); code != http.StatusOK {
+		t.Errorf("/metrics with a metrics token: %d, want 200", code)
+	}
+	open := startServe(t, "--data", t.TempDir())
+	if code := get(open.base, "", "", ""); code != http.StatusOK {
+		t.Errorf("/metrics without auth: %d, want 200", code)
 	}
 }
