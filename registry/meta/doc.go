@@ -17,7 +17,7 @@
 //	access-repo              repo 0x00 seq -> empty (index)
 //	access-principal         principal 0x00 seq -> empty (index)
 //
-// Users, grants and API tokens (storage.Accounts) have their own buckets,
+// Users, grants, API tokens and web sessions (storage.Accounts) have their own buckets,
 // listed in buckets.go. The access buckets are created on the first append;
 // a database without them reads as an empty log.
 //
