@@ -96,20 +96,20 @@ func (t Throttle) withDefaults() Throttle {
 }
 
 // limiterSet holds one token bucket per key.
-type limiterSet struct {
+type limiterSet[K comparable] struct {
 	mu    sync.Mutex
 	burst int
 	every time.Duration
-	lims  map[string]*rate.Limiter
+	lims  map[K]*rate.Limiter
 }
 
-func newLimiterSet(burst int, every time.Duration) *limiterSet {
-	return &limiterSet{burst: burst, every: every, lims: map[string]*rate.Limiter{}}
+func newLimiterSet[K comparable](burst int, every time.Duration) *limiterSet[K] {
+	return &limiterSet[K]{burst: burst, every: every, lims: map[K]*rate.Limiter{}}
 }
 
 // get returns key's limiter, creating it when create is set; nil when
 // there is none (or no room for it).
-func (s *limiterSet) get(key string, now time.Time, create bool) *rate.Limiter {
+func (s *limiterSet[K]) get(key K, now time.Time, create bool) *rate.Limiter {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	l := s.lims[key]
@@ -133,7 +133,7 @@ func (s *limiterSet) get(key string, now time.Time, create bool) *rate.Limiter {
 
 // wait returns how long key must wait before its next attempt: zero when
 // its budget has a failure left.
-func (s *limiterSet) wait(key string, now time.Time) time.Duration {
+func (s *limiterSet[K]) wait(key K, now time.Time) time.Duration {
 	l := s.get(key, now, false)
 	if l == nil {
 		return 0
@@ -146,24 +146,30 @@ func (s *limiterSet) wait(key string, now time.Time) time.Duration {
 }
 
 // fail spends one failure of key's budget.
-func (s *limiterSet) fail(key string, now time.Time) {
+func (s *limiterSet[K]) fail(key K, now time.Time) {
 	if l := s.get(key, now, true); l != nil {
 		l.AllowN(now, 1)
 	}
 }
 
+// pair is the key of the per user and address budget (a struct, so that
+// looking it up allocates nothing).
+type pair struct{ user, addr string }
+
 // throttler combines the three budgets.
 type throttler struct {
-	pairs, addrs, users *limiterSet
-	maxDelay            time.Duration
+	pairs    *limiterSet[pair]
+	addrs    *limiterSet[string]
+	users    *limiterSet[string]
+	maxDelay time.Duration
 }
 
 func newThrottler(t Throttle) *throttler {
 	t = t.withDefaults()
 	return &throttler{
-		pairs:    newLimiterSet(t.PairBurst, t.PairEvery),
-		addrs:    newLimiterSet(t.AddrBurst, t.AddrEvery),
-		users:    newLimiterSet(t.UserBurst, t.UserEvery),
+		pairs:    newLimiterSet[pair](t.PairBurst, t.PairEvery),
+		addrs:    newLimiterSet[string](t.AddrBurst, t.AddrEvery),
+		users:    newLimiterSet[string](t.UserBurst, t.UserEvery),
 		maxDelay: t.UserMaxDelay,
 	}
 }
@@ -179,7 +185,7 @@ func budgetAddr(addr string) string {
 	return p.String()
 }
 
-func pairKey(user, addr string) string { return user + "\x00" + budgetAddr(addr) }
+func pairKey(user, addr string) pair { return pair{user, budgetAddr(addr)} }
 
 // refusal returns how long a login for user from addr is refused; zero
 // means go ahead.

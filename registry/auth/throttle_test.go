@@ -77,7 +77,7 @@ func TestBudgetAddr(t *testing.T) {
 }
 
 func TestLimiterSetBounded(t *testing.T) {
-	s := newLimiterSet(2, time.Second)
+	s := newLimiterSet[string](2, time.Second)
 	now := time.Now()
 	for i := range maxThrottleKeys + 10 {
 		s.fail(string(rune(i)), now)
