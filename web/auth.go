@@ -2,9 +2,12 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
@@ -161,6 +164,12 @@ func (u *UI) postLogin(c echo.Context) error {
 		var pe *Error
 		if errors.As(err, &pe) {
 			return fail(pe)
+		}
+		var te *auth.ThrottledError
+		if errors.As(err, &te) {
+			secs := max(int64((te.RetryAfter+time.Second-1)/time.Second), 1)
+			c.Response().Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+			return fail(&Error{Code: http.StatusTooManyRequests, Msg: fmt.Sprintf("Too many failed logins from here; try again in %d seconds.", secs)})
 		}
 		return fail(errLoginFailed)
 	}

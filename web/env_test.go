@@ -296,7 +296,8 @@ func login(t testing.TB, c *http.Client, base, user, password string) *http.Resp
 }
 
 // testAuth is an Authorizer of fixed users and grants: each user's
-// password is its name reversed; grants are repository patterns as
+// password is its name reversed (the password "throttled" is answered as
+// the auth layer answers a throttled address); grants are repository patterns as
 // registry/auth matches them.
 type testAuth struct {
 	grants map[string][]string // user -> patterns readable
@@ -334,6 +335,9 @@ func (a *testAuth) EndSession(ctx context.Context, secret string) error {
 func (a *testAuth) Authenticate(r *http.Request) (string, bool) { return "", false }
 
 func (a *testAuth) Login(ctx context.Context, user, password string) (string, error) {
+	if password == "throttled" {
+		return "", &auth.ThrottledError{RetryAfter: 2500 * time.Millisecond}
+	}
 	if _, ok := a.grants[user]; !ok || password != reverse(user) {
 		return "", fmt.Errorf("user %q: wrong password", user)
 	}
