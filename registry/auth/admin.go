@@ -371,12 +371,19 @@ func (a *Auth) putGrant(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	before, err := a.accounts.Grants(r.Context(), req.User)
+	if err != nil {
+		a.internalError(w, r, err)
+		return
+	}
 	g := storage.Grant{User: req.User, Pattern: req.Pattern, Role: req.Role, Created: a.now().UTC(), By: callerOf(r).principal()}
 	if err := a.accounts.PutGrant(r.Context(), g); err != nil {
 		a.storeError(w, r, err)
 		return
 	}
-	a.endSessions(r.Context(), g.User)
+	if !slices.ContainsFunc(before, func(o storage.Grant) bool { return o.Pattern == g.Pattern && o.Role == g.Role }) {
+		a.endSessions(r.Context(), g.User) // a role changed
+	}
 	a.changed(r, storage.ActionAdmin, fmt.Sprintf("granted %s %s on %s", g.User, g.Role, g.Pattern))
 	writeJSON(w, http.StatusOK, grantInfo(g))
 }

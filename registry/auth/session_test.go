@@ -101,6 +101,13 @@ func TestAuth_Sessions(t *testing.T) {
 		}
 	}
 
+	// Granting a role the user already has changes nothing.
+	same := start("alice")
+	s.admin(t, "PUT", "/_cairn/admin/grants", auth.GrantInfo{User: "alice", Pattern: "team-a/*", Role: "read"}, nil)
+	if live(same) != "alice" {
+		t.Error("granting a role alice already had ended her session")
+	}
+
 	// A session logged in with an API token ends with the token.
 	tok := s.createToken(t, "alice", "alice-password-2", time.Hour, "repository:team-a/*:pull")
 	tp, err := s.Auth.Login(ctx, "any", tok.Token)
