@@ -124,6 +124,8 @@ type userEntry struct {
 	exists bool
 	user   storage.User
 	grants grantSet
+	// sessionStamp is stamp(), computed once when the entry is filled.
+	sessionStamp string
 }
 
 // tokenEntry caches an API token record.
@@ -294,6 +296,7 @@ func (a *Auth) userInfo(ctx context.Context, name string) (*userEntry, error) {
 			return nil, err
 		}
 		e.exists, e.user, e.grants = true, u, gs
+		e.sessionStamp = e.computeStamp()
 	}
 	a.mu.Lock()
 	if a.gen.Load() == gen {

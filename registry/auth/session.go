@@ -64,6 +64,13 @@ func validSessionSecret(s string) bool {
 // account (its creation time, so a user deleted and created again is
 // another account), the password hash, and the roles.
 func (e *userEntry) stamp() string {
+	if e.sessionStamp == "" {
+		return e.computeStamp()
+	}
+	return e.sessionStamp
+}
+
+func (e *userEntry) computeStamp() string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%d\x00", e.user.Name, e.user.Created.UnixNano())
 	h.Write(e.user.PasswordHash)
