@@ -1,17 +1,12 @@
 package web
 
 import (
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -23,91 +18,11 @@ import (
 // sessionCookie is the name of the session cookie.
 const sessionCookie = "cairn_session"
 
-// maxRevoked bounds the logged-out sessions remembered until they expire.
-const maxRevoked = 100_000
-
 // maxLoginField bounds the user name and password read from the form.
 const maxLoginField = 1024
 
-// sessions issues and checks session cookies: "PAYLOAD.MAC", PAYLOAD
-// being base64url("ID|EXPIRES|PRINCIPAL") and MAC its HMAC-SHA256 under the
-// session key. Nothing is stored per session but logouts, remembered
-// (on this node) until the session would have expired.
-type sessions struct {
-	key []byte
-	ttl time.Duration
-	now func() time.Time
-
-	mu      sync.Mutex
-	revoked map[string]time.Time
-}
-
-func newSessions(key []byte, ttl time.Duration, now func() time.Time) *sessions {
-	return &sessions{key: key, ttl: ttl, now: now, revoked: map[string]time.Time{}}
-}
-
-func (s *sessions) mac(payload string) string {
-	h := hmac.New(sha256.New, s.key)
-	h.Write([]byte(payload))
-	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
-}
-
-// issue returns a new session cookie value for principal.
-func (s *sessions) issue(principal string) (string, time.Time) {
-	id := make([]byte, 16)
-	rand.Read(id)
-	exp := s.now().Add(s.ttl).Truncate(time.Second)
-	payload := base64.RawURLEncoding.EncodeToString([]byte(hex.EncodeToString(id) + "|" + strconv.FormatInt(exp.Unix(), 10) + "|" + principal))
-	return payload + "." + s.mac(payload), exp
-}
-
-// check returns the principal of a valid, unexpired, not revoked session.
-func (s *sessions) check(value string) (principal, id string, exp time.Time, ok bool) {
-	payload, mac, found := strings.Cut(value, ".")
-	if !found || !hmac.Equal([]byte(mac), []byte(s.mac(payload))) {
-		return "", "", time.Time{}, false
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(payload)
-	if err != nil {
-		return "", "", time.Time{}, false
-	}
-	parts := strings.SplitN(string(raw), "|", 3)
-	if len(parts) != 3 || parts[2] == "" {
-		return "", "", time.Time{}, false
-	}
-	secs, err := strconv.ParseInt(parts[1], 10, 64)
-	if err != nil {
-		return "", "", time.Time{}, false
-	}
-	exp = time.Unix(secs, 0)
-	if !s.now().Before(exp) {
-		return "", "", time.Time{}, false
-	}
-	s.mu.Lock()
-	_, gone := s.revoked[parts[0]]
-	s.mu.Unlock()
-	if gone {
-		return "", "", time.Time{}, false
-	}
-	return parts[2], parts[0], exp, true
-}
-
-// revoke ends a session on this node.
-func (s *sessions) revoke(id string, exp time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now()
-	if len(s.revoked) >= maxRevoked {
-		for k, e := range s.revoked {
-			if !now.Before(e) {
-				delete(s.revoked, k)
-			}
-		}
-	}
-	if len(s.revoked) < maxRevoked {
-		s.revoked[id] = exp
-	}
-}
+// maxSessionCookie bounds a session cookie's value before it is looked at.
+const maxSessionCookie = 256
 
 // viewer is who is looking at a page and what they may read.
 type viewer struct {
@@ -120,10 +35,10 @@ type viewer struct {
 	// CSRF is the token forms carry.
 	CSRF string
 
-	auth      Authorizer
-	sessionID string
-	sessionEx time.Time
-	readable  map[string]bool
+	auth Authorizer
+	// session is the secret of the visitor's live session, if any.
+	session  string
+	readable map[string]bool
 }
 
 // canRead reports whether the viewer may see repo, remembering answers
@@ -168,9 +83,9 @@ func (u *UI) identify(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		v.AuthOn, v.Admin, v.auth = true, false, u.cfg.Auth
-		if ck, err := c.Cookie(sessionCookie); err == nil {
-			if p, id, exp, ok := u.sessions.check(ck.Value); ok {
-				v.Principal, v.sessionID, v.sessionEx = p, id, exp
+		if ck, err := c.Cookie(sessionCookie); err == nil && ck.Value != "" && len(ck.Value) <= maxSessionCookie {
+			if p, ok := u.cfg.Auth.Session(c.Request().Context(), ck.Value); ok && p != "" {
+				v.Principal, v.session = p, ck.Value
 			}
 		}
 		if v.Principal == "" {
@@ -240,21 +155,35 @@ func (u *UI) postLogin(c echo.Context) error {
 		return fail(errLoginFailed)
 	}
 	// The address (the direct peer: forwarding headers are not trusted)
-	// lets the auth layer throttle failed logins per address too.
-	principal, err := u.cfg.Auth.Login(auth.WithClientAddr(c.Request().Context(), c.RealIP()), user, password)
+	// lets the auth layer throttle failed logins per address, and is
+	// recorded with the session.
+	ctx := auth.WithClientAddr(c.Request().Context(), c.RealIP())
+	principal, err := u.cfg.Auth.Login(ctx, user, password)
 	if err != nil || principal == "" {
 		u.log.Info("web: login refused", "user", user, "address", c.RealIP(), "err", err)
 		var pe *Error
 		if errors.As(err, &pe) {
 			return fail(pe)
 		}
+		var te *auth.ThrottledError
+		if errors.As(err, &te) {
+			secs := max(int64((te.RetryAfter+time.Second-1)/time.Second), 1)
+			c.Response().Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+			return fail(&Error{Code: http.StatusTooManyRequests, Msg: fmt.Sprintf("Too many failed logins from here; try again in %d seconds.", secs)})
+		}
 		return fail(errLoginFailed)
 	}
 	v := viewerOf(c)
-	if v.sessionID != "" {
-		u.sessions.revoke(v.sessionID, v.sessionEx)
+	if v.session != "" {
+		if err := u.cfg.Auth.EndSession(ctx, v.session); err != nil {
+			u.log.Warn("web: ending the session replaced by a login", "err", err)
+		}
 	}
-	value, exp := u.sessions.issue(principal)
+	value, exp, err := u.cfg.Auth.StartSession(ctx, principal, u.cfg.SessionTTL)
+	if err != nil {
+		u.log.Error("web: starting a session", "principal", principal, "err", err)
+		return fail(&Error{Code: http.StatusServiceUnavailable, Msg: "The login could not be recorded; try again.", Err: err})
+	}
 	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: value, Path: "/", Expires: exp, HttpOnly: true,
 		Secure: c.IsTLS(), SameSite: http.SameSiteLaxMode})
 	u.log.Info("web: login", "principal", principal, "address", c.RealIP())
@@ -263,8 +192,13 @@ func (u *UI) postLogin(c echo.Context) error {
 
 func (u *UI) postLogout(c echo.Context) error {
 	v := viewerOf(c)
-	if v.sessionID != "" {
-		u.sessions.revoke(v.sessionID, v.sessionEx)
+	if v.session != "" {
+		// The record goes, so the cookie is refused on every node and
+		// after a restart, even if the browser keeps it.
+		if err := u.cfg.Auth.EndSession(c.Request().Context(), v.session); err != nil {
+			u.log.Error("web: ending a session", "principal", v.Principal, "err", err)
+			return &Error{Code: http.StatusServiceUnavailable, Msg: "The logout could not be recorded; try again.", Err: err}
+		}
 	}
 	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
 		Secure: c.IsTLS(), SameSite: http.SameSiteLaxMode})

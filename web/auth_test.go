@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -251,5 +252,28 @@ func TestBrowser_Login(t *testing.T) {
 	visit(t, ctx, e.URL+"/")
 	if loc, _ = chromedp.Run(ctx, chromedp.Location()); !strings.HasPrefix(loc, e.URL+"/login") {
 		t.Errorf("after logout at %s, want the login page", loc)
+	}
+}
+
+// TestAuth_LoginThrottled: a login the auth layer throttles is answered 429
+// with Retry-After and a page that says when to try again.
+func TestAuth_LoginThrottled(t *testing.T) {
+	e := newEnv(t, envOptions{Auth: teamAuth()})
+	c := client(t)
+	_, _, body := get(t, c, e.URL+"/login")
+	tok := csrfRe.FindStringSubmatch(body)[1]
+	resp, err := c.PostForm(e.URL+"/login", url.Values{"_csrf": {tok}, "user": {"alice"}, "password": {"throttled"}, "next": {"/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "3" || !strings.Contains(string(b), "try again in 3 seconds") {
+		t.Errorf("throttled login: %d, Retry-After %q\n%s", resp.StatusCode, resp.Header.Get("Retry-After"), b)
+	}
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "cairn_session" && ck.Value != "" {
+			t.Error("a throttled login got a session")
+		}
 	}
 }

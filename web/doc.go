@@ -49,10 +49,12 @@
 //     under TLS). Form bodies are limited to 16 KiB.
 //   - With an Authorizer (Config.Auth), anonymous visitors are redirected
 //     to /login; a login sets the cairn_session cookie (HttpOnly,
-//     SameSite=Lax, Secure under TLS): an HMAC-SHA256-signed value of a
-//     random session id, the expiry (Config.SessionTTL, 12 hours by
-//     default) and the principal. Logout forgets the session on this node.
-//     A login redirects only to a path of this site.
+//     SameSite=Lax, Secure under TLS) holding the secret of a session the
+//     Authorizer keeps (registry/auth: a record in the metadata store,
+//     lasting Config.SessionTTL, 12 hours by default). Logout ends the
+//     session on every node and across restarts; so do a password or role
+//     change and the user's removal. A login redirects only to a path of
+//     this site.
 //   - Repositories the visitor may not read appear nowhere: not in lists or
 //     search, their pages answer 404 exactly as missing ones do, lineage
 //     edges to them are drawn as "not visible" without name or digest, and

@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,7 +15,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -293,16 +296,48 @@ func login(t testing.TB, c *http.Client, base, user, password string) *http.Resp
 }
 
 // testAuth is an Authorizer of fixed users and grants: each user's
-// password is its name reversed; grants are repository patterns as
+// password is its name reversed (the password "throttled" is answered as
+// the auth layer answers a throttled address); grants are repository patterns as
 // registry/auth matches them.
 type testAuth struct {
 	grants map[string][]string // user -> patterns readable
 	admins map[string]bool
+
+	mu       sync.Mutex
+	sessions map[string]string // secret -> principal
+}
+
+func (a *testAuth) StartSession(ctx context.Context, principal string, ttl time.Duration) (string, time.Time, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.sessions == nil {
+		a.sessions = map[string]string{}
+	}
+	secret := rand.Text()
+	a.sessions[secret] = principal
+	return secret, time.Now().Add(ttl), nil
+}
+
+func (a *testAuth) Session(ctx context.Context, secret string) (string, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	p, ok := a.sessions[secret]
+	return p, ok
+}
+
+func (a *testAuth) EndSession(ctx context.Context, secret string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.sessions, secret)
+	return nil
 }
 
 func (a *testAuth) Authenticate(r *http.Request) (string, bool) { return "", false }
 
 func (a *testAuth) Login(ctx context.Context, user, password string) (string, error) {
+	if password == "throttled" {
+		return "", &auth.ThrottledError{RetryAfter: 2500 * time.Millisecond}
+	}
 	if _, ok := a.grants[user]; !ok || password != reverse(user) {
 		return "", fmt.Errorf("user %q: wrong password", user)
 	}

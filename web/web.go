@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"html/template"
 	"log/slog"
@@ -51,6 +50,18 @@ type Authorizer interface {
 	// that it failed (or the error's public message, when it is a
 	// *web.Error), and the error is logged.
 	Login(ctx context.Context, user, password string) (principal string, err error)
+	// StartSession records a session of principal (as Login returned it)
+	// lasting ttl, and returns the secret the session cookie carries and
+	// when the session ends. The client's address is in ctx
+	// (auth.WithClientAddr).
+	StartSession(ctx context.Context, principal string, ttl time.Duration) (secret string, expires time.Time, err error)
+	// Session returns the principal of the live session whose cookie
+	// carries secret; ok is false for a session that ended (logout,
+	// password or role change, the user deleted), expired or never was.
+	Session(ctx context.Context, secret string) (principal string, ok bool)
+	// EndSession ends the session whose cookie carries secret, on every
+	// node that serves the registry.
+	EndSession(ctx context.Context, secret string) error
 	// CanRead reports whether principal may read (pull) repository.
 	CanRead(principal, repository string) bool
 	// IsAdmin reports whether principal administers the registry: admins
@@ -95,10 +106,6 @@ type Config struct {
 	// Auth decides who is logged in and what they may read; nil turns
 	// authentication off.
 	Auth Authorizer
-	// SessionKey signs session cookies (HMAC-SHA256); give the same key of
-	// at least 32 bytes to every node that serves the same registry. Nil
-	// means a random key per process: logins end when it restarts.
-	SessionKey []byte
 	// SessionTTL is how long a login lasts; zero means DefaultSessionTTL.
 	SessionTTL time.Duration
 	// ScanMaxSize is the largest file the version page scans (safetensors
@@ -121,7 +128,6 @@ type UI struct {
 	e      *echo.Echo
 	pages  map[string]*template.Template
 
-	sessions  *sessions
 	summaries *summaryCache
 	verdicts  *boundedCache[*verdict]
 	scans     *boundedCache[*scanResult]
@@ -147,19 +153,11 @@ func New(cfg Config) (*UI, error) {
 	if cfg.ScanMaxSize == 0 {
 		cfg.ScanMaxSize = DefaultScanMaxSize
 	}
-	key := cfg.SessionKey
-	if key == nil {
-		key = make([]byte, 32)
-		rand.Read(key)
-	} else if len(key) < 32 {
-		return nil, errors.New("web: Config.SessionKey must be at least 32 bytes")
-	}
 	u := &UI{
 		cfg:       cfg,
 		log:       cfg.Logger,
 		now:       cfg.Now,
 		access:    cfg.Access,
-		sessions:  newSessions(key, cfg.SessionTTL, cfg.Now),
 		summaries: newSummaryCache(),
 		verdicts:  newBoundedCache[*verdict](maxVerdicts),
 		scans:     newBoundedCache[*scanResult](maxScans),

@@ -212,20 +212,6 @@ func collectShared(ctx context.Context, log *slog.Logger, reg *registry.Registry
 	}
 }
 
-// sharedSessionKey is the key the web UI signs session cookies with, kept
-// in the metadata store (storage.Accounts.Secret): one key for every node
-// of a shared store, so that a login on one node is valid on the others,
-// and one that survives a restart of the embedded store.
-func sharedSessionKey(ctx context.Context, db storage.Accounts) ([]byte, error) {
-	fresh := make([]byte, 32)
-	rand.Read(fresh)
-	key, err := db.Secret(ctx, "web-session", fresh)
-	if err != nil {
-		return nil, fmt.Errorf("web session key: %w", err)
-	}
-	return key, nil
-}
-
 // describeBackends is for the "serving" log line.
 func describeBackends(dir string, b backendFlags) string {
 	var parts []string

@@ -77,7 +77,8 @@ bbolt database, both under --data. Nothing else needs to be started.
 
 Endpoints: the OCI distribution API at /v2/, the web UI at / (repositories,
 versions, signatures, lineage, the access log), /healthz, and Prometheus
-metrics at /metrics. SIGINT or SIGTERM stops the server gracefully.
+metrics at /metrics (with auth, for administrators and API tokens with the
+scope registry:metrics:*). SIGINT or SIGTERM stops the server gracefully.
 
 Every pull, push, delete, login and denial is appended to the access log, a
 hash chain in the metadata store: read it with cairn log (administrators
@@ -89,9 +90,20 @@ realm at /token, so cairn login, oras, crane, skopeo and cosign log in as
 usual. The first start with auth creates the user admin with the password in
 CAIRN_ADMIN_PASSWORD or, without it, a generated one written to
 DATA/admin-credential (mode 0600). Manage users, roles and API tokens with
-cairn user, cairn access and cairn token. --tls-cert/--tls-key serve HTTPS
-(with HSTS); every answer carries nosniff, a referrer policy and, on the API,
-a content security policy that allows nothing.
+cairn user, cairn access and cairn token.
+
+Failed logins are throttled: 10 per user name from one client address, then
+one per 6s; 30 per address, then one per 2s; past either, logins from that
+address get 429 with Retry-After (seconds until the next attempt is
+checked). 20 failures for one user from all addresses together, then one
+per 3s, only delay that user's logins (by up to 1s), never refuse them.
+Tokens and web sessions are never throttled. Web sessions are kept in the
+metadata store and end on every node at logout, a password or role change,
+the user's removal or cairn user sessions revoke. See docs/security.md.
+
+--tls-cert/--tls-key serve HTTPS (with HSTS); every answer carries nosniff, a
+referrer policy and, on the API, a content security policy that allows
+nothing.
 
 Several nodes can serve one registry: give each the same --storage (an
 S3-compatible bucket) and --metadata (a PostgreSQL database). Uploads started
@@ -220,12 +232,9 @@ func runServe(ctx context.Context, o serveOptions) error {
 		}
 		uiAuth = authn
 	}
-	// The web UI answers every other path; Watch tells it of pushes.
-	sessionKey, err := sharedSessionKey(ctx, db)
-	if err != nil {
-		return err
-	}
-	ui, err := web.New(web.Config{Meta: db, Blobs: blobs, Policy: policy, PolicyHost: host, Logger: log, Auth: uiAuth, SessionKey: sessionKey})
+	// The web UI answers every other path; Watch tells it of pushes. Its
+	// sessions are records in the metadata store, kept by the auth layer.
+	ui, err := web.New(web.Config{Meta: db, Blobs: blobs, Policy: policy, PolicyHost: host, Logger: log, Auth: uiAuth})
 	if err != nil {
 		return err
 	}

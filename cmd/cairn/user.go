@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -147,9 +148,10 @@ docker, oras) stored for --registry, which must be an administrator's
 		Example: `  cairn login 127.0.0.1:5000 -u admin
   cairn user add alice --registry 127.0.0.1:5000
   echo "$PASSWORD" | cairn user add ci --password-stdin --registry 127.0.0.1:5000
-  cairn user list --registry 127.0.0.1:5000`,
+  cairn user list --registry 127.0.0.1:5000
+  cairn user sessions revoke alice --registry 127.0.0.1:5000`,
 	}
-	cmd.AddCommand(newUserAddCmd(), newUserListCmd(), newUserRmCmd(), newUserPasswdCmd())
+	cmd.AddCommand(newUserAddCmd(), newUserListCmd(), newUserRmCmd(), newUserPasswdCmd(), newUserSessionsCmd())
 	return cmd
 }
 
@@ -238,7 +240,7 @@ func newUserPasswdCmd() *cobra.Command {
 	var stdin bool
 	cmd := &cobra.Command{
 		Use:   "passwd NAME",
-		Short: "Set a user's password (refresh tokens issued under the old one stop working)",
+		Short: "Set a user's password (refresh tokens and web sessions from before stop working)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			pw, err := readNewPassword(cmd, stdin, args[0])
@@ -254,5 +256,74 @@ func newUserPasswdCmd() *cobra.Command {
 	}
 	o.addFlags(cmd, false)
 	cmd.Flags().BoolVar(&stdin, "password-stdin", false, "read the password from standard input")
+	return cmd
+}
+
+func newUserSessionsCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "sessions",
+		Short: "List or end users' web UI sessions",
+		Long: `Web UI logins are sessions kept in the registry's metadata store. A logout,
+a password or role change and the user's removal end them on every node;
+cairn user sessions revoke ends them at once, for example when a browser
+was lost.`,
+	}
+	cmd.AddCommand(newUserSessionsListCmd(), newUserSessionsRevokeCmd())
+	return cmd
+}
+
+func newUserSessionsListCmd() *cobra.Command {
+	var o adminOptions
+	cmd := &cobra.Command{
+		Use:   "list [USER]",
+		Short: "List the live web UI sessions (of USER, else of everyone)",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := "/_cairn/admin/sessions"
+			if len(args) == 1 {
+				path += "?user=" + url.QueryEscape(args[0])
+			}
+			var out struct {
+				Sessions []auth.SessionInfo `json:"sessions"`
+			}
+			if err := o.call(cmd.Context(), "GET", path, nil, &out); err != nil {
+				return err
+			}
+			if o.json {
+				return printJSON(cmd.OutOrStdout(), out.Sessions)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "USER\tPRINCIPAL\tSTARTED\tEXPIRES\tADDRESS\tID")
+			for _, s := range out.Sessions {
+				addr := s.Address
+				if addr == "" {
+					addr = "-"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.16s\n", s.User, s.Principal, s.Created.Local().Format(time.DateTime),
+					s.Expires.Local().Format(time.DateTime), addr, s.ID)
+			}
+			return tw.Flush()
+		},
+	}
+	o.addFlags(cmd, true)
+	return cmd
+}
+
+func newUserSessionsRevokeCmd() *cobra.Command {
+	var o adminOptions
+	cmd := &cobra.Command{
+		Use:   "revoke USER",
+		Short: "End every web UI session of USER, on every node",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var out auth.RevokedSessions
+			if err := o.call(cmd.Context(), "DELETE", "/_cairn/admin/sessions?user="+url.QueryEscape(args[0]), nil, &out); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "revoked %d web sessions of %s\n", out.Revoked, args[0])
+			return nil
+		},
+	}
+	o.addFlags(cmd, false)
 	return cmd
 }

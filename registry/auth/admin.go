@@ -101,6 +101,9 @@ func (a *Auth) adminAPI() http.Handler {
 	mux.HandleFunc("GET /_cairn/admin/grants", a.listGrants)
 	mux.HandleFunc("PUT /_cairn/admin/grants", a.putGrant)
 	mux.HandleFunc("DELETE /_cairn/admin/grants", a.revokeGrant)
+	mux.HandleFunc("GET /_cairn/admin/sessions", a.listSessions)
+	mux.HandleFunc("DELETE /_cairn/admin/sessions", a.revokeSessions)
+	mux.HandleFunc("DELETE /_cairn/admin/sessions/{id}", a.revokeSession)
 	mux.HandleFunc("GET /_cairn/tokens", a.listTokens)
 	mux.HandleFunc("POST /_cairn/tokens", a.createToken)
 	mux.HandleFunc("DELETE /_cairn/tokens/{id}", a.revokeToken)
@@ -122,6 +125,13 @@ func callerOf(r *http.Request) identity {
 // API registry:tokens:* (any user, but not an API token).
 func (a *Auth) serveAdmin(w http.ResponseWriter, r *http.Request, resource string) {
 	w.Header().Set("Cache-Control", "no-store")
+	a.guard(w, r, resource, a.admin)
+}
+
+// guard passes r to h when its credentials allow registry:RESOURCE:*, with
+// the caller's identity in the context (callerOf); else it answers 401 or
+// 403 as the registry API does.
+func (a *Auth) guard(w http.ResponseWriter, r *http.Request, resource string, h http.Handler) {
 	scope := []Access{{Type: TypeRegistry, Name: resource, Actions: []string{ActionAll}}}
 	id, fresh, err := a.authenticate(r)
 	if err != nil {
@@ -146,7 +156,7 @@ func (a *Auth) serveAdmin(w http.ResponseWriter, r *http.Request, resource strin
 		return
 	}
 	ctx := context.WithValue(r.Context(), idKey{}, id)
-	a.admin.ServeHTTP(w, r.WithContext(ctx))
+	h.ServeHTTP(w, r.WithContext(ctx))
 }
 
 // decodeBody reads one JSON value into v, refusing unknown fields, trailing
@@ -199,6 +209,8 @@ func (a *Auth) storeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, r, http.StatusNotFound, codeNotFound, "no such grant", nil)
 	case errors.Is(err, storage.ErrTokenUnknown):
 		writeError(w, r, http.StatusNotFound, codeNotFound, "no such token", nil)
+	case errors.Is(err, storage.ErrSessionUnknown):
+		writeError(w, r, http.StatusNotFound, codeNotFound, "no such session", nil)
 	case errors.Is(err, storage.ErrUserExists):
 		writeError(w, r, http.StatusConflict, codeExists, "the user exists", nil)
 	default:
@@ -316,6 +328,7 @@ func (a *Auth) setPassword(w http.ResponseWriter, r *http.Request) {
 		a.storeError(w, r, err)
 		return
 	}
+	a.endSessions(r.Context(), name)
 	a.changed(r, storage.ActionAdmin, "password of "+name+" changed")
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -358,10 +371,18 @@ func (a *Auth) putGrant(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	before, err := a.accounts.Grants(r.Context(), req.User)
+	if err != nil {
+		a.internalError(w, r, err)
+		return
+	}
 	g := storage.Grant{User: req.User, Pattern: req.Pattern, Role: req.Role, Created: a.now().UTC(), By: callerOf(r).principal()}
 	if err := a.accounts.PutGrant(r.Context(), g); err != nil {
 		a.storeError(w, r, err)
 		return
+	}
+	if !slices.ContainsFunc(before, func(o storage.Grant) bool { return o.Pattern == g.Pattern && o.Role == g.Role }) {
+		a.endSessions(r.Context(), g.User) // a role changed
 	}
 	a.changed(r, storage.ActionAdmin, fmt.Sprintf("granted %s %s on %s", g.User, g.Role, g.Pattern))
 	writeJSON(w, http.StatusOK, grantInfo(g))
@@ -383,6 +404,7 @@ func (a *Auth) revokeGrant(w http.ResponseWriter, r *http.Request) {
 		a.storeError(w, r, err)
 		return
 	}
+	a.endSessions(r.Context(), user)
 	a.changed(r, storage.ActionAdmin, fmt.Sprintf("revoked the grant of %s on %s", user, pattern))
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -481,5 +503,59 @@ func (a *Auth) revokeToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.changed(r, storage.ActionToken, fmt.Sprintf("API token %s of %s revoked", id, t.User))
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// RevokedSessions answers DELETE /_cairn/admin/sessions?user=U.
+type RevokedSessions struct {
+	User    string `json:"user"`
+	Revoked int    `json:"revoked"`
+}
+
+func (a *Auth) listSessions(w http.ResponseWriter, r *http.Request) {
+	out, err := a.liveSessions(r.Context(), r.URL.Query().Get("user"))
+	if err != nil {
+		a.internalError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string][]SessionInfo{"sessions": out})
+}
+
+// revokeSessions ends every web UI session of a user.
+func (a *Auth) revokeSessions(w http.ResponseWriter, r *http.Request) {
+	user := r.URL.Query().Get("user")
+	if user == "" {
+		writeError(w, r, http.StatusBadRequest, codeInvalid, "name the user whose sessions to revoke: ?user=NAME", nil)
+		return
+	}
+	if _, err := a.accounts.User(r.Context(), user); err != nil {
+		a.storeError(w, r, err)
+		return
+	}
+	n, err := a.accounts.DeleteSessions(r.Context(), user)
+	if err != nil {
+		a.internalError(w, r, err)
+		return
+	}
+	a.changed(r, storage.ActionAdmin, fmt.Sprintf("revoked the %d web sessions of %s", n, user))
+	writeJSON(w, http.StatusOK, RevokedSessions{User: user, Revoked: n})
+}
+
+// revokeSession ends one web UI session.
+func (a *Auth) revokeSession(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !validSessionID(id) {
+		writeError(w, r, http.StatusNotFound, codeNotFound, "no such session", nil)
+		return
+	}
+	s, err := a.accounts.Session(r.Context(), id)
+	if err == nil {
+		err = a.accounts.DeleteSession(r.Context(), id)
+	}
+	if err != nil {
+		a.storeError(w, r, err)
+		return
+	}
+	a.changed(r, storage.ActionAdmin, fmt.Sprintf("revoked web session %.12s of %s", id, s.User))
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -114,6 +114,9 @@ type Auth struct {
 	tokens map[string]*tokenEntry
 	creds  map[[32]byte]credEntry
 	bearer map[string]bearerEntry
+	// sessions caches web UI session records by ID, each for at most
+	// SessionCacheTTL.
+	sessions map[string]sessionEntry
 }
 
 // userEntry caches a user's record and grants.
@@ -121,6 +124,8 @@ type userEntry struct {
 	exists bool
 	user   storage.User
 	grants grantSet
+	// sessionStamp is stamp(), computed once when the entry is filled.
+	sessionStamp string
 }
 
 // tokenEntry caches an API token record.
@@ -213,7 +218,8 @@ func New(ctx context.Context, cfg Config) (*Auth, error) {
 // Wrap returns a handler that serves the token endpoint (/token), the admin
 // API (/_cairn/admin/...) and the API token API (/_cairn/tokens), checks
 // every registry API request (/v2/...) before passing it to next with the
-// principal set (registry.WithPrincipal), and passes every other path to
+// principal set (registry.WithPrincipal), passes /metrics to next only for
+// registry:metrics:* (see ResourceMetrics), and passes every other path to
 // next as it is.
 func (a *Auth) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -227,6 +233,8 @@ func (a *Auth) Wrap(next http.Handler) http.Handler {
 			a.serveAdmin(w, r, ResourceAdmin)
 		case p == "/_cairn/tokens" || strings.HasPrefix(p, "/_cairn/tokens/"):
 			a.serveAdmin(w, r, ResourceTokens)
+		case p == "/metrics":
+			a.guard(w, r, ResourceMetrics, next)
 		default:
 			next.ServeHTTP(w, r)
 		}
@@ -239,6 +247,7 @@ func (a *Auth) resetCaches() {
 	a.tokens = map[string]*tokenEntry{}
 	a.creds = map[[32]byte]credEntry{}
 	a.bearer = map[string]bearerEntry{}
+	a.sessions = map[string]sessionEntry{}
 	a.mu.Unlock()
 	a.gen.Add(1)
 }
@@ -287,6 +296,7 @@ func (a *Auth) userInfo(ctx context.Context, name string) (*userEntry, error) {
 			return nil, err
 		}
 		e.exists, e.user, e.grants = true, u, gs
+		e.sessionStamp = e.computeStamp()
 	}
 	a.mu.Lock()
 	if a.gen.Load() == gen {

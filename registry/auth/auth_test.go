@@ -177,9 +177,9 @@ func TestAuth_TokenLifetime(t *testing.T) {
 	}
 }
 
-// TestAuth_Throttle: 40 wrong passwords in a row get 429 answers with
-// Retry-After after the first few; the right password is refused too while
-// the window lasts, and works after it.
+// TestAuth_Throttle: 40 wrong passwords in a row from one address get 429
+// answers with Retry-After after the first few; the right password from
+// that address is refused too while the window lasts, and works after it.
 func TestAuth_Throttle(t *testing.T) {
 	s := newServer(t, auth.Config{})
 	s.addUser(t, "alice", "alice-password", "**", "read")
@@ -196,21 +196,21 @@ func TestAuth_Throttle(t *testing.T) {
 	n429 := 0
 	for i, c := range codes {
 		switch {
-		case i < auth.DefaultUserBurst && c != 401:
+		case i < auth.DefaultPairBurst && c != 401:
 			t.Errorf("attempt %d: %d, want 401 within the budget", i+1, c)
-		case i >= auth.DefaultUserBurst && c != 429:
+		case i >= auth.DefaultPairBurst && c != 429:
 			t.Errorf("attempt %d: %d, want 429", i+1, c)
 		}
 		if c == 429 {
 			n429++
 		}
 	}
-	if retry < 1 || retry > int(auth.DefaultUserEvery/time.Second) {
-		t.Errorf("Retry-After %d, want 1 to %d", retry, int(auth.DefaultUserEvery/time.Second))
+	if retry < 1 || retry > int(auth.DefaultPairEvery/time.Second) {
+		t.Errorf("Retry-After %d, want 1 to %d", retry, int(auth.DefaultPairEvery/time.Second))
 	}
 	t.Logf("40 wrong passwords: %d answered 401, %d answered 429 (Retry-After %ds)", 40-n429, n429, retry)
-	// The right password, during the window: 429 too (the password is not
-	// even checked), on every way to log in.
+	// The right password from that address, during the window: 429 too
+	// (the password is not even checked), on every way to log in.
 	if code, _, _ := s.do(t, "GET", tokenURL, "alice", "alice-password", nil); code != 429 {
 		t.Errorf("right password during the window: %d, want 429", code)
 	}
@@ -225,7 +225,7 @@ func TestAuth_Throttle(t *testing.T) {
 	if code, _, _ := s.do(t, "GET", tokenURL, "admin", adminPassword, nil); code != 200 {
 		t.Errorf("admin during alice's window: %d", code)
 	}
-	s.Clock.Add(auth.DefaultUserEvery)
+	s.Clock.Add(auth.DefaultPairEvery)
 	if code, _, b := s.do(t, "GET", tokenURL, "alice", "alice-password", nil); code != 200 {
 		t.Errorf("right password after the window: %d %s", code, b)
 	}
@@ -237,8 +237,8 @@ func TestAuth_Throttle(t *testing.T) {
 	}
 	if n := len(s.Rec.find(func(r storage.AccessRecord) bool {
 		return r.Action == storage.ActionLogin && r.Result == storage.ResultRefused && r.Detail == "wrong password"
-	})); n != auth.DefaultUserBurst {
-		t.Errorf("%d wrong passwords recorded, want %d", n, auth.DefaultUserBurst)
+	})); n != auth.DefaultPairBurst {
+		t.Errorf("%d wrong passwords recorded, want %d", n, auth.DefaultPairBurst)
 	}
 
 	// Per address: failures spread over many user names.

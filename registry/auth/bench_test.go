@@ -1,9 +1,11 @@
 package auth_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"cairn.dev/cairn/registry/auth"
 )
@@ -44,6 +46,25 @@ func BenchmarkAuth_Basic(b *testing.B) {
 			h.ServeHTTP(w, req)
 			if w.Code != 200 {
 				b.Fatal(w.Code)
+			}
+		}
+	})
+}
+
+// BenchmarkAuth_Session measures the check of a web UI session cookie
+// (the record cached for auth.SessionCacheTTL, the user's stamp).
+func BenchmarkAuth_Session(b *testing.B) {
+	s := newServer(b, auth.Config{})
+	secret, _, err := s.Auth.StartSession(b.Context(), auth.AdminUser, time.Hour)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, ok := s.Auth.Session(context.Background(), secret); !ok {
+				b.Fatal("session refused")
 			}
 		}
 	})

@@ -17,7 +17,7 @@
 // password or refresh_token grant, answers a bearer token carrying the
 // subset of the asked scope that the caller's roles allow now, never more.
 // The password may be an API token, with any user name. Basic credentials
-// are also accepted directly on /v2/. A request whose credentials are valid
+// are also accepted directly on /v2/, and an API token as a bearer token. A request whose credentials are valid
 // but not enough gets 401 with error="insufficient_scope" when a new token
 // could grant it (the client then asks for one), else 403 DENIED.
 //
@@ -50,12 +50,24 @@
 //     they change (the admin API drops the caches; other nodes notice the
 //     accounts revision within a second). So a request with a valid token
 //     costs map lookups, not a bcrypt or a signature.
-//   - Failed logins are throttled per user name and per client address
-//     (golang.org/x/time/rate token buckets, see Throttle): once a budget is
-//     spent every login for that user or from that address gets 429 with
-//     Retry-After without the password being checked. Bearer tokens already
-//     issued keep working. Forwarding headers are not trusted: behind a
-//     proxy every client shares the proxy's address.
+//   - Failed logins are throttled (golang.org/x/time/rate token buckets,
+//     see Throttle) so that guessing is slow and no one can be locked
+//     out: per user name from one client address and per address, a spent
+//     budget answers that address 429 with Retry-After without checking
+//     the password (checked before the credential cache, so a refused
+//     address cannot tell a right guess from a wrong one); per user name
+//     across addresses, a spent budget only delays logins, by up to a
+//     second. Bearer tokens and web sessions are never throttled.
+//     Forwarding headers are not trusted: behind a proxy every client
+//     shares the proxy's address.
+//   - Web UI sessions are records in the accounts store (StartSession,
+//     Session, EndSession): the cookie carries a 256-bit secret, the store
+//     its SHA-256 and a stamp of the user's password and roles. Logout,
+//     a password or role change, the user's deletion and the admin API end
+//     them on every node (each caches a session SessionCacheTTL at most).
+//   - /metrics needs registry:metrics:* (administrators, or their API
+//     tokens with that scope), so that request counts and runtime details
+//     are not public.
 //   - Roles: read (pull), write (push) and admin (delete), each implying
 //     the ones before, per repository pattern ("*" within one path element,
 //     "**" across any number of them). Admin on "**" makes a user an
@@ -86,6 +98,9 @@
 //	GET    /_cairn/admin/grants[?user=U]        {"grants":[GrantInfo...]}
 //	PUT    /_cairn/admin/grants                 GrantInfo -> 200 GrantInfo
 //	DELETE /_cairn/admin/grants?user=U&pattern=P  204
+//	GET    /_cairn/admin/sessions[?user=U]      {"sessions":[SessionInfo...]} (live ones)
+//	DELETE /_cairn/admin/sessions?user=U        200 RevokedSessions (every session of U)
+//	DELETE /_cairn/admin/sessions/ID            204
 //
 // and a user's own API tokens under /_cairn/tokens (registry:tokens:*, any
 // user, not an API token; an administrator sees and revokes everyone's):
@@ -110,8 +125,8 @@
 //
 // # Not covered
 //
-// /healthz and /metrics stay open (the metrics name route kinds, never
-// repositories). Forwarding headers are not trusted (see Throttle). The
-// web UI keeps its own sessions and asks Auth through Authenticate, Login,
-// CanRead and IsAdmin.
+// /healthz stays open. Forwarding headers are not trusted (see Throttle).
+// The web UI keeps the session cookie and asks Auth through Authenticate,
+// Login, the session methods, CanRead and IsAdmin. docs/security.md has the
+// threat model.
 package auth

@@ -108,7 +108,7 @@ func fuzzServer(f *testing.F) (*Auth, http.Handler, *bool) {
 		f.Fatal(err)
 	}
 	a, err := New(ctx, Config{Accounts: db, Meta: db, PasswordCost: 4, Logger: discardLogger(),
-		Throttle: Throttle{UserBurst: 1 << 30, AddrBurst: 1 << 30}})
+		Throttle: Throttle{PairBurst: 1 << 30, UserBurst: 1 << 30, AddrBurst: 1 << 30}})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -127,6 +127,7 @@ func FuzzAuthorizationHeader(f *testing.F) {
 	f.Add("Basic !!!")
 	f.Add("Bearer a.b.c")
 	f.Add("Digest x")
+	f.Add("Bearer cairn_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
 	f.Fuzz(func(t *testing.T, header string) {
 		*reached = false
 		req := httptest.NewRequest("GET", "/v2/a/b/manifests/latest", nil)

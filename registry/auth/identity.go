@@ -76,7 +76,14 @@ func (a *Auth) authenticate(r *http.Request) (id identity, fresh bool, err error
 		}
 		return a.checkPassword(r, user, pass)
 	case strings.EqualFold(scheme, "Bearer"):
-		id, err := a.checkBearer(r.Context(), strings.TrimSpace(rest))
+		raw := strings.TrimSpace(rest)
+		if _, ok := parseAPIToken(raw); ok {
+			// An API token sent as a bearer token, as Prometheus and
+			// other clients without the token flow send one: the same
+			// check as the password of Basic credentials.
+			return a.checkPassword(r, "", raw)
+		}
+		id, err := a.checkBearer(r.Context(), raw)
 		return id, false, err
 	}
 	return identity{}, false, fmt.Errorf("%w: unsupported authorization scheme", ErrCredentials)
@@ -88,10 +95,20 @@ func (a *Auth) checkPassword(r *http.Request, user, pass string) (identity, bool
 	return a.checkCredentials(r.Context(), clientAddr(r), user, pass)
 }
 
-// checkCredentials is checkPassword for a client at addr (empty when not
-// known: then only the per-user budget applies).
+// unknownAddr stands for the client address of a login whose caller did
+// not give one (see WithClientAddr): such logins share one budget.
+const unknownAddr = "(unknown address)"
+
+// checkCredentials is checkPassword for a client at addr. The order is what
+// keeps the throttle from being turned against the user (see Throttle):
+// first the budgets of this address and of this user from this address,
+// which refuse; then the cache of verified credentials; then the user's
+// budget across addresses, which only delays; then the check itself.
 func (a *Auth) checkCredentials(ctx context.Context, addr, user, pass string) (identity, bool, error) {
 	now := a.now()
+	if addr == "" {
+		addr = unknownAddr
+	}
 	tokenID, isToken := parseAPIToken(pass)
 	key, principal, action := user, user, storage.ActionLogin
 	if isToken {
@@ -100,10 +117,10 @@ func (a *Auth) checkCredentials(ctx context.Context, addr, user, pass string) (i
 	if len(user) > MaxUserNameLength*4 || len(pass) > maxCredentialLength {
 		key, principal = "(too long)", "anonymous"
 	}
-	if wait := a.throttle.wait(key, addr, now); wait > 0 {
+	if wait := a.throttle.refusal(key, addr, now); wait > 0 {
 		a.log.Warn("login throttled", "user", clip(user), "addr", addr, "retry_after", wait)
 		a.recordAt(ctx, addr, storage.AccessRecord{Principal: principal, Action: action, Result: storage.ResultRefused,
-			Status: http.StatusTooManyRequests, Detail: "throttled after repeated failures"})
+			Status: http.StatusTooManyRequests, Detail: "throttled after repeated failures from this address"})
 		return identity{}, false, &ThrottledError{RetryAfter: wait}
 	}
 	a.pollRevision(ctx)
@@ -113,6 +130,13 @@ func (a *Auth) checkCredentials(ctx context.Context, addr, user, pass string) (i
 	a.mu.RUnlock()
 	if hit && now.Before(ce.expires) {
 		return ce.id, false, nil
+	}
+	if d := a.throttle.delay(key, now); d > 0 {
+		a.log.Info("login delayed: repeated failures for this user", "user", clip(user), "addr", addr, "delay", d)
+		if err := sleep(ctx, d); err != nil {
+			return identity{}, false, err
+		}
+		now = a.now()
 	}
 	gen := a.gen.Load()
 	id, expires, why, err := a.verifyPassword(ctx, user, pass, tokenID, isToken, now)
@@ -263,7 +287,7 @@ func (a *Auth) may(ctx context.Context, id identity, typ, name, action string) (
 	case TypeRegistry:
 		switch name {
 		case ResourceCatalog:
-		case ResourceAdmin:
+		case ResourceAdmin, ResourceMetrics:
 			if !ue.grants.admin() {
 				return false, nil
 			}

@@ -30,6 +30,10 @@ const (
 	// ResourceTokens is the API token API (/_cairn/tokens): a user's own
 	// tokens.
 	ResourceTokens = "tokens"
+	// ResourceMetrics is GET /metrics, the Prometheus metrics: for
+	// administrators, or an API token of one whose scopes include
+	// registry:metrics:* (the credential to give a Prometheus server).
+	ResourceMetrics = "metrics"
 )
 
 // Limits on scopes a client sends.
@@ -65,7 +69,7 @@ func (a Access) Allows(typ, name, action string) bool {
 // pattern (see ValidPattern) when patterns is true, else it must be a valid
 // repository name. Actions are pull, push, delete or "*" (which means all
 // three) for repositories, and "*" for the registry resources catalog,
-// admin and tokens. The actions are returned sorted, without duplicates.
+// admin, tokens and metrics. The actions are returned sorted, without duplicates.
 func ParseScope(s string, patterns bool) (Access, error) {
 	if len(s) > MaxScopeLength {
 		return Access{}, fmt.Errorf("%w: longer than %d bytes", ErrScopeInvalid, MaxScopeLength)
@@ -101,7 +105,7 @@ func ParseScope(s string, patterns bool) (Access, error) {
 			return Access{}, fmt.Errorf("%w: invalid repository name %q", ErrScopeInvalid, clip(name))
 		}
 	case TypeRegistry:
-		if name != ResourceCatalog && name != ResourceAdmin && name != ResourceTokens {
+		if name != ResourceCatalog && name != ResourceAdmin && name != ResourceTokens && name != ResourceMetrics {
 			return Access{}, fmt.Errorf("%w: unknown registry resource %q", ErrScopeInvalid, clip(name))
 		}
 		if !slices.Equal(a.Actions, []string{ActionAll}) {

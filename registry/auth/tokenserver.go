@@ -176,7 +176,7 @@ func (a *Auth) grant(r *http.Request, id identity, params []string) (asked, gran
 func (a *Auth) checkRefresh(r *http.Request, raw string) (identity, error) {
 	now := a.now()
 	addr := clientAddr(r)
-	if wait := a.throttle.wait("(refresh)", addr, now); wait > 0 {
+	if wait := a.throttle.refusal("(refresh)", addr, now); wait > 0 {
 		return identity{}, &ThrottledError{RetryAfter: wait}
 	}
 	fail := func(err error) (identity, error) {

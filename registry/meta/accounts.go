@@ -158,6 +158,9 @@ func (db *DB) DeleteUser(ctx context.Context, name string) error {
 				return err
 			}
 		}
+		if _, err := deleteSessionsOf(tx.Bucket(bucketSessions), func(s storage.Session) bool { return s.User == name }); err != nil {
+			return err
+		}
 		return bumpAccounts(tx)
 	})
 }

@@ -34,6 +34,11 @@ var (
 	bucketSecrets = []byte("secrets") // name -> bytes
 )
 
+// bucketSessions holds web UI sessions (storage.Sessions), id -> JSON
+// storage.Session; created by the first login, so a database without it
+// has no sessions.
+var bucketSessions = []byte("sessions")
+
 // keyAccountsRevision holds the accounts revision (uint64, big endian) in
 // bucketMeta.
 var keyAccountsRevision = []byte("accounts-revision")

@@ -17,9 +17,10 @@
 //	access-repo              repo 0x00 seq -> empty (index)
 //	access-principal         principal 0x00 seq -> empty (index)
 //
-// Users, grants and API tokens (storage.Accounts) have their own buckets,
-// listed in buckets.go. The access buckets are created on the first append;
-// a database without them reads as an empty log.
+// Users, grants, API tokens and web sessions (storage.Accounts) have their
+// own buckets, listed in buckets.go. The access buckets are created on the
+// first append, the sessions bucket on the first login; a database without
+// them reads as an empty log and no sessions.
 //
 // Every change is one db.Update, so each storage.Metadata method is atomic.
 // Values are copied out before a transaction ends (bbolt's memory is only

@@ -112,7 +112,7 @@ func (db *DB) SetPassword(ctx context.Context, name string, hash []byte, at time
 	})
 }
 
-// DeleteUser implements storage.Accounts. Grants and tokens go with the
+// DeleteUser implements storage.Accounts. Grants, tokens and sessions go with the
 // user (ON DELETE CASCADE).
 func (db *DB) DeleteUser(ctx context.Context, name string) error {
 	return db.tx(ctx, func(tx pgx.Tx) error {

@@ -15,7 +15,7 @@
 //	blob_links       (repo_id, digest) -> size, linked
 //	uploads          id -> record
 //	quarantines      (repository, digest) -> record
-//	users, grants, tokens, secrets, counters   the accounts
+//	users, grants, tokens, sessions, secrets, counters   the accounts
 //	access_log, access_chain                   the access log's hash chain
 //	leases           name -> holder, expires
 //

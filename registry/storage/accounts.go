@@ -52,10 +52,12 @@ type APIToken struct {
 	Expires time.Time `json:"expires,omitzero"`
 }
 
-// Accounts stores users, their grants and their API tokens, and the secrets
-// the authentication layer signs with. Every method is atomic. Returned
-// values are copies the caller may keep and modify.
+// Accounts stores users, their grants, API tokens and web UI sessions, and
+// the secrets the authentication layer signs with. Every method is atomic.
+// Returned values are copies the caller may keep and modify.
 type Accounts interface {
+	Sessions
+
 	// CreateUser adds a user, or returns ErrUserExists.
 	CreateUser(ctx context.Context, u User) error
 	// User returns a user, or ErrUserUnknown.
@@ -65,7 +67,7 @@ type Accounts interface {
 	// SetPassword replaces a user's password hash and sets
 	// PasswordChanged to at.
 	SetPassword(ctx context.Context, name string, hash []byte, at time.Time) error
-	// DeleteUser removes a user with its grants and API tokens.
+	// DeleteUser removes a user with its grants, API tokens and sessions.
 	DeleteUser(ctx context.Context, name string) error
 
 	// PutGrant records g, replacing the role of an existing grant of the

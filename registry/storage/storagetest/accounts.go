@@ -24,6 +24,7 @@ func TestAccounts(t *testing.T, newAccounts func(t *testing.T) storage.Accounts)
 	t.Run("Revision", func(t *testing.T) { testAccountsRevision(t, newAccounts) })
 	t.Run("Copies", func(t *testing.T) { testAccountsCopies(t, newAccounts) })
 	t.Run("Concurrent", func(t *testing.T) { testAccountsConcurrent(t, newAccounts) })
+	t.Run("Sessions", func(t *testing.T) { testSessions(t, newAccounts) })
 }
 
 var accountTime = time.Date(2025, 3, 4, 5, 6, 7, 890000000, time.UTC)
