@@ -13,8 +13,8 @@
 #   CAIRN_ARGS       extra arguments for `cairn serve` (default none), e.g.
 #                    CAIRN_ARGS='--log-level error'
 #   REGISTRY         path to the distribution registry binary
-#                    (default: `registry` on PATH, else /work/tools/bin/registry)
-#   ORAS             path to oras (default: `oras` on PATH, else /work/tools/bin/oras)
+#                    (default: `registry` on PATH, else $(go env GOPATH)/bin/registry)
+#   ORAS             path to oras (default: `oras` on PATH, else $(go env GOPATH)/bin/oras)
 #   SIZE_MIB         size of the push/pull blob in MiB (default 1024)
 #   BIG_MIB          size of the blob pushed for the memory test in MiB (default 4096)
 #   ROUNDS           rounds per measurement; the median is reported (default 3)
@@ -52,8 +52,8 @@ find_tool() { # name env_value
 		echo "$val"
 	elif command -v "$name" >/dev/null 2>&1; then
 		command -v "$name"
-	elif [[ -x /work/tools/bin/$name ]]; then
-		echo "/work/tools/bin/$name"
+	elif [[ -x $(go env GOPATH)/bin/$name ]]; then
+		echo "$(go env GOPATH)/bin/$name"
 	else
 		echo "bench.sh: cannot find $name (set ${name^^}=...)" >&2
 		return 1
