@@ -591,7 +591,7 @@ REPORT=$WORK/report.md
 	echo "- machine: $(nproc) cores, $CPU_MODEL, ${MEM_GIB} GiB RAM, $(uname -sr)"
 	echo "- disk: $FS_INFO (work dir under ${BENCH_DIR:-/tmp})"
 	echo "- $GO_VERSION"
-	echo "- distribution: $REGISTRY ($DIST_VERSION), access log $([[ $DIST_ACCESSLOG == 1 ]] && echo on || echo off)"
+	echo "- distribution: $(basename "$REGISTRY") ($DIST_VERSION), access log $([[ $DIST_ACCESSLOG == 1 ]] && echo on || echo off)"
 	echo "- cairn column: $CAIRN_DESC"
 	echo "- client: oras $ORAS_VERSION; scripts/loadgen ($MANIFEST_CONC clients, ${MANIFEST_SECONDS}s per run)"
 	echo "- SIZE_MIB=$SIZE_MIB BIG_MIB=$BIG_MIB ROUNDS=$ROUNDS (median reported)"
