@@ -336,7 +336,9 @@ func (r *Rule) CheckDigest(d digest.Digest, byDigest bool) error {
 //
 //   - plain data (JSON, text) is accepted whatever the rule says;
 //   - a file proved to be of a weight format, and any weight, must be of a
-//     format listed in Formats, when the rule lists any;
+//     format listed in Formats, when the rule lists any; content inside a
+//     tar or zip must also have archive listed (a compressed stream keeps
+//     the format of what it holds);
 //   - unsafe is refused, unless AllowUnsafe lists its format (an explicit,
 //     unsafe escape hatch);
 //   - not scanned (content the scanner cannot judge) is refused for a
@@ -365,6 +367,11 @@ func (r *Rule) CheckFile(weight bool, rep scan.Report) error {
 			what = "content not proved to be of an allowed format:"
 		}
 		return r.denied("%s %q is not allowed; the rule allows %s", what, rep.Format, strings.Join(r.Formats, ", "))
+	}
+	if len(r.Formats) > 0 && slices.ContainsFunc(rep.Wrappers, func(w string) bool { return w == "tar" || w == "zip" }) && !slices.Contains(r.Formats, scan.FormatArchive) {
+		// A tar or zip holding one file of a listed format is not a file
+		// of that format: the loader of the format would not read it.
+		return r.denied("%s inside %s: an archive, and the rule's formats do not list archive", rep.Format, strings.Join(rep.Wrappers, ">"))
 	}
 	switch verdict {
 	case scan.VerdictUnsafe:

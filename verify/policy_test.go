@@ -723,6 +723,9 @@ func TestRule_CheckFile(t *testing.T) {
 		{"not scanned, unknown listed", verify.Rule{Formats: []string{"safetensors", "unknown"}, AllowUnscanned: true}, true, unscanned(""), ""},
 		{"not scanned, unknown listed but not allowUnscanned", verify.Rule{Formats: []string{"safetensors", "unknown"}}, true, unscanned(""), `allowUnscanned`},
 		{"reject rule", verify.Rule{Reject: "no"}, true, safe("gguf"), "rejected: no"},
+		{"safetensors inside a zip", verify.Rule{Formats: []string{"safetensors"}}, true, scan.Report{Format: "safetensors", Wrappers: []string{"zip"}}, `safetensors inside zip: an archive, and the rule's formats do not list archive`},
+		{"safetensors inside a zip, archive listed", verify.Rule{Formats: []string{"safetensors", "archive"}}, true, scan.Report{Format: "safetensors", Wrappers: []string{"zip"}}, ""},
+		{"gzip-compressed joblib", verify.Rule{Formats: []string{"joblib"}}, true, scan.Report{Format: "joblib", Wrappers: []string{"zlib"}}, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -24,6 +24,7 @@ type pullOptions struct {
 	transferOptions
 	agentOptions
 	include []string
+	force   bool
 }
 
 func newPullCmd() *cobra.Command {
@@ -40,6 +41,15 @@ Files go through a local content-addressed cache shared by pulls: a file
 already held is not fetched again, and a pull that was interrupted resumes.
 DIR/.cairn/ records the manifest, config and referrers (signatures,
 attestations), so DIR can be verified offline later.
+
+The files stream into a staging directory inside DIR/.cairn (archive
+layers are extracted there, member by member) and move into DIR only when
+all of them arrived. (Without --policy or --key nothing is scanned: give
+either to refuse unsafe files.)
+
+A DIR that already holds files the model does not have, or other versions
+of its files, is refused with nothing changed, unless --force; the same
+files pulled again are fine.
 
 Pull never creates a symlink or device, and refuses absolute paths, paths
 that leave DIR, and duplicate paths. It reads ModelPack artifacts, the older
@@ -60,6 +70,7 @@ moved into DIR (exit 1 otherwise, with nothing of it left in DIR).`,
 	o.transferOptions.addFlags(cmd)
 	o.agentOptions.addFlags(cmd)
 	cmd.Flags().StringArrayVar(&o.include, "include", nil, "only files whose path matches GLOB (path.Match; 'dir/**' for a subtree; repeatable)")
+	cmd.Flags().BoolVar(&o.force, "force", false, "pull into a directory that holds other files, or other versions of the model's files (replaced)")
 	return cmd
 }
 
@@ -97,6 +108,7 @@ func runPull(cmd *cobra.Command, o pullOptions, refStr, dir string) error {
 	}
 	res, err := client.Pull(cmd.Context(), repo, dir, client.PullOptions{
 		Cache: cache, Include: o.include, Concurrency: o.concurrency, Progress: newProgress(cmd, "pulling"),
+		Force: o.force,
 	})
 	if err != nil {
 		return agentErr(err)

@@ -388,3 +388,45 @@ func (s *slowWriter) Write(p []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// TestPull_NonEmptyDir: a pull never silently replaces a file the user
+// edited or leaves the model beside files it does not have: it refuses with
+// nothing changed, unless --force; pulling the same model again is fine.
+func TestPull_NonEmptyDir(t *testing.T) {
+	srv := registrytest.NewServer(t, registry.Config{})
+	cache := t.TempDir()
+	src := t.TempDir()
+	writeTree(t, src, map[string][]byte{"config.json": []byte(`{"a":1}`), "weights.bin": []byte("weights")})
+	ref := srv.Host + "/models/m:v1"
+	mustRun(t, "push", src, ref, "--cache", cache)
+
+	dir := t.TempDir()
+	mustRun(t, "pull", ref, dir, "--cache", cache)
+	mustRun(t, "pull", ref, dir, "--cache", cache) // the same files: fine
+
+	os.Chmod(filepath.Join(dir, "config.json"), 0o644)
+	os.Remove(filepath.Join(dir, "config.json"))
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"edited":true}`), 0o644)
+	code, out := runCLI(t, "pull", ref, dir, "--cache", cache)
+	if code != exitRefused || !strings.Contains(out, "config.json") || !strings.Contains(out, "--force") {
+		t.Errorf("pull over an edited file: exit %d, want 1 naming it and --force: %s", code, out)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "config.json")); string(b) != `{"edited":true}` {
+		t.Errorf("the edited file was replaced: %s", b)
+	}
+
+	other := t.TempDir()
+	os.WriteFile(filepath.Join(other, "notes.txt"), []byte("mine"), 0o644)
+	code, out = runCLI(t, "pull", ref, other, "--cache", cache)
+	if code != exitRefused || !strings.Contains(out, "notes.txt") {
+		t.Errorf("pull beside another file: exit %d, want 1 naming it: %s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(other, "weights.bin")); err == nil {
+		t.Error("a refused pull left a model file")
+	}
+
+	mustRun(t, "pull", ref, dir, "--cache", cache, "--force")
+	if b, _ := os.ReadFile(filepath.Join(dir, "config.json")); string(b) != `{"a":1}` {
+		t.Errorf("--force did not replace the edited file: %s", b)
+	}
+}

@@ -47,6 +47,10 @@ type PullOptions struct {
 	Agent *agent.Agent
 	// Progress, when set, is told how the transfer goes.
 	Progress Progress
+	// Force lets a pull replace files of dir whose content differs from
+	// the model's and leave files the model does not have; without it such
+	// a directory is refused, with nothing changed.
+	Force bool
 }
 
 // PullResult is what Pull did.
@@ -180,11 +184,12 @@ func Pull(ctx context.Context, r *Repository, dir string, o PullOptions) (*PullR
 		if err := o.Agent.CheckFiles(ctx, rule, t, staging, agent.FileOptions{Streamed: true, Include: o.Include, Members: members}, res.Receipt); err != nil {
 			return res, err
 		}
-		// Files already in dir that the model does not replace would sit
-		// beside it unchecked.
-		if err := extraFiles(dir, expected); err != nil {
-			return res, fmt.Errorf("%w (in %s before the pull)", err, dir)
-		}
+	}
+	// What dir holds already: a file of the model with other content, or a
+	// file that is not the model's, would be replaced or left beside it
+	// unchecked.
+	if err := checkDestination(ctx, dir, staging, expected, o.Force); err != nil {
+		return res, err
 	}
 	if err := moveTree(staging, dir); err != nil {
 		return res, fmt.Errorf("move the checked files into %s: %w", dir, err)
@@ -342,10 +347,14 @@ func moveTree(src, dst string) error {
 	})
 }
 
-// extraFiles refuses anything in dir, outside .cairn, that is not a
-// regular file at one of the expected paths.
-func extraFiles(dir string, expected map[string]bool) error {
-	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+// checkDestination refuses a pull into dir when dir holds, outside
+// .cairn, a symlink or other non-regular file, a file the model does not
+// have, or a file of the model whose content differs from the checked one
+// in staging. With force only links and special files are refused: other
+// files are replaced or left where they are. An identical file is fine.
+func checkDestination(ctx context.Context, dir, staging string, expected map[string]bool, force bool) error {
+	var same []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -362,14 +371,35 @@ func extraFiles(dir string, expected map[string]bool) error {
 		case d.IsDir():
 			return nil
 		case d.Type()&fs.ModeSymlink != 0:
-			return fmt.Errorf("%w: %s: a symlink, which no model file is", verify.ErrVerification, rel)
+			return fmt.Errorf("%w: %s: a symlink in %s, which a pull never writes through", verify.ErrVerification, rel, dir)
 		case !d.Type().IsRegular():
 			return fmt.Errorf("%w: %s: not a regular file (%s)", verify.ErrVerification, rel, d.Type())
 		case !expected[rel]:
-			return fmt.Errorf("%w: %s: an unexpected file: the signed manifest does not list it", verify.ErrVerification, rel)
+			if force {
+				return nil
+			}
+			return fmt.Errorf("%w: %s: %s already holds this file, which the model does not have; pull into an empty directory, or give --force", verify.ErrVerification, rel, dir)
 		}
+		same = append(same, rel)
 		return nil
 	})
+	if err != nil || force || len(same) == 0 {
+		return err
+	}
+	have, err := verify.HashFiles(ctx, dir, same, verify.HashOptions{})
+	if err != nil {
+		return err
+	}
+	want, err := verify.HashFiles(ctx, staging, same, verify.HashOptions{})
+	if err != nil {
+		return err
+	}
+	for i := range same {
+		if have[i] != want[i] {
+			return fmt.Errorf("%w: %s: %s holds another version of this file (%s, the model's is %s); give --force to replace it", verify.ErrVerification, same[i], dir, have[i], want[i])
+		}
+	}
+	return nil
 }
 
 // errEnough stops a referrers listing.
