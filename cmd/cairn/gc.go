@@ -60,7 +60,7 @@ to start while a node holds it.`,
 				return err
 			}
 			if leases, ok := db.(storage.Leases); ok {
-				err = holdLease(cmd.Context(), leases, gcLease, leaseHolder("cairn gc"), true, collect)
+				err = registry.HoldLease(cmd.Context(), leases, registry.GCLease, registry.LeaseHolder("cairn gc"), true, collect)
 				if errors.Is(err, storage.ErrLeaseHeld) {
 					return fmt.Errorf("%w; the node holding it collects garbage itself every --gc-interval", err)
 				}
