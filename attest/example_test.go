@@ -1,0 +1,69 @@
+package attest_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"cairn.dev/cairn/attest"
+	"cairn.dev/cairn/verify"
+	"cairn.dev/cairn/verify/oms"
+)
+
+// SignModel signs a model directory with OpenSSF Model Signing, as `cairn
+// sign DIR` does; oms.Verify checks it, as `cairn verify DIR` does, and
+// refuses it once a file changed.
+func ExampleSignModel() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "cairn-example-")
+	defer os.RemoveAll(dir)
+	model := filepath.Join(dir, "tiny")
+	os.MkdirAll(filepath.Join(model, ".git"), 0o755)
+	os.WriteFile(filepath.Join(model, "config.json"), []byte(`{"model_type":"tiny"}`), 0o644)
+	os.WriteFile(filepath.Join(model, "weights.bin"), []byte("0123456789"), 0o644)
+	os.WriteFile(filepath.Join(model, "notes.txt"), []byte("not signed"), 0o644)
+	os.WriteFile(filepath.Join(model, ".git", "HEAD"), []byte("ref: main"), 0o644)
+
+	key, _ := attest.GenerateKey()
+	kp, _ := attest.NewOMSKeypair(key)
+	m, _ := oms.Locate(model)
+	signed, sigPath, err := attest.SignModel(ctx, kp, m, attest.SignModelOptions{IgnorePaths: []string{"notes.txt"}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(filepath.Base(sigPath), len(signed.Resources), "files signed")
+
+	trust := oms.Trust{Trust: verify.Trust{Keys: []verify.Key{{Name: "release", Public: key.Public()}}}}
+	check := func() error {
+		ignore, err := m.Ignores([]string{"notes.txt"}, sigPath)
+		if err != nil {
+			return err
+		}
+		sig, err := oms.ReadSignature(sigPath)
+		if err != nil {
+			return err
+		}
+		s, err := oms.Verify(ctx, m.Path, sig, trust, oms.Options{IgnorePaths: ignore})
+		if err == nil {
+			fmt.Println("verified, signed by", s.Signer)
+		}
+		return err
+	}
+	fmt.Println(check())
+
+	os.WriteFile(filepath.Join(model, "weights.bin"), []byte("9876543210"), 0o644)
+	err = check()
+	fmt.Println(errors.Is(err, oms.ErrModelMismatch), errors.Is(err, verify.ErrVerification))
+
+	_, err = m.Ignores([]string{"../elsewhere"}, sigPath)
+	fmt.Println(errors.Is(err, oms.ErrNotInModel))
+	// Output:
+	// model.sig 2 files signed
+	// verified, signed by key release
+	// <nil>
+	// true true
+	// true
+}
