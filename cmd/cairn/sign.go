@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"cairn.dev/cairn/attest"
+	"cairn.dev/cairn/registry/client"
 )
 
 type signOptions struct {
@@ -80,28 +81,16 @@ func runSign(cmd *cobra.Command, o signOptions, refStr string) error {
 	if err != nil {
 		return err
 	}
-	repo, _, err := o.repository(refStr)
+	repo, err := o.open(refStr)
 	if err != nil {
 		return err
 	}
-	if repo.Reference.Reference == "" {
-		return fmt.Errorf("%s: name a tag or digest to sign", refStr)
-	}
-	desc, err := repo.Resolve(ctx, repo.Reference.Reference)
-	if err != nil {
-		return fmt.Errorf("resolve %s: %w", refStr, err)
-	}
-	name := repo.Reference.Registry + "/" + repo.Reference.Repository
-	bundle, err := attest.Sign(ctx, kp, desc, name, sign.BundleOptions{})
+	res, err := client.Sign(ctx, repo, kp, sign.BundleOptions{})
 	if err != nil {
 		return err
 	}
-	sig, err := attest.Attach(ctx, repo, desc, attest.PredicateCosignSign, bundle)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(cmd.ErrOrStderr(), "signed %s@%s\n", name, desc.Digest)
-	fmt.Fprintln(cmd.OutOrStdout(), sig.Digest)
+	fmt.Fprintf(cmd.ErrOrStderr(), "signed %s/%s@%s\n", repo.Repo.Reference.Registry, repo.Repo.Reference.Repository, res.Subject.Digest)
+	fmt.Fprintln(cmd.OutOrStdout(), res.Referrer.Digest)
 	return nil
 }
 

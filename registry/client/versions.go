@@ -58,7 +58,7 @@ type Version struct {
 	// Referrers counts the manifests that refer to this one, by artifact
 	// type.
 	Referrers map[string]int `json:"referrers,omitempty"`
-	// Signed says a signature refers to it (see Signed).
+	// Signed says a signature refers to it (see HasSignature).
 	Signed bool `json:"signed"`
 }
 
@@ -128,10 +128,10 @@ func isSignatureType(artifactType string) bool {
 		strings.HasPrefix(artifactType, "application/vnd.dev.sigstore.bundle")
 }
 
-// Signed reports whether referrer counts by artifact type include a
+// HasSignature reports whether referrer counts by artifact type include a
 // signature (a Sigstore bundle, a cosign or a Notary Project signature).
 // It says a signature is attached, not that anyone trusted made it.
-func Signed(referrers map[string]int) bool {
+func HasSignature(referrers map[string]int) bool {
 	for at, n := range referrers {
 		if n > 0 && isSignatureType(at) {
 			return true
@@ -161,7 +161,7 @@ func extensionVersions(ctx context.Context, r *Repository) (versions []Version, 
 		}
 		lv := Version{
 			Digest: v.Digest, Tags: v.Tags, MediaType: v.MediaType, ArtifactType: v.ArtifactType, Size: v.Size,
-			PushedBy: v.PushedBy, Subject: v.Subject, Referrers: v.Referrers, Signed: Signed(v.Referrers),
+			PushedBy: v.PushedBy, Subject: v.Subject, Referrers: v.Referrers, Signed: HasSignature(v.Referrers),
 		}
 		if lv.Tags == nil {
 			lv.Tags = []string{}
@@ -248,7 +248,7 @@ func versionsFromTags(ctx context.Context, repo *remote.Repository, limit int) (
 			mu.Lock()
 			defer mu.Unlock()
 			v := byDigest[dg]
-			v.Size, v.ArtifactType, v.Subject, v.Referrers, v.Signed = size, artifactType, subject, refs, Signed(refs)
+			v.Size, v.ArtifactType, v.Subject, v.Referrers, v.Signed = size, artifactType, subject, refs, HasSignature(refs)
 			return nil
 		})
 	}
