@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -66,4 +67,42 @@ func ExampleSignModel() {
 	// <nil>
 	// true true
 	// true
+}
+
+// WriteKeyPair writes a key pair as `cairn keygen` and cosign do; the
+// private key, encrypted with the password, loads back with it.
+func ExampleWriteKeyPair() {
+	dir, _ := os.MkdirTemp("", "cairn-example-")
+	defer os.RemoveAll(dir)
+	prefix := filepath.Join(dir, "release")
+
+	key, _ := attest.GenerateKey()
+	fmt.Println(attest.CheckKeyPairFree(prefix))
+	if err := attest.WriteKeyPair(prefix, key, []byte("correct horse"), false); err != nil {
+		fmt.Println(err)
+		return
+	}
+	keyPath, pubPath := attest.KeyPairPaths(prefix)
+	for _, p := range []string{keyPath, pubPath} {
+		fi, _ := os.Stat(p)
+		fmt.Println(filepath.Base(p), fi.Mode())
+	}
+
+	b, _ := attest.ReadKeyFile(keyPath)
+	_, err := attest.LoadPrivateKey(b, nil)
+	fmt.Println(errors.Is(err, attest.ErrPasswordRequired))
+	loaded, err := attest.LoadPrivateKey(b, []byte("correct horse"))
+	fmt.Println(err, key.PublicKey.Equal(loaded.Public()))
+
+	// An existing pair is not overwritten unless asked to.
+	err = attest.WriteKeyPair(prefix, key, nil, false)
+	var ee *attest.ExistsError
+	fmt.Println(errors.As(err, &ee), filepath.Base(ee.Path), errors.Is(err, fs.ErrExist))
+	// Output:
+	// <nil>
+	// release.key -rw-------
+	// release.pub -rw-r--r--
+	// true
+	// <nil> true
+	// true release.key true
 }

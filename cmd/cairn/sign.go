@@ -137,20 +137,5 @@ func loadSigningKey(path string, in io.Reader, errOut io.Writer) (crypto.Signer,
 	return key, nil
 }
 
-// readKeyFile reads a key file, refusing one larger than attest.MaxKeySize
-// before reading it all.
-func readKeyFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, attest.MaxKeySize+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(b) > attest.MaxKeySize {
-		return nil, fmt.Errorf("%s: larger than %d bytes: not a key file", path, attest.MaxKeySize)
-	}
-	return b, nil
-}
+// readKeyFile reads a key file (attest.ReadKeyFile).
+func readKeyFile(path string) ([]byte, error) { return attest.ReadKeyFile(path) }
