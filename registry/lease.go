@@ -69,6 +69,25 @@ func HoldLease(ctx context.Context, leases storage.Leases, name, holder string, 
 	return err
 }
 
+// CollectOnce collects garbage once, as `cairn gc` does: when the
+// registry's metadata store is shared by several nodes (it implements
+// storage.Leases) it first takes GCLease for holder, and gives it up
+// after, so that it never runs beside a node's collector
+// (storage.ErrLeaseHeld, wrapped, when a node holds it).
+func (r *Registry) CollectOnce(ctx context.Context, holder string, opts GCOptions) (GCReport, error) {
+	leases, ok := r.meta.(storage.Leases)
+	if !ok {
+		return r.GC(ctx, opts)
+	}
+	var rep GCReport
+	err := HoldLease(ctx, leases, GCLease, LeaseHolder(holder), true, func(ctx context.Context) error {
+		var err error
+		rep, err = r.GC(ctx, opts)
+		return err
+	})
+	return rep, err
+}
+
 // CollectShared runs the online garbage collector every interval, until
 // ctx ends, on the one node of those sharing leases (their metadata store)
 // that holds GCLease: each node tries to take it every few seconds, the

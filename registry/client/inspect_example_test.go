@@ -157,3 +157,19 @@ func ExampleQuarantine() {
 	// true <nil>
 	// after release: <nil>
 }
+
+// DefaultCacheDir is where cairn's commands keep the blob cache unless
+// told otherwise: $CAIRN_CACHE, or "cairn" in the user's cache directory.
+func ExampleDefaultCacheDir() {
+	old, had := os.LookupEnv(client.CacheEnv)
+	os.Setenv(client.CacheEnv, "/var/cache/cairn-ci")
+	dir, err := client.DefaultCacheDir()
+	fmt.Println(dir, err)
+	if had {
+		os.Setenv(client.CacheEnv, old)
+	} else {
+		os.Unsetenv(client.CacheEnv)
+	}
+	// Output:
+	// /var/cache/cairn-ci <nil>
+}
