@@ -31,14 +31,17 @@ func pushExample(ctx context.Context, ref string, files map[string]string) (*cli
 }
 
 // Versions lists a repository's versions, newest first, as `cairn ls`
-// does.
+// does; Tag points another tag at a version, as `cairn tag` does.
 func ExampleVersions() {
 	ctx := context.Background()
 	host, stop := exampleRegistry()
 	defer stop()
 	pushExample(ctx, host+"/models/tiny:v1", map[string]string{"config.json": `{"v":1}`})
-	_, v2 := pushExample(ctx, host+"/models/tiny:v2", map[string]string{"config.json": `{"v":2}`})
-	pushExample(ctx, host+"/models/tiny:latest", map[string]string{"config.json": `{"v":2}`})
+	r2, v2 := pushExample(ctx, host+"/models/tiny:v2", map[string]string{"config.json": `{"v":2}`})
+	if _, err := client.Tag(ctx, r2, "latest"); err != nil {
+		fmt.Println(err)
+		return
+	}
 
 	repo, _ := client.Open(host+"/models/tiny", client.Options{})
 	list, err := client.Versions(ctx, repo, client.VersionsOptions{})
