@@ -106,3 +106,29 @@ func ExampleWriteKeyPair() {
 	// <nil> true
 	// true release.key true
 }
+
+// LoadPublicKeyFile and LoadTrustedRoot read what `cairn verify --key` and
+// `--trusted-root` name into a verify.Trust.
+func ExampleLoadTrustedRoot() {
+	dir, _ := os.MkdirTemp("", "cairn-example-")
+	defer os.RemoveAll(dir)
+	key, _ := attest.GenerateKey()
+	attest.WriteKeyPair(filepath.Join(dir, "ci"), key, nil, false)
+	_, pubPath := attest.KeyPairPaths(filepath.Join(dir, "ci"))
+
+	k, err := attest.LoadPublicKeyFile(pubPath)
+	fmt.Println(filepath.Base(k.Name), err, key.PublicKey.Equal(k.Public))
+	tr, err := attest.LoadTrustedRoot("../testdata/policy/trusted_root.json")
+	fmt.Println(err, len(tr.FulcioCertificateAuthorities()) > 0)
+	trust := verify.Trust{Keys: []verify.Key{k}, Root: tr,
+		Identities: []verify.Identity{{Subject: "trainer@example.com", Issuer: "https://accounts.example.com"}}}
+	fmt.Println(len(trust.Keys), len(trust.Identities))
+
+	_, err = attest.LoadTrustedRoot(pubPath)
+	fmt.Println(err != nil)
+	// Output:
+	// ci.pub <nil> true
+	// <nil> true
+	// 1 1
+	// true
+}

@@ -112,7 +112,7 @@ func signingKeypair(cmd *cobra.Command, path string) (*attest.Keypair, error) {
 // set; otherwise the key is tried without one and, only if it is encrypted,
 // the password is asked for once on the terminal.
 func loadSigningKey(path string, in io.Reader, errOut io.Writer) (crypto.Signer, error) {
-	pemBytes, err := readKeyFile(path)
+	pemBytes, err := attest.ReadKeyFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -136,6 +136,3 @@ func loadSigningKey(path string, in io.Reader, errOut io.Writer) (crypto.Signer,
 	}
 	return key, nil
 }
-
-// readKeyFile reads a key file (attest.ReadKeyFile).
-func readKeyFile(path string) ([]byte, error) { return attest.ReadKeyFile(path) }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 
-	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/spf13/cobra"
 
 	"cairn.dev/cairn/attest"
@@ -160,9 +159,6 @@ func runVerify(cmd *cobra.Command, o verifyOptions, refStr string) error {
 // errNoSigners is the usage error of verify and run without any signer.
 var errNoSigners = errors.New("nothing to verify against: give --policy FILE, --key PUB, or --certificate-identity and --certificate-oidc-issuer with --trusted-root")
 
-// maxTrustedRootSize bounds a trusted_root.json (public-good's is ~10 KiB).
-const maxTrustedRootSize = 4 << 20
-
 // trustOptions are the flags that say whose signatures are trusted.
 type trustOptions struct {
 	keys []string // --key: trusted public keys
@@ -196,15 +192,11 @@ func (o trustOptions) given() bool {
 func (o trustOptions) trust() (verify.Trust, error) {
 	var t verify.Trust
 	for _, p := range o.keys {
-		b, err := readKeyFile(p)
+		k, err := attest.LoadPublicKeyFile(p)
 		if err != nil {
 			return t, err
 		}
-		pub, err := attest.LoadPublicKey(b)
-		if err != nil {
-			return t, fmt.Errorf("%s: %w", p, err)
-		}
-		t.Keys = append(t.Keys, verify.Key{Name: p, Public: pub})
+		t.Keys = append(t.Keys, k)
 	}
 	id := verify.Identity{Issuer: o.certOIDCIssuer, IssuerRegexp: o.certOIDCIssuerRegexp, Subject: o.certIdentity, SubjectRegexp: o.certIdentityRegexp}
 	hasSubject, hasIssuer := id.Subject != "" || id.SubjectRegexp != "", id.Issuer != "" || id.IssuerRegexp != ""
@@ -220,13 +212,9 @@ func (o trustOptions) trust() (verify.Trust, error) {
 	case !hasSubject && o.trustedRoot != "":
 		return t, errors.New("--trusted-root is for keyless signatures: also give --certificate-identity and --certificate-oidc-issuer")
 	case hasSubject:
-		data, err := readBounded(o.trustedRoot, maxTrustedRootSize)
+		tr, err := attest.LoadTrustedRoot(o.trustedRoot)
 		if err != nil {
 			return t, err
-		}
-		tr, err := root.NewTrustedRootFromJSON(data)
-		if err != nil {
-			return t, fmt.Errorf("%s: not a Sigstore trusted root: %w", o.trustedRoot, err)
 		}
 		t.Identities = []verify.Identity{id}
 		t.Root = tr
