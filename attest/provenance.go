@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	provv1 "github.com/in-toto/attestation/go/predicates/provenance/v1"
@@ -20,6 +21,30 @@ import (
 
 // PredicateSLSAProvenance is the predicate type of SLSA provenance v1.
 const PredicateSLSAProvenance = verify.PredicateSLSAProvenance
+
+// PredicateAliases are the short names cosign gives predicate types
+// (cosign attest --type).
+var PredicateAliases = map[string]string{
+	"slsaprovenance1": PredicateSLSAProvenance,
+	"slsaprovenance":  lineage.PredicateSLSAProvenanceV02,
+	"spdxjson":        "https://spdx.dev/Document",
+	"cyclonedx":       "https://cyclonedx.org/bom",
+	"vuln":            "https://cosign.sigstore.dev/attestation/vuln/v1",
+	"custom":          "https://cosign.sigstore.dev/attestation/v1",
+}
+
+// PredicateType returns the predicate type a name stands for: one of
+// PredicateAliases, or a URI as it is; anything else is an error.
+func PredicateType(name string) (string, error) {
+	t := name
+	if full, ok := PredicateAliases[name]; ok {
+		t = full
+	}
+	if !strings.Contains(t, ":") {
+		return "", fmt.Errorf("%q: not a URI nor a known short name", name)
+	}
+	return t, nil
+}
 
 // DefaultBuildType is the buildType Provenance writes when none is given.
 const DefaultBuildType = "https://cairn.dev/build/model/v1"

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"cairn.dev/cairn/attest"
+	"cairn.dev/cairn/registry/client"
 	"cairn.dev/cairn/verify/lineage"
 )
 
@@ -24,16 +25,6 @@ type attestOptions struct {
 	buildType    string
 	dependencies []string
 	params       []string
-}
-
-// predicateAliases are the short names cosign gives predicate types.
-var predicateAliases = map[string]string{
-	"slsaprovenance1": attest.PredicateSLSAProvenance,
-	"slsaprovenance":  lineage.PredicateSLSAProvenanceV02,
-	"spdxjson":        "https://spdx.dev/Document",
-	"cyclonedx":       "https://cyclonedx.org/bom",
-	"vuln":            "https://cosign.sigstore.dev/attestation/vuln/v1",
-	"custom":          "https://cosign.sigstore.dev/attestation/v1",
 }
 
 func newAttestCmd() *cobra.Command {
@@ -96,23 +87,20 @@ func runAttest(cmd *cobra.Command, o attestOptions, refStr string) error {
 	}
 	predicateType := attest.PredicateSLSAProvenance
 	if o.predicateType != "" {
-		predicateType = o.predicateType
-		if full, ok := predicateAliases[o.predicateType]; ok {
-			predicateType = full
-		}
-		if !strings.Contains(predicateType, ":") {
-			return fmt.Errorf("--type %q: not a URI nor a known short name", o.predicateType)
+		var err error
+		if predicateType, err = attest.PredicateType(o.predicateType); err != nil {
+			return fmt.Errorf("--type %w", err)
 		}
 	}
 	if generated && predicateType != attest.PredicateSLSAProvenance {
 		return fmt.Errorf("the provenance flags write %s, not %s", attest.PredicateSLSAProvenance, predicateType)
 	}
 
-	repo, _, err := o.repository(refStr)
+	repo, err := o.open(refStr)
 	if err != nil {
 		return err
 	}
-	if repo.Reference.Reference == "" {
+	if repo.Repo.Reference.Reference == "" {
 		return fmt.Errorf("%s: name a tag or digest to attest", refStr)
 	}
 	var predicate *structpb.Struct
@@ -152,40 +140,24 @@ func runAttest(cmd *cobra.Command, o attestOptions, refStr string) error {
 	if err != nil {
 		return err
 	}
-	desc, err := repo.Resolve(ctx, repo.Reference.Reference)
-	if err != nil {
-		return fmt.Errorf("resolve %s: %w", refStr, err)
-	}
-	name := repo.Reference.Registry + "/" + repo.Reference.Repository
-	bundle, err := attest.Attest(ctx, kp, desc, name, predicateType, predicate, sign.BundleOptions{})
+	res, err := client.Attest(ctx, repo, kp, predicateType, predicate, sign.BundleOptions{})
 	if err != nil {
 		return err
 	}
-	att, err := attest.Attach(ctx, repo, desc, predicateType, bundle)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(cmd.ErrOrStderr(), "attested %s@%s (%s)\n", name, desc.Digest, predicateType)
-	fmt.Fprintln(cmd.OutOrStdout(), att.Digest)
+	fmt.Fprintf(cmd.ErrOrStderr(), "attested %s/%s@%s (%s)\n", repo.Repo.Reference.Registry, repo.Repo.Reference.Repository, res.Subject.Digest, predicateType)
+	fmt.Fprintln(cmd.OutOrStdout(), res.Referrer.Digest)
 	return nil
 }
 
 // resolveDependency turns [ROLE=]REF into a dependency pinned by digest.
 func resolveDependency(cmd *cobra.Command, ro *remoteOptions, arg string) (lineage.Dependency, error) {
-	role, ref := "", arg
-	if i := strings.IndexByte(arg, '='); i >= 0 && !strings.ContainsAny(arg[:i], "/:@") {
-		role, ref = arg[:i], arg[i+1:]
+	role, ref := client.ParseDependency(arg)
+	repo, err := ro.open(ref)
+	if err == nil {
+		var dep lineage.Dependency
+		if dep, err = client.Dependency(cmd.Context(), repo, role); err == nil {
+			return dep, nil
+		}
 	}
-	repo, _, err := ro.repository(ref)
-	if err != nil {
-		return lineage.Dependency{}, fmt.Errorf("--dependency %s: %w", arg, err)
-	}
-	if repo.Reference.Reference == "" {
-		return lineage.Dependency{}, fmt.Errorf("--dependency %s: name a tag or digest", arg)
-	}
-	desc, err := repo.Resolve(cmd.Context(), repo.Reference.Reference)
-	if err != nil {
-		return lineage.Dependency{}, fmt.Errorf("--dependency %s: resolve: %w", arg, err)
-	}
-	return lineage.Dependency{Name: repo.Reference.Registry + "/" + repo.Reference.Repository, Digest: desc.Digest, Role: role}, nil
+	return lineage.Dependency{}, fmt.Errorf("--dependency %s: %w", arg, err)
 }

@@ -12,6 +12,7 @@ import (
 
 	"cairn.dev/cairn/attest"
 	"cairn.dev/cairn/registry"
+	"cairn.dev/cairn/registry/client"
 	"cairn.dev/cairn/registry/registrytest"
 	"cairn.dev/cairn/verify/verifytest"
 )
@@ -27,9 +28,9 @@ func lastLineDigest(t *testing.T, out string) digest.Digest {
 	return d
 }
 
-func inspectJSON(t *testing.T, args ...string) inspectResult {
+func inspectJSON(t *testing.T, args ...string) client.Inspection {
 	t.Helper()
-	var res inspectResult
+	var res client.Inspection
 	out := mustRun(t, append([]string{"inspect", "--json"}, args...)...)
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("inspect --json: %v\n%s", err, out)
@@ -59,7 +60,7 @@ func TestCLI_Lineage(t *testing.T) {
 		"--builder-id", "https://ci.example/finetune",
 		"--dependency", "base-model="+h+"/models/base:v1", "--dependency", "dataset="+h+"/datasets/chat@"+data.String()))
 
-	edge := func(es []lineageEdge, ref string) *lineageEdge {
+	edge := func(es []client.LineageEdge, ref string) *client.LineageEdge {
 		for i := range es {
 			if es[i].Reference == ref {
 				return &es[i]

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -54,18 +53,9 @@ to start while a node holds it.`,
 				grace = time.Nanosecond // "0s" means no grace at all
 			}
 			protectRecent(blobs, grace)
-			var rep registry.GCReport
-			collect := func(ctx context.Context) error {
-				rep, err = reg.GC(ctx, registry.GCOptions{Grace: grace, DryRun: dryRun})
-				return err
-			}
-			if leases, ok := db.(storage.Leases); ok {
-				err = holdLease(cmd.Context(), leases, gcLease, leaseHolder("cairn gc"), true, collect)
-				if errors.Is(err, storage.ErrLeaseHeld) {
-					return fmt.Errorf("%w; the node holding it collects garbage itself every --gc-interval", err)
-				}
-			} else {
-				err = collect(cmd.Context())
+			rep, err := reg.CollectOnce(cmd.Context(), "cairn gc", registry.GCOptions{Grace: grace, DryRun: dryRun})
+			if errors.Is(err, storage.ErrLeaseHeld) {
+				return fmt.Errorf("%w; the node holding it collects garbage itself every --gc-interval", err)
 			}
 			if err != nil {
 				return err

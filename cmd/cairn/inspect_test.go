@@ -20,6 +20,7 @@ import (
 
 	"cairn.dev/cairn/attest"
 	"cairn.dev/cairn/registry"
+	"cairn.dev/cairn/registry/client"
 	"cairn.dev/cairn/registry/registrytest"
 	"cairn.dev/cairn/verify/model"
 )
@@ -199,7 +200,7 @@ func TestCLI_Ls(t *testing.T) {
 		t.Errorf("ls --all: referrers not newest first: %q", rows)
 	}
 
-	var res lsResult
+	var res client.VersionList
 	if err := json.Unmarshal([]byte(mustRun(t, "ls", mv.repo, "--json")), &res); err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +257,7 @@ func TestCLI_LsFallback(t *testing.T) {
 		t.Errorf("v1 row = %q", got)
 	}
 
-	var res lsResult
+	var res client.VersionList
 	if err := json.Unmarshal([]byte(mustRun(t, "ls", repo, "--json")), &res); err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +265,7 @@ func TestCLI_LsFallback(t *testing.T) {
 		t.Fatalf("ls --json (fallback): %+v", res)
 	}
 	// The same sizes and referrers as the extension reports.
-	var ext lsResult
+	var ext client.VersionList
 	json.Unmarshal([]byte(mustRun(t, "ls", mv.repo, "--json")), &ext)
 	for i, v := range res.Versions {
 		e := ext.Versions[i]
@@ -274,15 +275,22 @@ func TestCLI_LsFallback(t *testing.T) {
 	}
 
 	// The tag limit truncates and says so.
-	r, _, err := (&remoteOptions{}).repository(repo)
+	r, err := (&remoteOptions{}).open(repo)
 	if err != nil {
 		t.Fatal(err)
 	}
-	vs, truncated, err := versionsFromTags(t.Context(), r, 2)
+	versionsFromTags := func(limit int) ([]client.Version, bool, error) {
+		l, err := client.Versions(t.Context(), r, client.VersionsOptions{MaxTags: limit})
+		if err != nil {
+			return nil, false, err
+		}
+		return l.Versions, l.Truncated, nil
+	}
+	vs, truncated, err := versionsFromTags(2)
 	if err != nil || !truncated || len(vs) != 2 || !slices.Equal(vs[0].Tags, []string{"latest"}) || !slices.Equal(vs[1].Tags, []string{"v1"}) {
 		t.Errorf("versionsFromTags(limit 2) = %+v, %v, %v; want latest and v1, truncated", vs, truncated, err)
 	}
-	if _, truncated, err := versionsFromTags(t.Context(), r, 3); err != nil || truncated {
+	if _, truncated, err := versionsFromTags(3); err != nil || truncated {
 		t.Errorf("versionsFromTags(limit 3) of 3 tags: truncated %v, %v", truncated, err)
 	}
 }
@@ -291,7 +299,7 @@ func TestCLI_Inspect(t *testing.T) {
 	mv := newModelVersions(t)
 	ref := mv.repo + ":v2"
 
-	var res inspectResult
+	var res client.Inspection
 	if err := json.Unmarshal([]byte(mustRun(t, "inspect", ref, "--json")), &res); err != nil {
 		t.Fatal(err)
 	}
@@ -364,11 +372,11 @@ func TestCLI_Diff(t *testing.T) {
 	mv := newModelVersions(t)
 	v1, v2 := mv.repo+":v1", mv.repo+":v2"
 
-	var res diffResult
+	var res client.Difference
 	if err := json.Unmarshal([]byte(mustRun(t, "diff", v1, v2, "--json")), &res); err != nil {
 		t.Fatal(err)
 	}
-	paths := func(fs []diffFile) []string {
+	paths := func(fs []client.DiffFile) []string {
 		var out []string
 		for _, f := range fs {
 			out = append(out, f.Path)
@@ -397,7 +405,7 @@ func TestCLI_Diff(t *testing.T) {
 	}
 
 	// The reverse swaps added and removed.
-	var rev diffResult
+	var rev client.Difference
 	json.Unmarshal([]byte(mustRun(t, "diff", v2, v1, "--json")), &rev)
 	if !slices.Equal(paths(rev.Added), []string{"old.bin"}) || !slices.Equal(paths(rev.Removed), []string{"nested/extra/train.py"}) || len(rev.Changed) != 1 {
 		t.Errorf("reverse diff = %+v", rev)

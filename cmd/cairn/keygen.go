@@ -55,14 +55,10 @@ Existing files are never overwritten unless --force is given.`,
 }
 
 func runKeygen(cmd *cobra.Command, o keygenOptions) error {
-	keyPath, pubPath := o.out+".key", o.out+".pub"
+	keyPath, pubPath := attest.KeyPairPaths(o.out)
 	if !o.force {
-		for _, p := range []string{keyPath, pubPath} {
-			if _, err := os.Lstat(p); err == nil {
-				return fmt.Errorf("%s already exists: use --force to overwrite it", p)
-			} else if !errors.Is(err, fs.ErrNotExist) {
-				return err
-			}
+		if err := attest.CheckKeyPairFree(o.out); err != nil {
+			return existsErr(err)
 		}
 	}
 	password, err := keyPassword(cmd.InOrStdin(), cmd.ErrOrStderr())
@@ -73,26 +69,22 @@ func runKeygen(cmd *cobra.Command, o keygenOptions) error {
 	if err != nil {
 		return fmt.Errorf("generate key: %w", err)
 	}
-	priv, err := attest.MarshalPrivateKey(key, password)
-	if err != nil {
-		return err
-	}
-	pub, err := attest.MarshalPublicKey(key.Public())
-	if err != nil {
-		return err
-	}
 	if len(password) == 0 {
 		fmt.Fprintf(cmd.ErrOrStderr(), "warning: empty password: %s is written unencrypted; anyone who can read it can sign as you\n", keyPath)
 	}
-	if err := writeKeyFile(keyPath, priv, 0o600, o.force); err != nil {
-		return err
-	}
-	if err := writeKeyFile(pubPath, pub, 0o644, o.force); err != nil {
-		os.Remove(keyPath) // don't leave half a pair behind
-		return err
+	if err := attest.WriteKeyPair(o.out, key, password, o.force); err != nil {
+		return existsErr(err)
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "Private key written to %s\nPublic key written to %s\n", keyPath, pubPath)
 	return nil
+}
+
+// existsErr says how to overwrite an existing key file.
+func existsErr(err error) error {
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("%w: use --force to overwrite it", err)
+	}
+	return err
 }
 
 // keyPassword returns the password for a new key: $CAIRN_PASSWORD if set,
@@ -123,38 +115,4 @@ func keyPassword(in io.Reader, errOut io.Writer) ([]byte, error) {
 		return nil, errors.New("passwords do not match")
 	}
 	return p1, nil
-}
-
-// writeKeyFile writes data to a new file at path with exactly mode perm
-// (whatever the umask). With force an existing file is replaced; without,
-// an existing file is an error (O_EXCL, so a file created meanwhile is not
-// clobbered either).
-func writeKeyFile(path string, data []byte, perm os.FileMode, force bool) error {
-	if force {
-		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-	if errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("%s already exists: use --force to overwrite it", path)
-	}
-	if err != nil {
-		return err
-	}
-	err = f.Chmod(perm)
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }

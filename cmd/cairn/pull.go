@@ -1,23 +1,14 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
-	"oras.land/oras-go/v2/registry/remote"
 
 	"cairn.dev/cairn/registry/client"
 	"cairn.dev/cairn/verify/model"
-)
-
-// Limits on what a registry sends (registry/client defines them).
-const (
-	maxManifestBytes = client.MaxManifestSize
-	maxConfigBytes   = client.MaxConfigSize
 )
 
 type pullOptions struct {
@@ -122,17 +113,4 @@ func runPull(cmd *cobra.Command, o pullOptions, refStr, dir string) error {
 	fmt.Fprintf(cmd.ErrOrStderr(), "pulled %s: %d files (%d layers fetched, %d from the cache), every digest checked\n", refStr, res.Files, res.Fetched, res.Cached)
 	fmt.Fprintln(cmd.OutOrStdout(), d)
 	return nil
-}
-
-// fetchManifest resolves ref and fetches the manifest by digest, verified
-// against it; the registry's refusal is a refusal (exit 1).
-func fetchManifest(ctx context.Context, repo *remote.Repository, refStr string) (ocispec.Descriptor, []byte, error) {
-	desc, b, err := (&client.Repository{Repo: repo}).FetchManifest(ctx)
-	return desc, b, agentErr(err)
-}
-
-// fetchBlob reads small content (a blob, or a manifest: oras-go routes by
-// media type), verified against its descriptor.
-func fetchBlob(ctx context.Context, repo *remote.Repository, desc ocispec.Descriptor, limit int64) ([]byte, error) {
-	return (&client.Repository{Repo: repo}).FetchSmall(ctx, desc, limit)
 }

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"cairn.dev/cairn/attest"
+	"cairn.dev/cairn/registry/client"
 )
 
 type signOptions struct {
@@ -80,28 +81,16 @@ func runSign(cmd *cobra.Command, o signOptions, refStr string) error {
 	if err != nil {
 		return err
 	}
-	repo, _, err := o.repository(refStr)
+	repo, err := o.open(refStr)
 	if err != nil {
 		return err
 	}
-	if repo.Reference.Reference == "" {
-		return fmt.Errorf("%s: name a tag or digest to sign", refStr)
-	}
-	desc, err := repo.Resolve(ctx, repo.Reference.Reference)
-	if err != nil {
-		return fmt.Errorf("resolve %s: %w", refStr, err)
-	}
-	name := repo.Reference.Registry + "/" + repo.Reference.Repository
-	bundle, err := attest.Sign(ctx, kp, desc, name, sign.BundleOptions{})
+	res, err := client.Sign(ctx, repo, kp, sign.BundleOptions{})
 	if err != nil {
 		return err
 	}
-	sig, err := attest.Attach(ctx, repo, desc, attest.PredicateCosignSign, bundle)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(cmd.ErrOrStderr(), "signed %s@%s\n", name, desc.Digest)
-	fmt.Fprintln(cmd.OutOrStdout(), sig.Digest)
+	fmt.Fprintf(cmd.ErrOrStderr(), "signed %s/%s@%s\n", repo.Repo.Reference.Registry, repo.Repo.Reference.Repository, res.Subject.Digest)
+	fmt.Fprintln(cmd.OutOrStdout(), res.Referrer.Digest)
 	return nil
 }
 
@@ -123,7 +112,7 @@ func signingKeypair(cmd *cobra.Command, path string) (*attest.Keypair, error) {
 // set; otherwise the key is tried without one and, only if it is encrypted,
 // the password is asked for once on the terminal.
 func loadSigningKey(path string, in io.Reader, errOut io.Writer) (crypto.Signer, error) {
-	pemBytes, err := readKeyFile(path)
+	pemBytes, err := attest.ReadKeyFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -146,22 +135,4 @@ func loadSigningKey(path string, in io.Reader, errOut io.Writer) (crypto.Signer,
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return key, nil
-}
-
-// readKeyFile reads a key file, refusing one larger than attest.MaxKeySize
-// before reading it all.
-func readKeyFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, attest.MaxKeySize+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(b) > attest.MaxKeySize {
-		return nil, fmt.Errorf("%s: larger than %d bytes: not a key file", path, attest.MaxKeySize)
-	}
-	return b, nil
 }

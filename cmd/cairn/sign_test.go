@@ -17,6 +17,7 @@ import (
 
 	"cairn.dev/cairn/attest"
 	"cairn.dev/cairn/registry"
+	"cairn.dev/cairn/registry/client"
 	"cairn.dev/cairn/registry/registrytest"
 )
 
@@ -95,7 +96,7 @@ func TestCLI_SignVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mb, err := fetchBlob(t.Context(), repo, sigDesc, maxManifestBytes)
+	mb, err := (&client.Repository{Repo: repo}).FetchSmall(t.Context(), sigDesc, client.MaxManifestSize)
 	if err != nil {
 		t.Fatal(err)
 	}

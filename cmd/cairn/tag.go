@@ -4,7 +4,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
-	"oras.land/oras-go/v2"
+
+	"cairn.dev/cairn/registry/client"
 )
 
 func newTagCmd() *cobra.Command {
@@ -18,23 +19,16 @@ registry records the move in the tag's history (see cairn history).`,
   cairn tag 127.0.0.1:5000/models/llama@sha256:4f1c... v1.1`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			repo, _, err := ro.repository(args[0])
+			repo, err := ro.open(args[0])
 			if err != nil {
 				return err
 			}
-			src := repo.Reference.Reference
-			if src == "" {
-				return fmt.Errorf("%s: name a tag or digest to tag", args[0])
+			desc, err := client.Tag(cmd.Context(), repo, args[1])
+			if err != nil {
+				return err
 			}
-			dst := repo.Reference
+			dst := repo.Repo.Reference
 			dst.Reference = args[1]
-			if err := dst.ValidateReferenceAsTag(); err != nil {
-				return fmt.Errorf("new tag %q: %w", args[1], err)
-			}
-			desc, err := oras.Tag(cmd.Context(), repo, src, args[1])
-			if err != nil {
-				return err
-			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s\n", desc.Digest)
 			fmt.Fprintf(cmd.ErrOrStderr(), "tagged %s as %s\n", args[0], dst)
 			return nil

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -34,14 +33,10 @@ func (o *transferOptions) addFlags(cmd *cobra.Command) {
 func (o *transferOptions) openCache() (*client.Cache, error) {
 	dir := o.cacheDir
 	if dir == "" {
-		dir = os.Getenv("CAIRN_CACHE")
-	}
-	if dir == "" {
-		base, err := os.UserCacheDir()
-		if err != nil {
-			return nil, fmt.Errorf("no cache directory: set --cache or CAIRN_CACHE: %w", err)
+		var err error
+		if dir, err = client.DefaultCacheDir(); err != nil {
+			return nil, fmt.Errorf("--cache: %w", err)
 		}
-		dir = filepath.Join(base, "cairn")
 	}
 	return client.OpenCache(dir)
 }

@@ -29,6 +29,23 @@ func OpenCache(dir string) (*Cache, error) {
 	return &Cache{root: dir}, nil
 }
 
+// CacheEnv names the environment variable that chooses the cache
+// directory shared by cairn's commands.
+const CacheEnv = "CAIRN_CACHE"
+
+// DefaultCacheDir is the cache directory when none is given: $CAIRN_CACHE,
+// or "cairn" in the user's cache directory (os.UserCacheDir).
+func DefaultCacheDir() (string, error) {
+	if dir := os.Getenv(CacheEnv); dir != "" {
+		return dir, nil
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("no cache directory: set %s: %w", CacheEnv, err)
+	}
+	return filepath.Join(base, "cairn"), nil
+}
+
 // Root returns the cache directory.
 func (c *Cache) Root() string { return c.root }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/opencontainers/go-digest"
+
+	"cairn.dev/cairn/verify"
 )
 
 // ErrDigestMismatch means downloaded bytes did not hash to their descriptor.
@@ -39,3 +41,18 @@ type StatusError struct {
 func (e *StatusError) Error() string {
 	return fmt.Sprintf("%s %s: %d %s", e.Method, e.URL, e.Status, e.Body)
 }
+
+// ModelError is a manifest or config that a registry served but that is
+// not a model cairn can read (not an OCI image manifest, an unsafe path, a
+// malformed ModelPack config...). It is a refusal: errors.Is(err,
+// verify.ErrVerification) holds.
+type ModelError struct {
+	// Ref is the reference that named it.
+	Ref string
+	Err error
+}
+
+func (e *ModelError) Error() string { return e.Ref + ": " + e.Err.Error() }
+
+// Unwrap returns verify.ErrVerification and the cause.
+func (e *ModelError) Unwrap() []error { return []error{verify.ErrVerification, e.Err} }

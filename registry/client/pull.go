@@ -402,23 +402,12 @@ func checkDestination(ctx context.Context, dir, staging string, expected map[str
 	return nil
 }
 
-// errEnough stops a referrers listing.
-var errEnough = errors.New("enough referrers")
-
 // writeRecord writes dir/.cairn: the manifest and config as pulled, the
 // referrers with their small blobs, and pull.json.
 func writeRecord(ctx context.Context, r *Repository, dir string, rec agent.Record, t *agent.Target) error {
-	var refs []ocispec.Descriptor
-	err := r.Repo.Referrers(ctx, t.Desc, "", func(page []ocispec.Descriptor) error {
-		refs = append(refs, page...)
-		if len(refs) > agent.MaxRecordedReferrers {
-			refs = refs[:agent.MaxRecordedReferrers]
-			return errEnough
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, errEnough) {
-		return fmt.Errorf("referrers: %w", err)
+	refs, _, err := listReferrers(ctx, r.Repo, t.Desc)
+	if err != nil {
+		return err
 	}
 	blobs := map[digest.Digest][]byte{}
 	for _, d := range refs {

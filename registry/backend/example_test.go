@@ -1,0 +1,47 @@
+package backend_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+
+	"cairn.dev/cairn/registry"
+	"cairn.dev/cairn/registry/backend"
+)
+
+// Open chooses the stores, as `cairn serve --data DIR [--storage URL]
+// [--metadata URL]` does; here the embedded ones, served on loopback.
+func ExampleOpen() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "cairn-example-")
+	defer os.RemoveAll(dir)
+
+	o := backend.Options{Dir: dir + "/data"}
+	blobs, md, err := backend.Open(ctx, o)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer md.Close()
+	reg, _ := registry.New(registry.Config{Blobs: blobs, Meta: md})
+	srv := httptest.NewServer(reg)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/v2/")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	resp.Body.Close()
+	fmt.Println(resp.Status, o.Shared())
+
+	// A store URL that names no known store: the error says which option.
+	_, _, err = backend.Open(ctx, backend.Options{Dir: dir + "/other", Storage: "ftp://bucket"})
+	var be *backend.Error
+	fmt.Println(errors.As(err, &be), be.Option)
+	// Output:
+	// 200 OK false
+	// true storage
+}
