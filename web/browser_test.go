@@ -11,6 +11,8 @@ import (
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+
+	"cairn.dev/cairn/verify"
 )
 
 // chromiumPaths are where Debian's chromium and other builds live.
@@ -145,7 +147,7 @@ func TestBrowser_Pages(t *testing.T) {
 	s := setup(t, e)
 
 	text := visit(t, ctx, e.URL+"/")
-	mustContain(t, "index", text, "models/llama", "datasets/chat", "verified", "v1")
+	mustContain(t, "index", text, "models/llama", "datasets/chat", "allowed by policy", "refused by policy", "v1")
 	if n := count(t, ctx, `a[href="/r/models/llama"]`); n != 1 {
 		t.Errorf("index: %d links to the repository", n)
 	}
@@ -162,7 +164,7 @@ func TestBrowser_Pages(t *testing.T) {
 
 	text = visit(t, ctx, e.URL+"/r/models/llama@"+s.v2)
 	mustContain(t, "version", text, "weights/shard/model-00001-of-00002.safetensors", "README.md", "config.json",
-		"Signature", "verified", "release.pub", "Attestation", "https://ci.example/train", "epochs",
+		"Signature", "verified", "key "+verify.KeyID(e.Key.GetPublicKey()), "Attestation", "https://ci.example/train", "epochs",
 		"cairn pull "+e.Host+"/models/llama@"+s.v2, "datasets/chat", "safetensors")
 	if n := count(t, ctx, `svg a[href="/r/datasets/chat@`+s.data+`"]`); n != 1 {
 		t.Errorf("version page: lineage graph has %d links to the dataset", n)
