@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -192,5 +193,33 @@ func TestAttestations(t *testing.T) {
 		if _, err := verify.Attestations(subject, bundles, trust, verify.PredicateSLSAProvenance); !errors.Is(err, verify.ErrMissingAttestation) {
 			t.Errorf("%s: err = %v, want ErrMissingAttestation", name, err)
 		}
+	}
+}
+
+// TestSignature_KeylessInThePast: a keyless signature made hours ago (by
+// verifytest's past CA) verifies with its own time, which the rule's
+// maxAge then refuses, and a fresh one passes.
+func TestSignature_KeylessInThePast(t *testing.T) {
+	vs := verifytest.New(t)
+	at := time.Now().Add(-3 * time.Hour)
+	old := vs.SignStatementAt(t, identity, issuer, statement(subject.Digest, verify.PredicateCosignSign), at)
+	trust := verify.Trust{Identities: []verify.Identity{{Issuer: issuer, Subject: identity}}, Root: vs.TrustedRoot(t)}
+	s, err := verify.Signature(subject, [][]byte{old}, trust)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := s.Time.Sub(at); d < 0 || d > 2*time.Minute {
+		t.Errorf("verified time %s, want about %s", s.Time, at)
+	}
+	rule := verify.Rule{MaxAge: time.Hour}
+	if err := rule.CheckAge(s.Time, time.Now()); !errors.Is(err, verify.ErrPolicyDenied) {
+		t.Errorf("a 3h old signature under maxAge 1h: %v", err)
+	}
+	fresh, err := verify.Signature(subject, [][]byte{vs.SignStatement(t, identity, issuer, statement(subject.Digest, verify.PredicateCosignSign))}, trust)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rule.CheckAge(fresh.Time, time.Now()); err != nil {
+		t.Errorf("a fresh signature under maxAge 1h: %v", err)
 	}
 }

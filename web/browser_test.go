@@ -11,6 +11,11 @@ import (
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"cairn.dev/cairn/registry/storage"
+	"cairn.dev/cairn/verify"
 )
 
 // chromiumPaths are where Debian's chromium and other builds live.
@@ -145,7 +150,7 @@ func TestBrowser_Pages(t *testing.T) {
 	s := setup(t, e)
 
 	text := visit(t, ctx, e.URL+"/")
-	mustContain(t, "index", text, "models/llama", "datasets/chat", "verified", "v1")
+	mustContain(t, "index", text, "models/llama", "datasets/chat", "allowed by policy", "refused by policy", "v1")
 	if n := count(t, ctx, `a[href="/r/models/llama"]`); n != 1 {
 		t.Errorf("index: %d links to the repository", n)
 	}
@@ -162,7 +167,7 @@ func TestBrowser_Pages(t *testing.T) {
 
 	text = visit(t, ctx, e.URL+"/r/models/llama@"+s.v2)
 	mustContain(t, "version", text, "weights/shard/model-00001-of-00002.safetensors", "README.md", "config.json",
-		"Signature", "verified", "release.pub", "Attestation", "https://ci.example/train", "epochs",
+		"Signature", "verified", "key "+verify.KeyID(e.Key.GetPublicKey()), "Attestation", "https://ci.example/train", "epochs",
 		"cairn pull "+e.Host+"/models/llama@"+s.v2, "datasets/chat", "safetensors")
 	if n := count(t, ctx, `svg a[href="/r/datasets/chat@`+s.data+`"]`); n != 1 {
 		t.Errorf("version page: lineage graph has %d links to the dataset", n)
@@ -191,4 +196,111 @@ func TestBrowser_Pages(t *testing.T) {
 	}
 	visit(t, ctx, e.URL+"/r/models/llama@"+s.v2)
 	screenshot(t, ctx, "version-phone")
+}
+
+// textOf returns the text of the first element matching selector, or "".
+func textOf(t *testing.T, ctx context.Context, selector string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector(`+quoteJS(selector)+`) || {textContent: ""}).textContent`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestBrowser_Verdicts: under a policy, Chromium shows one verdict badge
+// per version (allowed, refused, quarantined), the signers' key ids, the
+// gate's reason and no pull command for a refused or quarantined version;
+// without a policy, "signed by KEY…, not checked"; and a bidi file name
+// escaped.
+func TestBrowser_Verdicts(t *testing.T) {
+	ctx := browser(t)
+	e := newEnv(t, envOptions{Policy: verdictPolicy})
+	keyID := verify.KeyID(e.Key.GetPublicKey())
+	other, otherID := newKey(t)
+	descs := map[string]ocispec.Descriptor{}
+	model := func(tag, body string) string {
+		d := e.pushModel("models/a", tag, map[string]string{"config.json": "{}", "model.safetensors": safetensors(4), "n.txt": body}, nil)
+		descs[string(d.Digest)] = d
+		return string(d.Digest)
+	}
+	signed, unsigned, byOther, quarantined := model("signed", "1"), model("unsigned", "2"), model("other", "3"), model("quarantined", "4")
+	e.sign("models/a", descs[signed])
+	e.signWith(other, "models/a", descs[byOther])
+	e.sign("models/a", descs[quarantined])
+	if err := e.Meta.SetQuarantine(context.Background(), storage.Quarantine{Repository: "models/a", Digest: digest.Digest(quarantined),
+		Reason: "licence withdrawn", By: "security", Time: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	bidi := pushBidi(t, e)
+
+	for _, tc := range []struct {
+		name, digest, state, label string
+		want                       []string
+		pull                       bool
+		shot                       string
+	}{
+		{"allowed", signed, "allowed", "allowed by policy", []string{"Allowed by the registry's policy", `rules[1] "` + e.Host + `/**"`, "key " + keyID}, true, "version-allowed"},
+		{"refused, unsigned", unsigned, "refused", "refused by policy", []string{"Refused by the registry's policy", "no signature", "No pull command"}, false, "version-refused"},
+		{"refused, another key", byOther, "refused", "refused by policy", []string{"no signature verifies", "key " + otherID, "not verified"}, false, ""},
+		{"quarantined", quarantined, "quarantined", "quarantined", []string{"Quarantined: licence withdrawn", "No pull command"}, false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			text := visit(t, ctx, e.URL+"/r/models/a@"+tc.digest)
+			if n := count(t, ctx, ".badge.verdict"); n != 1 {
+				t.Errorf("%d verdict badges", n)
+			}
+			if got := textOf(t, ctx, ".badge.verdict."+tc.state); got != tc.label {
+				t.Errorf("badge %q, want %q", got, tc.label)
+			}
+			mustContain(t, tc.name, text, tc.want...)
+			if got := count(t, ctx, "#pull") == 1 && strings.Contains(text, "cairn pull "); got != tc.pull {
+				t.Errorf("pull command shown %t, want %t", got, tc.pull)
+			}
+			if strings.Contains(text, e.Dir) {
+				t.Errorf("the page shows the server path %s", e.Dir)
+			}
+			if tc.shot != "" {
+				screenshot(t, ctx, tc.shot)
+			}
+		})
+	}
+	// The signers' key ids, in the bundles of the refused version: the
+	// trusted key in the reason, the other in the bundle.
+	visit(t, ctx, e.URL+"/r/models/a@"+byOther)
+	if got := textOf(t, ctx, "code.keyid"); got != otherID {
+		t.Errorf("bundle key id %q, want %q", got, otherID)
+	}
+
+	text := visit(t, ctx, e.URL+"/r/models/a")
+	for _, s := range []string{"allowed", "refused", "quarantined"} {
+		if count(t, ctx, ".badge.verdict."+s) < 1 {
+			t.Errorf("repository page: no %s badge", s)
+		}
+	}
+	mustContain(t, "repository page", text, `rules[1] "`+e.Host+`/**"`)
+	screenshot(t, ctx, "repository-verdicts")
+
+	// The bidi file name reads escaped, never reversed.
+	text = visit(t, ctx, e.URL+"/r/models/bidi@"+bidi)
+	mustContain(t, "bidi version", text, `report\u202efdp.exe`, `safe\u200b\u202ehctap`)
+	if strings.ContainsAny(text, "\u202e\u2066\u200b") {
+		t.Errorf("the page shows a bidi or invisible character as itself")
+	}
+	screenshot(t, ctx, "version-bidi")
+
+	// Without a policy: signed by a key id, not checked.
+	np := newEnv(t, envOptions{})
+	d := np.pushModel("models/n", "v1", map[string]string{"config.json": "{}", "model.safetensors": safetensors(4)}, nil)
+	np.sign("models/n", d)
+	npKey := verify.KeyID(np.Key.GetPublicKey())
+	text = visit(t, ctx, np.URL+"/r/models/n@"+string(d.Digest))
+	if got, want := textOf(t, ctx, ".badge.verdict.signed"), "signed by key "+npKey[:16]+"…, not checked"; got != want {
+		t.Errorf("badge %q, want %q", got, want)
+	}
+	mustContain(t, "unchecked version", text, "no verification policy", "not checked", npKey)
+	if count(t, ctx, "#pull") != 1 {
+		t.Errorf("no pull command without a policy")
+	}
+	screenshot(t, ctx, "version-unchecked")
 }

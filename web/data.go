@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"cairn.dev/cairn/attest"
 	"cairn.dev/cairn/registry"
@@ -164,199 +162,19 @@ func (u *UI) summaryOf(ctx context.Context, host, repo string) (*summary, error)
 		s.Latest = vs[0].sized()
 		s.LastPushed = vs[0].M.Pushed
 		// The summary keeps what the page shows, not the manifests' bodies.
-		s.Verdict, err = u.verdictOf(ctx, host, repo, vs[0].M, vs[0].Referrers)
+		var q *storage.Quarantine
+		if u.quar != nil {
+			if q, err = u.quar.Quarantined(ctx, repo, vs[0].M.Digest); err != nil {
+				return nil, err
+			}
+		}
+		s.Verdict, err = u.verdictOf(ctx, host, repo, vs[0].M, vs[0].Referrers, q)
 		if err != nil {
 			return nil, err
 		}
 	}
 	u.summaries.put(s)
 	return s, nil
-}
-
-// bundleView is one Sigstore bundle referrer as the version page shows it.
-type bundleView struct {
-	Referrer      digest.Digest
-	PredicateType string
-	// Kind is "signature" or "attestation".
-	Kind string
-	Time time.Time
-	// Verified is true when the bundle verified against the policy rule's
-	// trust; Signer then names the key or identity.
-	Verified bool
-	Signer   string
-	// Problem says why it did not verify, or why it was not checked.
-	Problem string
-	// BuilderID, Params and Deps are read from SLSA provenance (from the
-	// verified statement, or the unverified payload when not verified).
-	BuilderID string
-	BuildType string
-	Params    []keyValue
-	Deps      []dependencyView
-}
-
-// dependencyView is one resolvedDependencies entry of a provenance.
-type dependencyView struct {
-	Role string
-	// URI is as written, such as oci://HOST/REPO@DIGEST.
-	URI string
-	// Hidden is set per viewer: the URI names a repository of this
-	// registry the viewer may not read.
-	Hidden bool
-}
-
-// verdict is the verification of a version's bundles.
-type verdict struct {
-	Bundles []bundleView
-	// Checked is true when a policy rule applied; Rule names it, or says
-	// why none does.
-	Checked bool
-	Rule    string
-	// Signed is true when a signature bundle is present, Verified when one
-	// verified (then Signer names who signed).
-	Signed   bool
-	Verified bool
-	Signer   string
-}
-
-// Status is the one-word state the lists show.
-func (v *verdict) Status() string {
-	switch {
-	case v == nil || !v.Signed:
-		return "unsigned"
-	case v.Verified:
-		return "verified"
-	case v.Checked:
-		return "not verified"
-	}
-	return "signed"
-}
-
-// verdictOf reads and verifies the bundles among refs (referrers of m),
-// caching the result by repository, digest and the referrers' digests.
-func (u *UI) verdictOf(ctx context.Context, host, repo string, m *storage.Manifest, refs []*storage.Manifest) (*verdict, error) {
-	var bundleRefs []*storage.Manifest
-	for _, r := range refs {
-		if r.ArtifactType == attest.MediaTypeBundle {
-			bundleRefs = append(bundleRefs, r)
-		}
-	}
-	slices.SortFunc(bundleRefs, func(a, b *storage.Manifest) int {
-		if c := a.Pushed.Compare(b.Pushed); c != 0 {
-			return c
-		}
-		return strings.Compare(string(a.Digest), string(b.Digest))
-	})
-	var key strings.Builder
-	key.WriteString(host + "/" + repo + "@" + string(m.Digest))
-	for _, r := range bundleRefs {
-		key.WriteString(" " + string(r.Digest))
-	}
-	if v, ok := u.verdicts.get(key.String()); ok {
-		return v, nil
-	}
-	v := &verdict{}
-	var data [][]byte
-	var owner []int // data[i] belongs to v.Bundles[owner[i]]
-	for _, r := range bundleRefs {
-		if len(data) >= verify.MaxBundles {
-			break
-		}
-		var man ocispec.Manifest
-		if json.Unmarshal(r.Content, &man) != nil {
-			continue
-		}
-		for _, l := range man.Layers {
-			if l.MediaType != attest.MediaTypeBundle || l.Size > verify.MaxBundleSize || len(data) >= verify.MaxBundles {
-				continue
-			}
-			b, err := u.readBlob(ctx, l.Digest, verify.MaxBundleSize)
-			if err != nil {
-				return nil, err
-			}
-			if b == nil {
-				continue
-			}
-			bv := bundleView{Referrer: r.Digest, Time: r.Pushed}
-			if t, err := time.Parse(time.RFC3339, r.Annotations[ocispec.AnnotationCreated]); err == nil {
-				bv.Time = t
-			}
-			st := unverifiedStatement(b)
-			bv.PredicateType = st.PredicateType
-			if bv.PredicateType == "" {
-				bv.PredicateType = r.Annotations[attest.AnnotationPredicateType]
-			}
-			bv.fromStatement(st)
-			v.Bundles = append(v.Bundles, bv)
-			data = append(data, b)
-			owner = append(owner, len(v.Bundles)-1)
-		}
-	}
-	for i := range v.Bundles {
-		b := &v.Bundles[i]
-		b.Kind = "attestation"
-		if b.PredicateType == verify.PredicateCosignSign || b.PredicateType == "" {
-			b.Kind = "signature"
-			v.Signed = true
-		}
-	}
-	if u.cfg.Policy == nil {
-		v.Rule = "no verification policy is configured (cairn serve --policy)"
-		for i := range v.Bundles {
-			v.Bundles[i].Problem = "not checked: no policy"
-		}
-	} else if rule, err := u.cfg.Policy.Rule(host + "/" + repo); err != nil {
-		v.Rule = err.Error()
-		for i := range v.Bundles {
-			v.Bundles[i].Problem = "not checked: no policy rule accepts this repository"
-		}
-	} else {
-		v.Checked, v.Rule = true, rule.String()
-		desc := ocispec.Descriptor{MediaType: m.MediaType, Digest: m.Digest, Size: m.Size}
-		ok, reasons, err := verify.Bundles(desc, data, rule.Trust())
-		if err != nil {
-			v.Checked, v.Rule = false, "not checked: "+err.Error()
-		}
-		verified := map[int]verify.Signed{}
-		for _, s := range ok {
-			verified[s.Index] = s
-		}
-		for i, bi := range owner {
-			b := &v.Bundles[bi]
-			s, good := verified[i]
-			if !good {
-				b.Problem = "not verified against " + rule.String()
-				for _, r := range reasons {
-					if msg := r.Error(); strings.HasPrefix(msg, fmt.Sprintf("bundle %d:", i+1)) || strings.HasPrefix(msg, fmt.Sprintf("bundle %d,", i+1)) {
-						b.Problem = msg
-						break
-					}
-				}
-				continue
-			}
-			b.Verified, b.Signer, b.Problem = true, s.Signer, ""
-			if !s.Keyless {
-				// A key is named by its file in the policy: show the file's
-				// name, not where the server keeps it.
-				b.Signer = "key " + filepath.Base(s.Signer)
-			}
-			if !s.Time.IsZero() {
-				b.Time = s.Time
-			}
-			if raw, err := protojson.Marshal(s.Statement); err == nil {
-				// The verified statement replaces what was read unverified.
-				var st statement
-				if json.Unmarshal(raw, &st) == nil {
-					b.PredicateType = st.PredicateType
-					b.fromStatement(st)
-				}
-			}
-			if b.Kind == "signature" && !v.Verified {
-				v.Verified, v.Signer = true, b.Signer
-			}
-		}
-	}
-	u.verdicts.put(key.String(), v)
-	return v, nil
 }
 
 // statement is the part of an in-toto statement the page shows.

@@ -11,9 +11,10 @@
 //	                           ?after=NAME pages (100 a page)
 //	GET  /r/REPO               versions newest first, and every tag's history (each move,
 //	                           when, by whom)
-//	GET  /r/REPO@DIGEST        one version: files, ModelPack config, signatures and
-//	                           attestations verified against the server's policy, scan
-//	                           findings, quarantine, the pull command, the lineage graph
+//	GET  /r/REPO@DIGEST        one version: its verdict, files, ModelPack config,
+//	                           signatures and attestations with their signers' key ids,
+//	                           scan findings, the pull command (not for a refused or
+//	                           quarantined version), the lineage graph
 //	GET  /r/REPO:TAG           303 to /r/REPO@DIGEST of the tag's current digest
 //	GET  /access               the access log newest first, filtered by ?repository=,
 //	                           ?principal=, ?action=, ?result=, paged by ?before=SEQ
@@ -21,6 +22,20 @@
 //	GET  /login, POST /login   the login form (only with an Authorizer)
 //	POST /logout
 //	GET  /static/...           the stylesheet and icon, embedded
+//
+// # Verdicts
+//
+// Every version (its page, the repository's list, the index) shows one
+// verdict: with a pull gate (Config.Gate, cairn serve --policy) the gate's
+// own, asked of it and never recomputed here: allowed (naming the rule as
+// rules[N] "MATCH" and its signers by key id or keyless identity),
+// refused (with the gate's reason) or quarantined (with its reason); a
+// refused or quarantined version shows no pull command. Without a gate:
+// "signed by KEYID, not checked", "attested, not checked" or "unsigned".
+// Bundles are read with attest.CollectBundles over the registry's own
+// stores and, under a rule, verified against its trust only to name who
+// signed each. Server file paths (the policy file, key files, trusted
+// roots) are replaced in every message by what they name.
 //
 // Repository names cannot contain '@' or ':', so /r/REPO@DIGEST and
 // /r/REPO:TAG are never taken for a repository whose name has more path
@@ -33,6 +48,12 @@
 //     is escaped for its context (text, attribute, URL, SVG text). Pages
 //     are rendered into a buffer first: a template error never sends half a
 //     page.
+//   - Every string a user chose (names, tags, file paths, annotations,
+//     config values, provenance, signers, reasons, access-log fields) is
+//     shown through one helper, visible, that writes bidirectional
+//     controls, zero-width and other invisible characters, C0 and C1
+//     controls and bytes that are not UTF-8 as escapes (\u202e), so that
+//     a file's extension cannot be spoofed.
 //   - Every response carries Content-Security-Policy: default-src 'none';
 //     style-src 'self'; img-src 'self' data:; form-action 'self';
 //     frame-ancestors 'none'; base-uri 'none'. No script runs, not even

@@ -29,6 +29,7 @@ import (
 	"cairn.dev/cairn/registry/accesslog"
 	"cairn.dev/cairn/registry/auth"
 	"cairn.dev/cairn/registry/cas"
+	"cairn.dev/cairn/registry/gate"
 	"cairn.dev/cairn/registry/meta"
 	"cairn.dev/cairn/registry/storage"
 	"cairn.dev/cairn/verify"
@@ -52,6 +53,9 @@ type env struct {
 	// Key signs; its public half is release.pub in Dir, trusted by the
 	// policy when the env has one.
 	Key *attest.Keypair
+	// PolicyFile is the policy's path, when the env has one; the registry
+	// enforces it (registry/gate) and the UI shows the gate's verdicts.
+	PolicyFile string
 }
 
 type envOptions struct {
@@ -75,10 +79,6 @@ func newEnv(t testing.TB, o envOptions) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	reg, err := registry.New(registry.Config{Blobs: blobs, Meta: db})
-	if err != nil {
-		t.Fatal(err)
-	}
 	e := &env{t: t, Dir: dir, Blobs: blobs, Meta: db}
 	key, err := attest.GenerateKey()
 	if err != nil {
@@ -104,12 +104,24 @@ func newEnv(t testing.TB, o envOptions) *env {
 
 	cfg := web.Config{Meta: db, Blobs: blobs, PolicyHost: e.Host, Auth: o.Auth,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	rcfg := registry.Config{Blobs: blobs, Meta: db}
 	if o.Policy != "" {
-		p, err := verify.ParsePolicy([]byte(fmt.Sprintf(o.Policy, e.Host)), "policy.yaml", dir)
+		// As cairn serve --policy loads it: by the file's full path, which
+		// no page may show.
+		e.PolicyFile = filepath.Join(dir, "policy.yaml")
+		if err := os.WriteFile(e.PolicyFile, []byte(fmt.Sprintf(o.Policy, e.Host)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p, err := verify.LoadPolicy(e.PolicyFile)
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg.Policy = p
+		g := gate.New(p, e.Host, db, blobs)
+		cfg.Policy, cfg.Gate, rcfg.PullGate = p, g, g
+	}
+	reg, err := registry.New(rcfg)
+	if err != nil {
+		t.Fatal(err)
 	}
 	if o.Config != nil {
 		o.Config(&cfg)
@@ -209,8 +221,14 @@ func (e *env) pushModel(name, tag string, files map[string]string, annotations m
 // sign attaches a cosign-style signature of desc by the env's key.
 func (e *env) sign(name string, desc ocispec.Descriptor) {
 	e.t.Helper()
+	e.signWith(e.Key, name, desc)
+}
+
+// signWith attaches a cosign-style signature of desc by kp.
+func (e *env) signWith(kp *attest.Keypair, name string, desc ocispec.Descriptor) {
+	e.t.Helper()
 	ctx := context.Background()
-	b, err := attest.Sign(ctx, e.Key, desc, e.Host+"/"+name, sign.BundleOptions{})
+	b, err := attest.Sign(ctx, kp, desc, e.Host+"/"+name, sign.BundleOptions{})
 	if err != nil {
 		e.t.Fatal(err)
 	}

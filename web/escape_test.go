@@ -73,3 +73,29 @@ func TestBrowser_Escape(t *testing.T) {
 	mustContain(t, "version page", text, "x<script>alert(1)</script>.txt", "<img src=x onerror=alert(2)>.md",
 		`docs/"><svg onload=alert(3)>`, `<script>alert("annotation")</script>`, "javascript:alert(5)")
 }
+
+// bidiName is a file whose name reads "reportexe.pdf" where bidirectional
+// controls are honoured: the override reverses what follows it.
+const bidiName = "docs/report\u202efdp.exe"
+
+// pushBidi pushes a model whose file name, annotation key and value hide
+// invisible and bidirectional characters.
+func pushBidi(t testing.TB, e *env) string {
+	d := e.pushModel("models/bidi", "v1", map[string]string{bidiName: "MZ", "config.json": "{}"},
+		map[string]string{"org.example.note\u2066": "safe\u200b\u202ehctap", "org.example.colour": "\x1b[31mred"})
+	return string(d.Digest)
+}
+
+// TestEscape_Bidi: invisible and bidirectional characters in file names
+// and annotations are shown escaped (\u202e), never sent as themselves.
+func TestEscape_Bidi(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	d := pushBidi(t, e)
+	_, _, body := get(t, client(t), e.URL+"/r/models/bidi@"+d)
+	mustContain(t, "version page", body, `report\u202efdp.exe`, `org.example.note\u2066`, `safe\u200b\u202ehctap`, `\u001b[31mred`)
+	for _, r := range []string{"\u202e", "\u2066", "\u200b", "\x1b"} {
+		if strings.Contains(body, r) {
+			t.Errorf("the page holds %q unescaped", r)
+		}
+	}
+}

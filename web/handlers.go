@@ -201,7 +201,7 @@ func (u *UI) repoPage(c echo.Context, name string) error {
 	}
 	p := repoPage{Name: name, Host: host}
 	for _, v := range vs {
-		vd, err := u.verdictOf(ctx, host, name, v.M, v.Referrers)
+		vd, err := u.verdictOf(ctx, host, name, v.M, v.Referrers, quarantined[v.M.Digest])
 		if err != nil {
 			return err
 		}
@@ -349,16 +349,15 @@ func (u *UI) version(c echo.Context, repo string, d digest.Digest) error {
 			p.Others = append(p.Others, rd)
 		}
 	}
-	if p.Verdict, err = u.verdictOf(ctx, host, repo, m, refs); err != nil {
-		return err
-	}
-	p.Verdict = redact(v, p.Verdict)
-
 	if u.quar != nil {
 		if p.Quarantine, err = u.quar.Quarantined(ctx, repo, d); err != nil {
 			return err
 		}
 	}
+	if p.Verdict, err = u.verdictOf(ctx, host, repo, m, refs, p.Quarantine); err != nil {
+		return err
+	}
+	p.Verdict = redact(v, p.Verdict)
 
 	if m.MediaType == ocispec.MediaTypeImageIndex {
 		var idx ocispec.Index
@@ -591,6 +590,8 @@ func (u *UI) accessLog(c echo.Context) error {
 				"before", strconv.FormatUint(p.Rows[len(p.Rows)-1].Seq, 10))
 			return errStop
 		}
+		// A refusal's detail is the gate's reason: no server paths in it.
+		r.Detail = u.scrub.Replace(r.Detail)
 		p.Rows = append(p.Rows, accessRow{AccessRecord: r, Readable: readable})
 		return nil
 	})

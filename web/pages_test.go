@@ -97,7 +97,7 @@ func TestPages_HTTP(t *testing.T) {
 			t.Errorf("%s: %q", k, h.Get(k))
 		}
 	}
-	mustContain(t, "/", body, "models/llama", "datasets/chat", "verified", `href="/r/models/llama"`)
+	mustContain(t, "/", body, "models/llama", "datasets/chat", "allowed by policy", `href="/r/models/llama"`)
 
 	code, _, body = get(t, c, e.URL+"/r/models/llama")
 	if code != http.StatusOK {

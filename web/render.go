@@ -51,6 +51,17 @@ var funcs = template.FuncMap{
 		return versionURL(repo, d)
 	},
 	"accessURL": accessURL,
+	// visible escapes invisible and bidirectional characters (see
+	// visible): every string a user chose goes through it.
+	"visible": func(v any) string {
+		if s, ok := v.(string); ok {
+			return visible(s)
+		}
+		if v == nil {
+			return ""
+		}
+		return visible(fmt.Sprint(v))
+	},
 	"plural": func(n int, one, many string) string {
 		if n == 1 {
 			return "1 " + one
@@ -91,7 +102,7 @@ func (u *UI) render(c echo.Context, code int, name, title string, data any) erro
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer bufPool.Put(buf)
-	if err := t.ExecuteTemplate(buf, "layout", page{Title: title, V: viewerOf(c), Nav: name, Data: data}); err != nil {
+	if err := t.ExecuteTemplate(buf, "layout", page{Title: visible(title), V: viewerOf(c), Nav: name, Data: data}); err != nil {
 		return fmt.Errorf("web: render %s: %w", name, err)
 	}
 	return c.HTMLBlob(code, buf.Bytes())

@@ -93,9 +93,18 @@ type Config struct {
 	// AccessReader, and otherwise no access log (the page says so and
 	// pull counts are left out).
 	Access AccessReader
-	// Policy is the server's verification policy: signatures are verified
-	// against the trust of the rule matching Host/repository. Nil lists
-	// signatures without verifying them.
+	// Gate is the registry's pull gate (cairn serve --policy): every
+	// version shows the gate's verdict (allowed, naming the rule and its
+	// signers, or refused, with the gate's reason), and each bundle is
+	// verified against the trust of the rule the gate applied, to name its
+	// signer. Nil means the registry has no policy: versions show what is
+	// attached ("signed by KEYID, not checked", "attested", "unsigned").
+	// Quarantined versions show so either way.
+	Gate Gate
+	// Policy is the gate's policy, set exactly when Gate is: the UI reads
+	// it only to replace the server's file paths (the policy file, key
+	// files, trusted roots) in what the gate says by what they name
+	// (rules[N] "MATCH", key KEYID), never to decide anything.
 	Policy *verify.Policy
 	// PolicyHost is the registry's host[:port] as policy rules name it
 	// (cairn serve --policy-host, else --addr): rules are matched against
@@ -129,7 +138,8 @@ type UI struct {
 	pages  map[string]*template.Template
 
 	summaries *summaryCache
-	verdicts  *boundedCache[*verdict]
+	verdicts  *boundedCache[*bundleSet]
+	scrub     *strings.Replacer
 	scans     *boundedCache[*scanResult]
 	lineage   *refresher[*registry.LineageIndex]
 	pulls     *refresher[map[string]int]           // nil without an access log
@@ -140,6 +150,9 @@ type UI struct {
 func New(cfg Config) (*UI, error) {
 	if cfg.Meta == nil || cfg.Blobs == nil {
 		return nil, errors.New("web: Config.Meta and Config.Blobs are required")
+	}
+	if (cfg.Gate == nil) != (cfg.Policy == nil) {
+		return nil, errors.New("web: Config.Gate and Config.Policy are set together: the gate decides, the policy names")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -159,7 +172,8 @@ func New(cfg Config) (*UI, error) {
 		now:       cfg.Now,
 		access:    cfg.Access,
 		summaries: newSummaryCache(),
-		verdicts:  newBoundedCache[*verdict](maxVerdicts),
+		verdicts:  newBoundedCache[*bundleSet](maxVerdicts),
+		scrub:     newScrubber(cfg.Policy),
 		scans:     newBoundedCache[*scanResult](maxScans),
 	}
 	if u.access == nil {

@@ -185,7 +185,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 	rec := accesslog.New(db, accesslog.Options{Logger: log, TrustedProxies: proxies})
 	defer closeAccessLog(rec, log)
 
-	var pullGate registry.PullGate
+	var pullGate *gate.Gate
 	var policy *verify.Policy
 	host := o.policyHost
 	if host == "" {
@@ -204,14 +204,19 @@ func runServe(ctx context.Context, o serveOptions) error {
 	promReg := prometheus.NewRegistry()
 	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := registry.NewMetrics(promReg)
-	reg, err := registry.New(registry.Config{
-		Blobs:    blobs,
-		Meta:     db,
-		Logger:   log,
-		Metrics:  metrics,
-		Limits:   registry.Limits{MaxBlobSize: int64(o.maxBlobSize), UploadTTL: o.uploadTTL},
-		PullGate: pullGate,
-	})
+	rcfg := registry.Config{
+		Blobs:   blobs,
+		Meta:    db,
+		Logger:  log,
+		Metrics: metrics,
+		Limits:  registry.Limits{MaxBlobSize: int64(o.maxBlobSize), UploadTTL: o.uploadTTL},
+	}
+	// The UI shows the gate's verdicts: it asks the gate, never decides.
+	var uiGate web.Gate
+	if pullGate != nil {
+		rcfg.PullGate, uiGate = pullGate, pullGate
+	}
+	reg, err := registry.New(rcfg)
 	if err != nil {
 		return err
 	}
@@ -234,7 +239,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 	}
 	// The web UI answers every other path; Watch tells it of pushes. Its
 	// sessions are records in the metadata store, kept by the auth layer.
-	ui, err := web.New(web.Config{Meta: db, Blobs: blobs, Policy: policy, PolicyHost: host, Logger: log, Auth: uiAuth})
+	ui, err := web.New(web.Config{Meta: db, Blobs: blobs, Gate: uiGate, Policy: policy, PolicyHost: host, Logger: log, Auth: uiAuth})
 	if err != nil {
 		return err
 	}

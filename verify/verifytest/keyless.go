@@ -3,10 +3,15 @@ package verifytest
 import (
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"math/big"
 	"testing"
 	"time"
 
@@ -26,7 +31,18 @@ import (
 // Sigstore is an in-memory Fulcio, Rekor and timestamp authority.
 type Sigstore struct {
 	VS *ca.VirtualSigstore
+	// past is a second Fulcio CA, valid from PastLimit before New to as
+	// long after, that issues the certificates of SignStatementAt (the
+	// VirtualSigstore's own CA is valid from a few minutes before New).
+	past *root.FulcioCertificateAuthority
+	// pastKey is past's intermediate key.
+	pastKey *ecdsa.PrivateKey
+	// created is when New made the Sigstore.
+	created time.Time
 }
+
+// PastLimit is how far before New (and after) SignStatementAt may sign.
+const PastLimit = 30 * 24 * time.Hour
 
 // New returns a fresh Sigstore with its own keys.
 func New(t testing.TB) *Sigstore {
@@ -35,7 +51,38 @@ func New(t testing.TB) *Sigstore {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Sigstore{VS: vs}
+	s := &Sigstore{VS: vs, created: time.Now()}
+	from, to := s.created.Add(-PastLimit), s.created.Add(PastLimit)
+	rootKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "past-root"}, NotBefore: from, NotAfter: to,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign, BasicConstraintsValid: true, IsCA: true}
+	rootDER, err := x509.CreateCertificate(rand.Reader, rootTmpl, rootTmpl, rootKey.Public(), rootKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootCert, err := x509.ParseCertificate(rootDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.pastKey, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
+		t.Fatal(err)
+	}
+	midTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "past-intermediate"}, NotBefore: from, NotAfter: to,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+		BasicConstraintsValid: true, IsCA: true}
+	midDER, err := x509.CreateCertificate(rand.Reader, midTmpl, rootCert, s.pastKey.Public(), rootKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mid, err := x509.ParseCertificate(midDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.past = &root.FulcioCertificateAuthority{Root: rootCert, Intermediates: []*x509.Certificate{mid}, ValidityPeriodStart: from, ValidityPeriodEnd: to}
+	return s
 }
 
 // SignStatement signs an in-toto statement keylessly as identity (the
@@ -55,7 +102,38 @@ func (s *Sigstore) SignStatement(t testing.TB, identity, issuer string, statemen
 	}
 	b, err := attest.SignStatement(t.Context(), kp, statement, sign.BundleOptions{
 		CertificateProvider: fixedCert(cert.Raw),
-		TransparencyLogs:    []sign.Transparency{rekor{s.VS, cert}},
+		TransparencyLogs:    []sign.Transparency{rekor{s.VS, cert, time.Now()}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// SignStatementAt is SignStatement as it would have happened at a time
+// within PastLimit of New: the certificate is valid from then for ten
+// minutes and the log entry integrated a minute after. It makes a
+// signature that is old (for a policy's maxAge) without waiting.
+func (s *Sigstore) SignStatementAt(t testing.TB, identity, issuer string, statement []byte, at time.Time) []byte {
+	t.Helper()
+	if at.Before(s.created.Add(-PastLimit)) || at.After(s.created.Add(PastLimit)) {
+		t.Fatalf("verifytest: SignStatementAt %s: more than %s from %s", at, PastLimit, s.created)
+	}
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := ca.GenerateLeafCert(identity, issuer, at, priv, s.past.Intermediates[0], s.pastKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, err := attest.NewKeypair(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := attest.SignStatement(t.Context(), kp, statement, sign.BundleOptions{
+		CertificateProvider: fixedCert(cert.Raw),
+		TransparencyLogs:    []sign.Transparency{rekor{s.VS, cert, at}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -78,10 +156,12 @@ func (s *Sigstore) TrustedRoot(t testing.TB) *root.TrustedRoot {
 		}
 		c := *l
 		c.ID = raw
+		// The log vouches for what SignStatementAt signs in the past too.
+		c.ValidityPeriodStart = s.created.Add(-PastLimit)
 		logs[id] = &c
 	}
-	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01,
-		s.VS.FulcioCertificateAuthorities(), nil, s.VS.TimestampingAuthorities(), logs)
+	cas := append(s.VS.FulcioCertificateAuthorities(), s.past)
+	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, cas, nil, s.VS.TimestampingAuthorities(), logs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,6 +188,7 @@ func (c fixedCert) GetCertificate(context.Context, sign.Keypair, *sign.Certifica
 type rekor struct {
 	vs   *ca.VirtualSigstore
 	cert *x509.Certificate
+	at   time.Time // when the signing happens
 }
 
 // GetTransparencyLogEntry logs the bundle's DSSE envelope and adds the
@@ -124,7 +205,7 @@ func (r rekor) GetTransparencyLogEntry(_ context.Context, _ []byte, b *protobund
 		Signatures:  []dsse.Signature{{KeyID: env.Signatures[0].Keyid, Sig: base64.StdEncoding.EncodeToString(sig)}},
 	}
 	// The leaf is valid from its creation for ten minutes.
-	integrated := time.Now().Add(time.Minute).Unix()
+	integrated := r.at.Add(time.Minute).Unix()
 	entry, err := r.vs.GenerateTlogEntry(r.cert, e, sig, integrated, true)
 	if err != nil {
 		return err
