@@ -204,9 +204,9 @@ func TestServer_Tiles(t *testing.T) {
 		{"tile/0/001.p/45", 404},
 		{"tile/1/000", 404},
 		{"tile/entries/002.p/1", 404},
-		{"tile/0/1", 404},           // not canonical
-		{"tile/data/000", 404},      // the sumdb name, not C2SP's
-		{"tile/8/0/000", 404},       // with a height
+		{"tile/0/1", 404},      // not canonical
+		{"tile/data/000", 404}, // the sumdb name, not C2SP's
+		{"tile/8/0/000", 404},  // with a height
 		{"tile/0/x999/x999/x999/x999/x999/x999/x999/000", 404},
 		{"nothing", 404},
 	}
