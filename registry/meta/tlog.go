@@ -1,6 +1,7 @@
 package meta
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -13,47 +14,42 @@ import (
 
 var _ storage.TransparencyLogs = (*DB)(nil)
 
-// Each log keeps two top-level buckets, created by its first leaf (an older
+// Each log is one top-level bucket, created by its first leaf (an older
 // database needs no migration):
 //
-//	tlog/<log>/entries   leaf index (8 bytes, big endian) -> entry bytes
-//	tlog/<log>/hashes    stored hash index (8 bytes) -> SHA-256 (32 bytes)
+//	tlog/<log>   leaf index (8 bytes, big endian) -> k (1 byte) || k stored hashes (32 bytes each) || entry
 //
-// The tree size is the number of entries.
-func logBuckets(log string) (entries, hashes []byte) {
-	return []byte("tlog/" + log + "/entries"), []byte("tlog/" + log + "/hashes")
-}
+// The stored hashes of a leaf are those tlog.StoredHashes returns when it
+// is appended: the leaf's hash and the hashes of the subtrees it
+// completes. Keeping them with the entry makes an append one Put in one
+// B+tree. The tree size is the number of leaves.
+func logBucket(log string) []byte { return []byte("tlog/" + log) }
 
 func u64(n int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(n)) }
 
 // appendLeaf adds data as the next leaf of log inside tx and returns its
-// index. It reads O(log n) stored hashes and writes the one or more that
-// tlog.StoredHashes says the new leaf completes.
+// index. It reads the O(log n) stored hashes tlog.StoredHashes needs and
+// writes one value.
 func appendLeaf(tx *bolt.Tx, log string, data []byte) (int64, error) {
 	if len(data) > storage.MaxLogEntrySize {
 		return 0, fmt.Errorf("meta: log %s: entry of %d bytes, more than %d", log, len(data), storage.MaxLogEntrySize)
 	}
-	eb, hb := logBuckets(log)
-	entries, err := tx.CreateBucketIfNotExists(eb)
+	b, err := tx.CreateBucketIfNotExists(logBucket(log))
 	if err != nil {
 		return 0, fmt.Errorf("meta: log %s: %w", log, err)
 	}
-	hashes, err := tx.CreateBucketIfNotExists(hb)
-	if err != nil {
-		return 0, fmt.Errorf("meta: log %s: %w", log, err)
-	}
-	n := bucketLogSize(entries)
-	stored, err := tlog.StoredHashes(n, data, hashReader(hashes))
+	n := bucketLogSize(b)
+	stored, err := tlog.StoredHashes(n, data, hashReader(b))
 	if err != nil {
 		return 0, fmt.Errorf("meta: log %s: leaf %d: %w", log, n, err)
 	}
-	base := tlog.StoredHashIndex(0, n)
-	for i, h := range stored {
-		if err := hashes.Put(u64(base+int64(i)), h[:]); err != nil {
-			return 0, err
-		}
+	v := make([]byte, 0, 1+len(stored)*tlog.HashSize+len(data))
+	v = append(v, byte(len(stored)))
+	for _, h := range stored {
+		v = append(v, h[:]...)
 	}
-	if err := entries.Put(u64(n), data); err != nil {
+	v = append(v, data...)
+	if err := b.Put(u64(n), v); err != nil {
 		return 0, err
 	}
 	return n, nil
@@ -64,27 +60,43 @@ func appendEntry(tx *bolt.Tx, e storage.LogEntry) (int64, error) {
 	return appendLeaf(tx, storage.LogNames, storage.EncodeLogEntry(e))
 }
 
-func bucketLogSize(entries *bolt.Bucket) int64 {
-	k, _ := entries.Cursor().Last()
+func bucketLogSize(b *bolt.Bucket) int64 {
+	k, _ := b.Cursor().Last()
 	if k == nil {
 		return 0
 	}
 	return int64(binary.BigEndian.Uint64(k)) + 1
 }
 
-// hashReader reads stored hashes from a log's hashes bucket.
+// splitLeaf splits a stored leaf value into its stored hashes and entry.
+func splitLeaf(v []byte) (hashes, entry []byte, ok bool) {
+	if len(v) < 1 {
+		return nil, nil, false
+	}
+	k := int(v[0])
+	if len(v) < 1+k*tlog.HashSize {
+		return nil, nil, false
+	}
+	return v[1 : 1+k*tlog.HashSize], v[1+k*tlog.HashSize:], true
+}
+
+// hashReader reads stored hashes from a log's bucket. The hash at level l,
+// index i (tlog.SplitStoredHashIndex) completes the subtree whose last
+// leaf is m = (i+1)<<l - 1: it is the l-th hash stored with leaf m.
 func hashReader(b *bolt.Bucket) tlog.HashReader {
 	return tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
 		out := make([]tlog.Hash, len(indexes))
 		for i, x := range indexes {
-			var v []byte
-			if b != nil {
-				v = b.Get(u64(x))
+			level, idx := tlog.SplitStoredHashIndex(x)
+			var hashes []byte
+			ok := false
+			if b != nil && level < 63 {
+				hashes, _, ok = splitLeaf(b.Get(u64((idx+1)<<level - 1)))
 			}
-			if len(v) != tlog.HashSize {
+			if !ok || len(hashes) < (level+1)*tlog.HashSize {
 				return nil, fmt.Errorf("meta: stored hash %d: %w", x, storage.ErrLogCorrupt)
 			}
-			copy(out[i][:], v)
+			copy(out[i][:], hashes[level*tlog.HashSize:])
 		}
 		return out, nil
 	})
@@ -94,8 +106,7 @@ func hashReader(b *bolt.Bucket) tlog.HashReader {
 func (db *DB) LogSize(ctx context.Context, log string) (int64, error) {
 	var n int64
 	err := db.db.View(func(tx *bolt.Tx) error {
-		eb, _ := logBuckets(log)
-		if b := tx.Bucket(eb); b != nil {
+		if b := tx.Bucket(logBucket(log)); b != nil {
 			n = bucketLogSize(b)
 		}
 		return nil
@@ -107,9 +118,8 @@ func (db *DB) LogSize(ctx context.Context, log string) (int64, error) {
 func (db *DB) LogHashes(ctx context.Context, log string, indexes []int64) ([]tlog.Hash, error) {
 	var out []tlog.Hash
 	err := db.db.View(func(tx *bolt.Tx) error {
-		_, hb := logBuckets(log)
 		var err error
-		out, err = hashReader(tx.Bucket(hb)).ReadHashes(indexes)
+		out, err = hashReader(tx.Bucket(logBucket(log))).ReadHashes(indexes)
 		return err
 	})
 	return out, err
@@ -122,8 +132,7 @@ func (db *DB) LogEntries(ctx context.Context, log string, start, end int64) ([][
 	}
 	out := make([][]byte, 0, end-start)
 	err := db.db.View(func(tx *bolt.Tx) error {
-		eb, _ := logBuckets(log)
-		b := tx.Bucket(eb)
+		b := tx.Bucket(logBucket(log))
 		if b == nil {
 			if end > start {
 				return fmt.Errorf("meta: log %s: entry %d: %w", log, start, storage.ErrLogCorrupt)
@@ -136,7 +145,11 @@ func (db *DB) LogEntries(ctx context.Context, log string, start, end int64) ([][
 			if int64(binary.BigEndian.Uint64(k)) != i {
 				break
 			}
-			out = append(out, append([]byte(nil), v...))
+			_, e, ok := splitLeaf(v)
+			if !ok {
+				break
+			}
+			out = append(out, bytes.Clone(e))
 			i++
 		}
 		if i != end {

@@ -3,6 +3,7 @@ package tlog
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,9 +13,13 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/opencontainers/go-digest"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"cairn.dev/cairn/registry/storage"
 )
 
 // Doer sends HTTP requests: an *http.Client, or oras-go's auth.Client that
@@ -322,4 +327,36 @@ func writeAtomic(file string, b []byte) error {
 		return err
 	}
 	return os.Rename(f.Name(), file)
+}
+
+// CheckMoves checks that each move of a tag's history (as a registry's
+// history endpoint answers it) is the leaf it names, proven in the tree.
+// A move without a leaf, or whose leaf records something else, is
+// ErrNotInLog: the history was edited, or the change bypassed the log.
+func (v *Verified) CheckMoves(moves []storage.TagMove) error {
+	for _, mv := range moves {
+		if mv.Leaf == nil {
+			return fmt.Errorf("%w: the move of %s:%s at %s names no leaf", ErrNotInLog, mv.Repository, mv.Tag, mv.Time.Format(time.RFC3339))
+		}
+		b, err := v.Entry(*mv.Leaf)
+		if err != nil {
+			return err
+		}
+		var e storage.LogEntry
+		if err := json.Unmarshal(b, &e); err != nil {
+			return fmt.Errorf("%w: leaf %d: %v", ErrMalformed, *mv.Leaf, err)
+		}
+		if !e.Matches(mv) {
+			return fmt.Errorf("%w: the history says %s:%s moved %s -> %s at %s by %q, leaf %d says %s", ErrNotInLog,
+				mv.Repository, mv.Tag, orNone(mv.Old), orNone(mv.New), mv.Time.Format(time.RFC3339), mv.By, *mv.Leaf, b)
+		}
+	}
+	return nil
+}
+
+func orNone(d digest.Digest) string {
+	if d == "" {
+		return "(none)"
+	}
+	return string(d)
 }

@@ -17,6 +17,7 @@ import (
 	"cairn.dev/cairn/registry/meta"
 	"cairn.dev/cairn/registry/storage"
 	"cairn.dev/cairn/registry/tlog"
+	"cairn.dev/cairn/registry/tlog/tlogcheck"
 )
 
 // testLog is a log of names over a real bbolt file, served over loopback.
@@ -273,5 +274,38 @@ func TestParseCheckpoint(t *testing.T) {
 	cp := tlog.Checkpoint{Origin: "o", Tree: sumtlog.Tree{N: 7}}
 	if back, err := tlog.ParseCheckpoint(cp.Text()); err != nil || back != cp {
 		t.Errorf("round trip: %+v, %v", back, err)
+	}
+}
+
+// Acceptance 1: an outside verifier (tlogcheck: x/mod/sumdb only) checks
+// the signature and rebuilds the root from the served entries.
+func TestServer_OutsideVerifier(t *testing.T) {
+	l := newTestLog(t, t.TempDir(), nil)
+	for _, moves := range []int{0, 1, 200, 300} {
+		for range moves {
+			l.move(t, "models/m", "v1")
+		}
+		res, err := tlogcheck.Check(t.Context(), nil, l.url, l.key.VerifierKey())
+		if err != nil {
+			t.Fatalf("after %d more moves: %v", moves, err)
+		}
+		if res.Size != int64(2*l.n) || len(res.Entries) != 2*l.n || res.Origin != "test.example/log" {
+			t.Fatalf("tree of %d (%d entries) from %s, want %d", res.Size, len(res.Entries), res.Origin, 2*l.n)
+		}
+	}
+	// The entries are the changes, in order: push, then move.
+	hist, err := l.db.History(t.Context(), "models/m", "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := tlogcheck.Check(t.Context(), nil, l.url, l.key.VerifierKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mv := range hist {
+		var e storage.LogEntry
+		if err := json.Unmarshal(res.Entries[*mv.Leaf], &e); err != nil || !e.Matches(mv) {
+			t.Fatalf("leaf %d is %s, want %+v", *mv.Leaf, res.Entries[*mv.Leaf], mv)
+		}
 	}
 }
