@@ -177,7 +177,7 @@ func (c *Client) Update(ctx context.Context) (*Verified, error) {
 		return nil, err
 	}
 	v := &Verified{Checkpoint: cp, Note: msg, Pinned: pinnedNow, c: c, ctx: ctx, bundles: map[int64][][]byte{}}
-	v.hashes = tlog.TileHashReader(cp.Tree, tileReader{c: c, ctx: ctx})
+	v.hashes = tlog.TileHashReader(cp.Tree, &tileReader{c: c, ctx: ctx, saved: map[tlog.Tile][]byte{}})
 
 	file := filepath.Join(c.State, "checkpoint")
 	old, err := os.ReadFile(file)
@@ -280,17 +280,29 @@ func (e *fetchError) Error() string { return e.err.Error() }
 func (e *fetchError) Unwrap() error { return e.err }
 
 // tileReader reads hash tiles over HTTP for tlog.TileHashReader, which
-// checks each against the tree before it is used.
+// checks each against the tree before it is used and then saves it: the
+// tiles of one checkpoint are fetched once however many entries are
+// proven.
 type tileReader struct {
 	c   *Client
 	ctx context.Context
+
+	mu    sync.Mutex
+	saved map[tlog.Tile][]byte
 }
 
-func (r tileReader) Height() int { return TileHeight }
+func (r *tileReader) Height() int { return TileHeight }
 
-func (r tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
+func (r *tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 	out := make([][]byte, len(tiles))
 	for i, t := range tiles {
+		r.mu.Lock()
+		b, ok := r.saved[t]
+		r.mu.Unlock()
+		if ok {
+			out[i] = b
+			continue
+		}
 		b, err := r.c.do(r.ctx, TilePath(t), int64(t.W)*tlog.HashSize)
 		if err != nil {
 			return nil, &fetchError{err}
@@ -303,7 +315,14 @@ func (r tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 	return out, nil
 }
 
-func (r tileReader) SaveTiles([]tlog.Tile, [][]byte) {}
+// SaveTiles keeps tiles tlog.TileHashReader has checked against the tree.
+func (r *tileReader) SaveTiles(tiles []tlog.Tile, data [][]byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, t := range tiles {
+		r.saved[t] = data[i]
+	}
+}
 
 // writeAtomic replaces file with b: a temporary file, fsync, rename.
 func writeAtomic(file string, b []byte) error {
