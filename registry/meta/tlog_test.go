@@ -39,9 +39,9 @@ func TestDB_NamesLog(t *testing.T) {
 		}
 		return m
 	}
-	a := put("a", "v1", "latest")             // push, 2 tag creates
-	put("a", "v1", "latest")                  // nothing changes: no leaf
-	b := put("b", "v1")                       // push, move
+	a := put("a", "v1", "latest") // push, 2 tag creates
+	put("a", "v1", "latest")      // nothing changes: no leaf
+	b := put("b", "v1")           // push, move
 	if err := db.SetQuarantine(ctx, storage.Quarantine{Repository: "r", Digest: b.Digest, Reason: "bad", Time: time.Unix(2, 0)}); err != nil {
 		t.Fatal(err)
 	}
