@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -95,6 +98,10 @@ func TestServe_TransparencyLog(t *testing.T) {
 	editHistory(t, filepath.Join(dir, "meta.db"), "models/m", func(mv *storage.TagMove) {
 		mv.New = digest.FromString("evil")
 	})
+	// cairn scrub checks the log against the history.
+	if code, out, _ := runCode(t, "", "scrub", "--data", dir); code != exitRefused || !strings.Contains(out, "is not its leaf") {
+		t.Fatalf("scrub of the edited history: exit %d, want 1 and a log problem\n%s", code, out)
+	}
 	host, stop = serveAt(t, host, "--data", dir)
 	defer stop()
 	code, _, errOut = runCode(t, "", "history", ref, "--verify")
@@ -187,4 +194,143 @@ func editHistory(t *testing.T, path, repo string, edit func(*storage.TagMove)) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestServe_TransparencyLogKill9 is issue 14's acceptance 3 on the
+// embedded store (one node: bbolt is one process's): 50 concurrent tag
+// moves, the server killed with SIGKILL while they run; after a restart
+// every acknowledged move is a leaf, the tree extends every checkpoint
+// published before the kill, and cairn scrub finds the log and the
+// history in agreement.
+func TestServe_TransparencyLogKill9(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts and kills the cairn binary")
+	}
+	bin := buildCairn(t)
+	dir := t.TempDir()
+	addr, cmd := startServer(t, bin, dir)
+	base := "http://" + addr
+	const repo, moves, killAfter = "crash/tlog", 50, 20
+	cfg, layer := []byte("{}"), []byte("layer")
+	put(t, "POST", base+"/v2/"+repo+"/blobs/uploads/?digest="+digest.FromBytes(cfg).String(), "application/octet-stream", cfg)
+	put(t, "POST", base+"/v2/"+repo+"/blobs/uploads/?digest="+digest.FromBytes(layer).String(), "application/octet-stream", layer)
+
+	type ack struct {
+		tag  string
+		dgst digest.Digest
+	}
+	var (
+		mu          sync.Mutex
+		acked       []ack
+		checkpoints [][]byte
+		wg          sync.WaitGroup
+	)
+	hc := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: 20 * time.Second}
+	t.Cleanup(hc.CloseIdleConnections)
+	for i := range moves {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tag := fmt.Sprintf("t%d", i%5)
+			man := fmt.Appendf(nil, `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"%s","size":2},"layers":[{"mediaType":"application/octet-stream","digest":"%s","size":%d}],"annotations":{"n":"%d"}}`,
+				digest.FromBytes(cfg), digest.FromBytes(layer), len(layer), i)
+			req, _ := http.NewRequest(http.MethodPut, base+"/v2/"+repo+"/manifests/"+tag, bytes.NewReader(man))
+			req.Header.Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+			resp, err := hc.Do(req)
+			if err != nil {
+				return // the server was killed
+			}
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusCreated {
+				mu.Lock()
+				acked = append(acked, ack{tag, digest.FromBytes(man)})
+				mu.Unlock()
+			}
+		}()
+	}
+	stop := make(chan struct{})
+	var cpDone sync.WaitGroup
+	cpDone.Add(1)
+	go func() {
+		defer cpDone.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			resp, err := hc.Get(base + tlog.PathPrefix + "checkpoint")
+			if err != nil {
+				return
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err == nil && resp.StatusCode == http.StatusOK {
+				mu.Lock()
+				checkpoints = append(checkpoints, b)
+				mu.Unlock()
+			}
+		}
+	}()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n >= killAfter || time.Now().After(deadline) {
+			break
+		}
+	}
+	killServer(t, cmd)
+	close(stop)
+	wg.Wait()
+	cpDone.Wait()
+	if len(acked) == 0 || len(checkpoints) == 0 {
+		t.Fatalf("%d moves acknowledged and %d checkpoints fetched before the kill", len(acked), len(checkpoints))
+	}
+	t.Logf("%d of %d moves acknowledged before the kill, %d checkpoints fetched", len(acked), moves, len(checkpoints))
+
+	addr, cmd = startServer(t, bin, dir)
+	skey, err := os.ReadFile(filepath.Join(dir, logKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := tlog.ParseKey(string(skey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + addr + tlog.PathPrefix
+	res, err := tlogcheck.Check(t.Context(), nil, url, key.VerifierKey())
+	if err != nil {
+		t.Fatalf("outside verifier after the restart: %v", err)
+	}
+	pushed, moved := map[digest.Digest]bool{}, map[ack]bool{}
+	for _, b := range res.Entries {
+		var e storage.LogEntry
+		if err := json.Unmarshal(b, &e); err != nil {
+			t.Fatal(err)
+		}
+		switch e.Kind {
+		case storage.EntryManifestPush:
+			pushed[e.Digest] = true
+		case storage.EntryTag:
+			moved[ack{e.Tag, e.New}] = true
+		}
+	}
+	for _, a := range acked {
+		if !pushed[a.dgst] || !moved[a] {
+			t.Errorf("acknowledged move of %s to %s: push leaf %v, move leaf %v", a.tag, a.dgst, pushed[a.dgst], moved[a])
+		}
+	}
+	for i, cp := range checkpoints {
+		state := t.TempDir()
+		if err := os.WriteFile(filepath.Join(state, "checkpoint"), cp, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c := &tlog.Client{URL: url, Key: key.VerifierKey(), State: state}
+		if _, err := c.Update(t.Context()); err != nil {
+			t.Fatalf("checkpoint %d published before the kill: %v", i, err)
+		}
+	}
+	killServer(t, cmd)
+	wantScrubClean(t, bin, dir)
 }

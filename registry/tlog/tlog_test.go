@@ -1,6 +1,7 @@
 package tlog_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	bolt "go.etcd.io/bbolt"
 	sumtlog "golang.org/x/mod/sumdb/tlog"
 
 	"cairn.dev/cairn/registry/meta"
@@ -307,5 +309,35 @@ func TestServer_OutsideVerifier(t *testing.T) {
 		if err := json.Unmarshal(res.Entries[*mv.Leaf], &e); err != nil || !e.Matches(mv) {
 			t.Fatalf("leaf %d is %s, want %+v", *mv.Leaf, res.Entries[*mv.Leaf], mv)
 		}
+	}
+}
+
+func TestAudit(t *testing.T) {
+	l := newTestLog(t, t.TempDir(), nil)
+	for i := range 300 {
+		l.move(t, "models/m", fmt.Sprint("v", i%4))
+	}
+	found, err := tlog.Audit(t.Context(), l.db, l.db)
+	if err != nil || len(found) != 0 {
+		t.Fatalf("clean store: %v, %v", found, err)
+	}
+	// A history record edited behind the log's back.
+	err = l.db.Bolt().Update(func(tx *bolt.Tx) error {
+		hb := tx.Bucket([]byte("repos")).Bucket([]byte("models/m")).Bucket([]byte("history"))
+		k, v := hb.Cursor().First()
+		var mv storage.TagMove
+		if err := json.Unmarshal(v, &mv); err != nil {
+			return err
+		}
+		mv.By = "someone else"
+		b, _ := json.Marshal(mv)
+		return hb.Put(bytes.Clone(k), b)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found, err = tlog.Audit(t.Context(), l.db, l.db)
+	if err != nil || len(found) != 2 { // the move is not its leaf; the leaf has no move
+		t.Fatalf("edited history: %+v, %v; want 2 findings", found, err)
 	}
 }
