@@ -38,6 +38,8 @@ func appendLeaf(tx *bolt.Tx, log string, data []byte) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("meta: log %s: %w", log, err)
 	}
+	// Keys only ever grow: full pages split less and waste nothing.
+	b.FillPercent = 1.0
 	n := bucketLogSize(b)
 	stored, err := tlog.StoredHashes(n, data, hashReader(b))
 	if err != nil {

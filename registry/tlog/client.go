@@ -97,38 +97,40 @@ func (c *Client) do(ctx context.Context, path string, limit int64) ([]byte, erro
 	return b, nil
 }
 
-// verifierKey returns the key to check signatures with and whether it was
-// pinned now.
-func (c *Client) verifierKey(ctx context.Context) (string, bool, error) {
+// verifierKey returns the key to check signatures with, the key pinned
+// before when Key replaces it (the stored checkpoint was signed with that
+// one: a rotated key), and whether the key was pinned now.
+func (c *Client) verifierKey(ctx context.Context) (key, previous string, pinnedNow bool, err error) {
 	file := filepath.Join(c.State, "verifier")
 	b, err := os.ReadFile(file)
 	pinned := strings.TrimSpace(string(b))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return "", false, err
+		return "", "", false, err
 	}
 	switch {
 	case c.Key != "":
 		if pinned != c.Key {
 			if err := writeAtomic(file, []byte(c.Key+"\n")); err != nil {
-				return "", false, err
+				return "", "", false, err
 			}
+			return c.Key, pinned, false, nil
 		}
-		return c.Key, false, nil
+		return c.Key, "", false, nil
 	case pinned != "":
-		return pinned, false, nil
+		return pinned, "", false, nil
 	}
 	served, err := c.do(ctx, "verifier", MaxVerifierKeySize)
 	if err != nil {
-		return "", false, err
+		return "", "", false, err
 	}
-	key := strings.TrimSpace(string(served))
+	key = strings.TrimSpace(string(served))
 	if _, err := note.NewVerifier(key); err != nil {
-		return "", false, fmt.Errorf("%w: verifier key: %v", ErrMalformed, err)
+		return "", "", false, fmt.Errorf("%w: verifier key: %v", ErrMalformed, err)
 	}
 	if err := writeAtomic(file, []byte(key+"\n")); err != nil {
-		return "", false, err
+		return "", "", false, err
 	}
-	return key, true, nil
+	return key, "", true, nil
 }
 
 // OpenCheckpoint checks a signed checkpoint against a verifier key and
@@ -164,7 +166,7 @@ func (c *Client) Update(ctx context.Context) (*Verified, error) {
 	if c.State == "" {
 		return nil, errors.New("tlog: Client.State is required")
 	}
-	vkey, pinnedNow, err := c.verifierKey(ctx)
+	vkey, prevKey, pinnedNow, err := c.verifierKey(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -186,6 +188,9 @@ func (c *Client) Update(ctx context.Context) (*Verified, error) {
 	}
 	if old != nil {
 		prev, err := OpenCheckpoint(old, vkey)
+		if err != nil && prevKey != "" {
+			prev, err = OpenCheckpoint(old, prevKey) // signed before a rotation
+		}
 		if err != nil {
 			return nil, fmt.Errorf("the checkpoint kept in %s: %w", file, err)
 		}

@@ -341,3 +341,42 @@ func TestAudit(t *testing.T) {
 		t.Fatalf("edited history: %+v, %v; want 2 findings", found, err)
 	}
 }
+
+// A rotated key: the same tree under a new key (given with Key) still has
+// to extend what the client saw under the old one.
+func TestClient_KeyRotation(t *testing.T) {
+	dir := t.TempDir()
+	l := newTestLog(t, dir, nil)
+	for range 10 {
+		l.move(t, "models/m", "v1")
+	}
+	state := t.TempDir()
+	if _, err := l.client(state).Update(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	l.move(t, "models/m", "v1")
+	k2, _, err := tlog.LoadOrCreateKey(filepath.Join(t.TempDir(), "k2"), "test.example/log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := tlog.New(tlog.Config{Store: l.db, Key: k2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	c := &tlog.Client{URL: hs.URL + tlog.PathPrefix, State: state}
+	if _, err := c.Update(t.Context()); !errors.Is(err, tlog.ErrSignature) {
+		t.Fatalf("new key without being told: %v, want ErrSignature", err)
+	}
+	c.Key = k2.VerifierKey()
+	v, err := c.Update(t.Context())
+	if err != nil || v.Previous != 20 || v.N != 22 {
+		t.Fatalf("rotated key given: %+v, %v; want 20 -> 22", v, err)
+	}
+	// The new key is pinned now.
+	c.Key = ""
+	if _, err := c.Update(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
