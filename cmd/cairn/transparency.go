@@ -63,8 +63,24 @@ func openTransparencyLog(o serveOptions, db metaStore, log *slog.Logger) (*tlog.
 	} else if o.tlog.origin != "" && o.tlog.origin != key.Name() {
 		return nil, fmt.Errorf("--log-origin %q: the key in %s is %q's", o.tlog.origin, file, key.Name())
 	}
+	// Nodes sharing one database share one log: the first records its
+	// verifier key, and a node with another key refuses to start rather
+	// than sign the same tree under a key clients do not know.
+	if o.backends.metadata != "" {
+		recorded, err := db.Secret(context.Background(), tlogVerifierSecret, []byte(key.VerifierKey()))
+		if err != nil {
+			return nil, fmt.Errorf("transparency log key: %w", err)
+		}
+		if string(recorded) != key.VerifierKey() {
+			return nil, fmt.Errorf("--log-key %s: this database's log is signed by %s; give every node the same --log-key file", file, recorded)
+		}
+	}
 	return tlog.New(tlog.Config{Store: logs, Key: key, Logger: log})
 }
+
+// tlogVerifierSecret names the verifier key recorded in a shared database
+// (storage.Accounts secrets).
+const tlogVerifierSecret = "tlog-verifier"
 
 // transparencyLogAPI serves the log under tlog.PathPrefix in front of
 // next. Checkpoints, the verifier key and hash tiles are public (they hold

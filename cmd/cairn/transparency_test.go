@@ -334,3 +334,54 @@ func TestServe_TransparencyLogKill9(t *testing.T) {
 	killServer(t, cmd)
 	wantScrubClean(t, bin, dir)
 }
+
+// TestServe_TransparencyLogNodes is acceptance 1 on PostgreSQL with two
+// nodes: tag moves through both land in one tree, which the outside
+// verifier rebuilds from either node, and a history checked through one
+// node is consistent with what the other served. A node with another log
+// key refuses to start.
+func TestServe_TransparencyLogNodes(t *testing.T) {
+	t.Setenv("CAIRN_CONFIG_DIR", t.TempDir())
+	db := testDatabase(t)
+	keyFile := filepath.Join(t.TempDir(), "log.key")
+	hostA, _ := serveAt(t, "", "--data", t.TempDir(), "--metadata", db, "--log-key", keyFile, "--log-origin", "test.example/nodes")
+	hostB, _ := serveAt(t, "", "--data", t.TempDir(), "--metadata", db, "--log-key", keyFile)
+	for i, host := range []string{hostA, hostB, hostA, hostB} {
+		pushImage(t, "http://"+host, "models/m", "v1", fmt.Appendf(nil, "layer %d", i))
+	}
+	skey, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := tlog.ParseKey(string(skey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var roots []string
+	for _, host := range []string{hostA, hostB} {
+		res, err := tlogcheck.Check(t.Context(), nil, "http://"+host+tlog.PathPrefix, key.VerifierKey())
+		if err != nil {
+			t.Fatalf("outside verifier on %s: %v", host, err)
+		}
+		if res.Size != 8 {
+			t.Fatalf("%s: tree of %d, want 8 (4 pushes, 4 moves)", host, res.Size)
+		}
+		roots = append(roots, res.Root.String())
+	}
+	if roots[0] != roots[1] {
+		t.Fatalf("the nodes serve different trees: %s, %s", roots[0], roots[1])
+	}
+	if code, out, errOut := runCode(t, "", "history", hostA+"/models/m:v1", "--verify", "--log-key", key.VerifierKey()); code != exitOK || strings.Count(out, "sha256:") != 7 {
+		t.Fatalf("history --verify through A: exit %d\n%s%s", code, out, errOut)
+	}
+
+	// Another key on the same database: refused.
+	root := newRootCmd()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs([]string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--metadata", db, "--log-key", filepath.Join(t.TempDir(), "other.key"), "--gc-interval", "0"})
+	if err := root.ExecuteContext(t.Context()); err == nil || !strings.Contains(err.Error(), "same --log-key") {
+		t.Fatalf("a node with another log key: %v, want a refusal", err)
+	}
+}

@@ -82,18 +82,16 @@ func splitLeaf(v []byte) (hashes, entry []byte, ok bool) {
 	return v[1 : 1+k*tlog.HashSize], v[1+k*tlog.HashSize:], true
 }
 
-// hashReader reads stored hashes from a log's bucket. The hash at level l,
-// index i (tlog.SplitStoredHashIndex) completes the subtree whose last
-// leaf is m = (i+1)<<l - 1: it is the l-th hash stored with leaf m.
+// hashReader reads stored hashes from a log's bucket, each from the leaf
+// storage.StoredHashLeaf names.
 func hashReader(b *bolt.Bucket) tlog.HashReader {
 	return tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
 		out := make([]tlog.Hash, len(indexes))
 		for i, x := range indexes {
-			level, idx := tlog.SplitStoredHashIndex(x)
+			leaf, level, ok := storage.StoredHashLeaf(x)
 			var hashes []byte
-			ok := false
-			if b != nil && level < 63 {
-				hashes, _, ok = splitLeaf(b.Get(u64((idx+1)<<level - 1)))
+			if b != nil && ok {
+				hashes, _, ok = splitLeaf(b.Get(u64(leaf)))
 			}
 			if !ok || len(hashes) < (level+1)*tlog.HashSize {
 				return nil, fmt.Errorf("meta: stored hash %d: %w", x, storage.ErrLogCorrupt)

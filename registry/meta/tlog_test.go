@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -24,80 +23,6 @@ func openTestDB(tb testing.TB, noSync bool) *DB {
 	}
 	tb.Cleanup(func() { db.Close() })
 	return db
-}
-
-// TestDB_NamesLog checks that every change to a name is one leaf, in the
-// order made, and that the stored hashes give the tree of the leaves.
-func TestDB_NamesLog(t *testing.T) {
-	ctx := context.Background()
-	db := openTestDB(t, true)
-	put := func(content string, tags ...string) *storage.Manifest {
-		m := &storage.Manifest{Repository: "r", Digest: digest.FromString(content), MediaType: "application/json",
-			Size: int64(len(content)), Content: []byte(content), Pushed: time.Unix(1, 0), PushedBy: "u"}
-		if _, err := db.PutManifest(ctx, m, tags); err != nil {
-			t.Fatal(err)
-		}
-		return m
-	}
-	a := put("a", "v1", "latest") // push, 2 tag creates
-	put("a", "v1", "latest")      // nothing changes: no leaf
-	b := put("b", "v1")           // push, move
-	if err := db.SetQuarantine(ctx, storage.Quarantine{Repository: "r", Digest: b.Digest, Reason: "bad", Time: time.Unix(2, 0)}); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.ClearQuarantine(ctx, "r", b.Digest); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.DeleteTag(ctx, "r", "latest", "u"); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.DeleteManifest(ctx, "r", a.Digest, "u"); err != nil {
-		t.Fatal(err)
-	}
-	want := []string{
-		storage.EntryManifestPush, storage.EntryTag, storage.EntryTag,
-		storage.EntryManifestPush, storage.EntryTag,
-		storage.EntryQuarantineSet, storage.EntryQuarantineLift,
-		storage.EntryTag, storage.EntryManifestDelete,
-	}
-	n, err := db.LogSize(ctx, storage.LogNames)
-	if err != nil || n != int64(len(want)) {
-		t.Fatalf("log size %d, %v; want %d", n, err, len(want))
-	}
-	entries, err := db.LogEntries(ctx, storage.LogNames, 0, n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stored []tlog.Hash
-	mem := tlog.HashReaderFunc(func(ix []int64) ([]tlog.Hash, error) {
-		out := make([]tlog.Hash, len(ix))
-		for i, x := range ix {
-			out[i] = stored[x]
-		}
-		return out, nil
-	})
-	for i, e := range entries {
-		if got := string(e); !strings.Contains(got, `"kind":"`+want[i]+`"`) {
-			t.Errorf("leaf %d = %s, want kind %s", i, got, want[i])
-		}
-		hs, err := tlog.StoredHashes(int64(i), e, mem)
-		if err != nil {
-			t.Fatal(err)
-		}
-		stored = append(stored, hs...)
-	}
-	wantRoot, _ := tlog.TreeHash(n, mem)
-	reader := tlog.HashReaderFunc(func(ix []int64) ([]tlog.Hash, error) { return db.LogHashes(ctx, storage.LogNames, ix) })
-	if root, err := tlog.TreeHash(n, reader); err != nil || root != wantRoot {
-		t.Fatalf("stored root %s, %v; the leaves give %s", root, err, wantRoot)
-	}
-	if _, err := db.LogEntries(ctx, storage.LogNames, 0, n+1); err == nil {
-		t.Error("entries past the end: no error")
-	}
-	hist, err := db.History(ctx, "r", "v1")
-	if err != nil || len(hist) != 2 || hist[0].Leaf == nil || *hist[0].Leaf != 1 || *hist[1].Leaf != 4 {
-		t.Fatalf("history leaves: %+v, %v", hist, err)
-	}
 }
 
 // BenchmarkAppendLeaf measures the log's share of a change: one leaf

@@ -38,6 +38,11 @@ func moveTag(ctx context.Context, tx pgx.Tx, id int64, repo, tag string, dgst di
 		return nil, fmt.Errorf("pg: move tag %s:%s: %w", repo, tag, err)
 	}
 	mv := storage.TagMove{Repository: repo, Tag: tag, Old: old, New: dgst, Time: at.UTC(), By: by}
+	leaf, err := appendEntry(ctx, tx, storage.TagMoveEntry(mv))
+	if err != nil {
+		return nil, err
+	}
+	mv.Leaf = &leaf
 	rec, _ := json.Marshal(mv)
 	if _, err := tx.Exec(ctx, "INSERT INTO tag_history (repo_id, tag, record) VALUES ($1, $2, $3)", id, tag, rec); err != nil {
 		return nil, fmt.Errorf("pg: record tag move: %w", err)
@@ -123,6 +128,12 @@ func (db *DB) PutManifest(ctx context.Context, m *storage.Manifest, tags []strin
 			ON CONFLICT (repo_id, digest) DO NOTHING`, id, string(m.Digest), subject, rec, content)
 		if err != nil {
 			return fmt.Errorf("pg: insert manifest: %w", err)
+		}
+		if tag.RowsAffected() == 1 {
+			e := storage.LogEntry{Kind: storage.EntryManifestPush, Repository: m.Repository, Digest: m.Digest, Time: m.Pushed.UTC(), By: m.PushedBy}
+			if _, err := appendEntry(ctx, tx, e); err != nil {
+				return err
+			}
 		}
 		if tag.RowsAffected() == 1 && len(m.Blobs) > 0 {
 			_, err := tx.Exec(ctx, `INSERT INTO manifest_blobs (repo_id, manifest, blob) SELECT $1, $2, unnest($3::text[])
@@ -217,7 +228,8 @@ func (db *DB) DeleteManifest(ctx context.Context, repo string, dgst digest.Diges
 				return err
 			}
 		}
-		return nil
+		_, err = appendEntry(ctx, tx, storage.LogEntry{Kind: storage.EntryManifestDelete, Repository: repo, Digest: dgst, Time: now.UTC(), By: by})
+		return err
 	})
 }
 

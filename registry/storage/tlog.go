@@ -84,3 +84,16 @@ type TransparencyLogs interface {
 	// exceed LogSize.
 	LogEntries(ctx context.Context, log string, start, end int64) ([][]byte, error)
 }
+
+// StoredHashLeaf says where a store that keeps each leaf's stored hashes
+// with the leaf finds stored hash x (tlog.StoredHashIndex numbering): the
+// hash at level l, index i completes the subtree whose last leaf is
+// (i+1)<<l - 1, and is the l-th of the hashes tlog.StoredHashes returned
+// when that leaf was appended. ok is false for an index no tree has.
+func StoredHashLeaf(x int64) (leaf int64, pos int, ok bool) {
+	level, i := tlog.SplitStoredHashIndex(x)
+	if x < 0 || level >= 62 || i >= 1<<(62-level) {
+		return 0, 0, false
+	}
+	return (i+1)<<level - 1, level, true
+}

@@ -218,6 +218,8 @@ func checkExtends(prev, cp Checkpoint, hashes tlog.HashReader) error {
 			return fmt.Errorf("%w: the tree of %d entries has root %s, this client saw %s", ErrFork, cp.N, cp.Hash, prev.Hash)
 		}
 		return nil
+	case prev.N == 0:
+		return nil // every tree extends the empty one
 	}
 	proof, err := tlog.ProveTree(cp.N, prev.N, hashes)
 	if err != nil {

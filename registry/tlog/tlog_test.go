@@ -380,3 +380,16 @@ func TestClient_KeyRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A client that first saw the empty tree accepts any tree after it.
+func TestClient_FromEmptyTree(t *testing.T) {
+	l := newTestLog(t, t.TempDir(), nil)
+	state := t.TempDir()
+	if v, err := l.client(state).Update(t.Context()); err != nil || v.N != 0 {
+		t.Fatalf("empty log: %+v, %v", v, err)
+	}
+	l.move(t, "models/m", "v1")
+	if v, err := l.client(state).Update(t.Context()); err != nil || v.N != 2 {
+		t.Fatalf("after the empty tree: %+v, %v", v, err)
+	}
+}
