@@ -52,6 +52,9 @@ func appendEntry(ctx context.Context, tx pgx.Tx, e storage.LogEntry) (int64, err
 // names, in one query.
 func hashReader(ctx context.Context, q querier, log string) tlog.HashReader {
 	return tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
+		if len(indexes) == 0 {
+			return nil, nil // an even leaf completes no subtree: no round trip
+		}
 		leaves := make([]int64, len(indexes))
 		levels := make([]int, len(indexes))
 		for i, x := range indexes {
