@@ -385,3 +385,37 @@ func TestServe_TransparencyLogNodes(t *testing.T) {
 		t.Fatalf("a node with another log key: %v, want a refusal", err)
 	}
 }
+
+// With auth on, checkpoints and hash tiles are public and entry bundles
+// need a login: cairn history --verify logs in with the stored
+// credentials when challenged.
+func TestServe_TransparencyLogAuth(t *testing.T) {
+	t.Setenv("CAIRN_CONFIG_DIR", t.TempDir())
+	t.Setenv("CAIRN_ADMIN_PASSWORD", testAdminPassword)
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	host, _ := serveAt(t, "", "--data", t.TempDir(), "--auth")
+	base := "http://" + host
+	cfg := []byte("{}")
+	if code, _ := call(t, "POST", base+"/v2/models/m/blobs/uploads/?digest="+digest.FromBytes(cfg).String(), "admin", testAdminPassword, "application/octet-stream", cfg); code != 201 {
+		t.Fatalf("blob upload: %d", code)
+	}
+	man := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"` +
+		digest.FromBytes(cfg).String() + `","size":2},"layers":[]}`)
+	if code, _ := call(t, "PUT", base+"/v2/models/m/manifests/v1", "admin", testAdminPassword, "application/vnd.oci.image.manifest.v1+json", man); code != 201 {
+		t.Fatalf("manifest PUT: %d", code)
+	}
+	for path, want := range map[string]int{"checkpoint": 200, "verifier": 200, "tile/0/000.p/2": 200, "tile/entries/000.p/2": 401} {
+		if code, _ := call(t, "GET", base+tlog.PathPrefix+path, "", "", "", nil); code != want {
+			t.Errorf("anonymous GET %s: %d, want %d", path, code, want)
+		}
+	}
+	if code, _, _ := runCode(t, "", "history", host+"/models/m:v1", "--verify"); code != exitError {
+		t.Fatalf("history --verify without a login: exit %d, want 2", code)
+	}
+	if code, out, errs := runCode(t, testAdminPassword+"\n", "login", host, "-u", "admin", "--password-stdin"); code != 0 {
+		t.Fatalf("login: %s%s", out, errs)
+	}
+	if code, out, errs := runCode(t, "", "history", host+"/models/m:v1", "--verify"); code != exitOK || !strings.Contains(errs, "verified 1 entries") {
+		t.Fatalf("history --verify after login: exit %d\n%s%s", code, out, errs)
+	}
+}
