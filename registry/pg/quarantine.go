@@ -36,8 +36,7 @@ func (db *DB) SetQuarantine(ctx context.Context, q storage.Quarantine) error {
 		if err != nil {
 			return err
 		}
-		_, err = appendEntry(ctx, tx, storage.LogEntry{Kind: storage.EntryQuarantineSet, Repository: q.Repository, Digest: q.Digest, Reason: q.Reason, Time: q.Time.UTC(), By: q.By})
-		return err
+		return appendEntry(ctx, tx, storage.LogEntry{Kind: storage.EntryQuarantineSet, Repository: q.Repository, Digest: q.Digest, Reason: q.Reason, Time: q.Time.UTC(), By: q.By})
 	})
 	if err != nil {
 		return fmt.Errorf("quarantine: %w", err)
@@ -55,8 +54,7 @@ func (db *DB) ClearQuarantine(ctx context.Context, repo string, dgst digest.Dige
 		if ct.RowsAffected() == 0 {
 			return fmt.Errorf("%s@%s: %w", repo, dgst, storage.ErrNotQuarantined)
 		}
-		_, err = appendEntry(ctx, tx, storage.LogEntry{Kind: storage.EntryQuarantineLift, Repository: repo, Digest: dgst, Time: db.now().UTC()})
-		return err
+		return appendEntry(ctx, tx, storage.LogEntry{Kind: storage.EntryQuarantineLift, Repository: repo, Digest: dgst, Time: db.now().UTC()})
 	})
 }
 

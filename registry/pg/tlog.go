@@ -13,39 +13,104 @@ import (
 
 var _ storage.TransparencyLogs = (*DB)(nil)
 
-// appendLeaf adds data as the next leaf of log in the transaction of the
-// change it records and returns its index. The log's advisory lock, held
-// to the commit, gives every node one order: the leaf is appended by the
-// same commit as the change (an acknowledged change is always a leaf) and
-// appends from all nodes form one tree.
-func appendLeaf(ctx context.Context, tx pgx.Tx, log string, data []byte) (int64, error) {
-	if len(data) > storage.MaxLogEntrySize {
-		return 0, fmt.Errorf("pg: log %s: entry of %d bytes, more than %d", log, len(data), storage.MaxLogEntrySize)
-	}
-	if err := lockXact(ctx, tx, "tlog:"+log, false); err != nil {
-		return 0, err
-	}
-	var n int64
-	if err := tx.QueryRow(ctx, "SELECT COALESCE(max(idx) + 1, 0) FROM tlog_leaves WHERE log = $1", log).Scan(&n); err != nil {
-		return 0, fmt.Errorf("pg: log %s: size: %w", log, err)
-	}
-	stored, err := tlog.StoredHashes(n, data, hashReader(ctx, tx, log))
-	if err != nil {
-		return 0, fmt.Errorf("pg: log %s: leaf %d: %w", log, n, err)
-	}
-	hashes := make([]byte, 0, len(stored)*tlog.HashSize)
-	for _, h := range stored {
-		hashes = append(hashes, h[:]...)
-	}
-	if _, err := tx.Exec(ctx, "INSERT INTO tlog_leaves (log, idx, hashes, entry) VALUES ($1, $2, $3, $4)", log, n, hashes, data); err != nil {
-		return 0, fmt.Errorf("pg: log %s: leaf %d: %w", log, n, err)
-	}
-	return n, nil
+// leafBatch collects the leaves of one transaction, appended together by
+// flush at its end: one lock, one size read and one insert for all of them,
+// in the same commit as the changes they record (an acknowledged change is
+// always a leaf). The log's advisory lock, held from flush to the commit,
+// gives every node one order.
+type leafBatch struct {
+	log     string
+	entries [][]byte
+	// done[i] is called with the index of leaf i once it is known.
+	done []func(leaf int64) error
 }
 
-// appendEntry appends e to the log of names.
-func appendEntry(ctx context.Context, tx pgx.Tx, e storage.LogEntry) (int64, error) {
-	return appendLeaf(ctx, tx, storage.LogNames, storage.EncodeLogEntry(e))
+// add queues e; done (may be nil) learns its leaf index at flush.
+func (b *leafBatch) add(e storage.LogEntry, done func(leaf int64) error) error {
+	data := storage.EncodeLogEntry(e)
+	if len(data) > storage.MaxLogEntrySize {
+		return fmt.Errorf("pg: log %s: entry of %d bytes, more than %d", b.log, len(data), storage.MaxLogEntrySize)
+	}
+	b.entries = append(b.entries, data)
+	b.done = append(b.done, done)
+	return nil
+}
+
+// flush appends the queued leaves in tx.
+func (b *leafBatch) flush(ctx context.Context, tx pgx.Tx) error {
+	if len(b.entries) == 0 {
+		return nil
+	}
+	if err := lockXact(ctx, tx, "tlog:"+b.log, false); err != nil {
+		return err
+	}
+	var n int64
+	if err := tx.QueryRow(ctx, "SELECT COALESCE(max(idx) + 1, 0) FROM tlog_leaves WHERE log = $1", b.log).Scan(&n); err != nil {
+		return fmt.Errorf("pg: log %s: size: %w", b.log, err)
+	}
+	// Hashes of this batch's own leaves come from memory, older ones from
+	// the table.
+	mine := map[int64]tlog.Hash{}
+	stored := hashReader(ctx, tx, b.log)
+	reader := tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(indexes))
+		var older []int64
+		for _, x := range indexes {
+			if _, ok := mine[x]; !ok {
+				older = append(older, x)
+			}
+		}
+		got, err := stored.ReadHashes(older)
+		if err != nil {
+			return nil, err
+		}
+		for i, x := range indexes {
+			if h, ok := mine[x]; ok {
+				out[i] = h
+			} else {
+				out[i], got = got[0], got[1:]
+			}
+		}
+		return out, nil
+	})
+	idxs := make([]int64, len(b.entries))
+	hashes := make([][]byte, len(b.entries))
+	for i, data := range b.entries {
+		idx := n + int64(i)
+		hs, err := tlog.StoredHashes(idx, data, reader)
+		if err != nil {
+			return fmt.Errorf("pg: log %s: leaf %d: %w", b.log, idx, err)
+		}
+		base := tlog.StoredHashIndex(0, idx)
+		for k, h := range hs {
+			mine[base+int64(k)] = h
+			hashes[i] = append(hashes[i], h[:]...)
+		}
+		idxs[i] = idx
+	}
+	_, err := tx.Exec(ctx, "INSERT INTO tlog_leaves (log, idx, hashes, entry) SELECT $1, unnest($2::bigint[]), unnest($3::bytea[]), unnest($4::bytea[])",
+		b.log, idxs, hashes, b.entries)
+	if err != nil {
+		return fmt.Errorf("pg: log %s: append %d leaves: %w", b.log, len(idxs), err)
+	}
+	for i, done := range b.done {
+		if done != nil {
+			if err := done(idxs[i]); err != nil {
+				return err
+			}
+		}
+	}
+	b.entries, b.done = b.entries[:0], b.done[:0]
+	return nil
+}
+
+// appendEntry appends e to the log of names in tx, alone.
+func appendEntry(ctx context.Context, tx pgx.Tx, e storage.LogEntry) error {
+	b := &leafBatch{log: storage.LogNames}
+	if err := b.add(e, nil); err != nil {
+		return err
+	}
+	return b.flush(ctx, tx)
 }
 
 // hashReader reads stored hashes, each from the leaf storage.StoredHashLeaf
