@@ -11,12 +11,14 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"cairn.dev/cairn/registry/storage"
+	"cairn.dev/cairn/registry/tlog"
 )
 
 // Problem is one inconsistency found by Scrub.
 type Problem struct {
-	// Kind is "corrupt-blob", "corrupt-manifest", "missing-blob" or
-	// "unreadable".
+	// Kind is "corrupt-blob", "corrupt-manifest", "missing-blob",
+	// "unreadable" or "log" (the transparency log disagrees with the
+	// metadata, tlog.Audit).
 	Kind   string
 	Digest digest.Digest
 	// Where names the repository (for manifests) or the store.
@@ -37,7 +39,8 @@ type ScrubReport struct {
 }
 
 // Scrub re-hashes every blob in blobs and, when meta is not nil, every
-// manifest, and checks that each blob a manifest references is present.
+// manifest, and checks that each blob a manifest references is present
+// and, when meta keeps a transparency log, the log against the history.
 // Blobs are hashed in parallel.
 func Scrub(ctx context.Context, blobs storage.BlobStore, meta storage.Metadata) (ScrubReport, error) {
 	var rep ScrubReport
@@ -98,6 +101,15 @@ func Scrub(ctx context.Context, blobs storage.BlobStore, meta storage.Metadata) 
 	})
 	if err != nil {
 		return rep, fmt.Errorf("scrub: manifests: %w", err)
+	}
+	if logs, ok := meta.(storage.TransparencyLogs); ok {
+		found, err := tlog.Audit(ctx, logs, meta)
+		if err != nil {
+			return rep, fmt.Errorf("scrub: transparency log: %w", err)
+		}
+		for _, f := range found {
+			add(Problem{Kind: "log", Where: fmt.Sprintf("log of names, leaf %d", f.Leaf), Detail: f.Detail})
+		}
 	}
 	return rep, nil
 }

@@ -20,15 +20,25 @@ func newHistoryCmd() *cobra.Command {
 	var (
 		ro     remoteOptions
 		asJSON bool
+		tv     tlogVerifyOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "history REF",
 		Short: "Print every move of a tag: old digest, new digest, time, who",
 		Long: `Print every move of a tag, oldest first: when it was created, moved to another
 digest or deleted, and by whom. Without a tag (REGISTRY/REPO) it prints the
-moves of every tag of the repository.`,
+moves of every tag of the repository.
+
+With --verify, each printed move is checked against the registry's
+transparency log: the checkpoint's signature (the key pinned on first use,
+or --log-key), a consistency proof from the last checkpoint this client saw
+of that registry (kept in the user configuration directory, cairn/tlog, or
+$CAIRN_CONFIG_DIR/tlog), and an inclusion proof for every move. A registry
+that serves an older tree (rollback), a tree that does not extend the one
+seen before (fork) or a move that is not its leaf makes it exit 1.`,
 		Example: `  cairn history 127.0.0.1:5000/models/llama:v1
-  cairn history 127.0.0.1:5000/models/llama --json`,
+  cairn history 127.0.0.1:5000/models/llama --json
+  cairn history reg.example/models/llama:v1 --verify`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ref, err := parseRef(args[0])
@@ -62,6 +72,18 @@ moves of every tag of the repository.`,
 			if err := json.Unmarshal(body, &moves); err != nil {
 				return fmt.Errorf("decode history: %w", err)
 			}
+			if tv.verify {
+				// The checkpoint is fetched after the history, so it
+				// covers every leaf the history names.
+				v, err := tv.update(cmd.Context(), &ro, ref.Registry)
+				if err != nil {
+					return err
+				}
+				if err := v.CheckMoves(moves); err != nil {
+					return refused(err)
+				}
+				tv.report(cmd.ErrOrStderr(), v, len(moves))
+			}
 			out := cmd.OutOrStdout()
 			if asJSON {
 				enc := json.NewEncoder(out)
@@ -78,6 +100,7 @@ moves of every tag of the repository.`,
 	}
 	ro.addFlags(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	tv.addFlags(cmd)
 	return cmd
 }
 

@@ -65,6 +65,8 @@ type serveOptions struct {
 
 	// logRetention is how long access records are kept (0: forever).
 	logRetention retentionFlag
+	// tlog is the transparency log (--log-key, --log-origin).
+	tlog tlogOptions
 }
 
 func newServeCmd() *cobra.Command {
@@ -83,6 +85,13 @@ scope registry:metrics:*). SIGINT or SIGTERM stops the server gracefully.
 Every pull, push, delete, login and denial is appended to the access log, a
 hash chain in the metadata store: read it with cairn log (administrators
 reach it at /_cairn/admin/log), check it with cairn log verify.
+
+Every tag move, manifest push or delete and quarantine is a leaf of the
+transparency log of names, served as C2SP tlog-tiles at /_cairn/tlog/ with
+checkpoints signed by the log key (created at first start in DATA/log.key,
+or --log-key FILE: keep it off the machine's data disk in production, so
+that whoever can rewrite the database cannot sign). cairn history --verify
+checks it.
 
 Authentication is on whenever --addr is not a loopback address (unless
 --insecure-no-auth) and on loopback with --auth: docker-style token auth, the
@@ -141,6 +150,8 @@ URL of the bucket, so the bytes do not pass through the node.`,
 	f.StringVar(&o.realm, "realm", "", "token endpoint URL sent in auth challenges, for a server behind a TLS-terminating proxy (default: scheme://HOST/token of each request)")
 	f.StringArrayVar(&o.trustedProxies, "trusted-proxy", nil, "address or CIDR of a proxy whose X-Forwarded-For the access log believes for the client address; repeatable")
 	f.BoolVar(&o.redirectBlobs, "redirect-blobs", false, "answer blob GETs with 307 to a presigned URL of the --storage bucket")
+	f.StringVar(&o.tlog.key, "log-key", "", "the transparency log's signing key, created at first start (default DATA/log.key); keep it apart from the database in production")
+	f.StringVar(&o.tlog.origin, "log-origin", "", "the name of the log key created at first start, its checkpoints' origin (default HOSTNAME/cairn)")
 	f.Var(&o.logRetention, "log-retention", "prune access records older than this, daily (e.g. 90d; 0 keeps them forever)")
 	return cmd
 }
@@ -184,6 +195,10 @@ func runServe(ctx context.Context, o serveOptions) error {
 	}
 	rec := accesslog.New(db, accesslog.Options{Logger: log, TrustedProxies: proxies})
 	defer closeAccessLog(rec, log)
+	names, err := openTransparencyLog(o, db, log)
+	if err != nil {
+		return err
+	}
 
 	var pullGate *gate.Gate
 	var policy *verify.Policy
@@ -270,6 +285,8 @@ func runServe(ctx context.Context, o serveOptions) error {
 		log.Warn("authentication is off: anyone who reaches this address may push, pull and delete", "addr", o.addr)
 	}
 	front = accessLogAPI(front, db, authn, rec) // GET /_cairn/admin/log[/verify], administrators only
+	// GET /_cairn/tlog/...: the transparency log of names.
+	front = transparencyLogAPI(front, names, authn)
 	front = auth.SecurityHeaders(front, o.tlsCert != "")
 
 	ln, err := net.Listen("tcp", o.addr)

@@ -120,6 +120,13 @@ func moveTag(rb *bolt.Bucket, repo, tag string, dgst digest.Digest, at time.Time
 		return nil, fmt.Errorf("meta: move tag %s:%s: %w", repo, tag, err)
 	}
 	mv := storage.TagMove{Repository: repo, Tag: tag, Old: old, New: dgst, Time: at.UTC(), By: by}
+	// The leaf is appended in the same transaction as the move: an
+	// acknowledged move is always in the log of names.
+	leaf, err := appendEntry(rb.Tx(), storage.TagMoveEntry(mv))
+	if err != nil {
+		return nil, err
+	}
+	mv.Leaf = &leaf
 	hb := rb.Bucket(bucketHistory)
 	seq, _ := hb.NextSequence()
 	v, _ := json.Marshal(mv)
@@ -166,6 +173,10 @@ func (db *DB) PutManifest(ctx context.Context, m *storage.Manifest, tags []strin
 				if err := rb.Bucket(bucketReferrers).Put(referrerKey(m.Subject, m.Digest), nil); err != nil {
 					return err
 				}
+			}
+			e := storage.LogEntry{Kind: storage.EntryManifestPush, Repository: m.Repository, Digest: m.Digest, Time: m.Pushed.UTC(), By: m.PushedBy}
+			if _, err := appendEntry(tx, e); err != nil {
+				return err
 			}
 		}
 		for _, t := range tags {
@@ -263,6 +274,9 @@ func (db *DB) DeleteManifest(ctx context.Context, repo string, dgst digest.Diges
 			}
 		}
 		if err := rb.Bucket(bucketContent).Delete([]byte(dgst)); err != nil {
+			return err
+		}
+		if _, err := appendEntry(tx, storage.LogEntry{Kind: storage.EntryManifestDelete, Repository: repo, Digest: dgst, Time: now.UTC(), By: by}); err != nil {
 			return err
 		}
 		return rb.Bucket(bucketManifests).Delete([]byte(dgst))

@@ -37,6 +37,10 @@ func (db *DB) SetQuarantine(ctx context.Context, q storage.Quarantine) error {
 		if err != nil {
 			return err
 		}
+		e := storage.LogEntry{Kind: storage.EntryQuarantineSet, Repository: q.Repository, Digest: q.Digest, Reason: q.Reason, Time: q.Time.UTC(), By: q.By}
+		if _, err := appendEntry(tx, e); err != nil {
+			return err
+		}
 		return b.Put(quarantineKey(q.Repository, q.Digest), v)
 	})
 	if err != nil {
@@ -52,6 +56,9 @@ func (db *DB) ClearQuarantine(ctx context.Context, repo string, dgst digest.Dige
 		k := quarantineKey(repo, dgst)
 		if b == nil || b.Get(k) == nil {
 			return fmt.Errorf("%s@%s: %w", repo, dgst, storage.ErrNotQuarantined)
+		}
+		if _, err := appendEntry(tx, storage.LogEntry{Kind: storage.EntryQuarantineLift, Repository: repo, Digest: dgst, Time: db.now().UTC()}); err != nil {
+			return err
 		}
 		return b.Delete(k)
 	})

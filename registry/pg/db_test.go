@@ -257,3 +257,7 @@ func TestDB_Lease(t *testing.T) {
 		t.Errorf("%d concurrent takers got the lease, want 1", won)
 	}
 }
+
+func TestDB_TransparencyLogs(t *testing.T) {
+	storagetest.TestTransparencyLogs(t, func(t *testing.T) storagetest.LogStore { return openDB(t) })
+}

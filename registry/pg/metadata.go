@@ -18,8 +18,9 @@ import (
 var _ storage.Metadata = (*DB)(nil)
 
 // moveTag points tag at dgst (empty: deletes it) and records the move when
-// the target changes. The caller holds the repository's lock.
-func moveTag(ctx context.Context, tx pgx.Tx, id int64, repo, tag string, dgst digest.Digest, at time.Time, by string) (*storage.TagMove, error) {
+// the target changes: the history record is written when lb is flushed,
+// with the move's leaf. The caller holds the repository's lock.
+func moveTag(ctx context.Context, tx pgx.Tx, lb *leafBatch, id int64, repo, tag string, dgst digest.Digest, at time.Time, by string) (*storage.TagMove, error) {
 	var old digest.Digest
 	err := tx.QueryRow(ctx, "SELECT digest FROM tags WHERE repo_id = $1 AND tag = $2", id, tag).Scan(&old)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
@@ -37,12 +38,16 @@ func moveTag(ctx context.Context, tx pgx.Tx, id int64, repo, tag string, dgst di
 	if err != nil {
 		return nil, fmt.Errorf("pg: move tag %s:%s: %w", repo, tag, err)
 	}
-	mv := storage.TagMove{Repository: repo, Tag: tag, Old: old, New: dgst, Time: at.UTC(), By: by}
-	rec, _ := json.Marshal(mv)
-	if _, err := tx.Exec(ctx, "INSERT INTO tag_history (repo_id, tag, record) VALUES ($1, $2, $3)", id, tag, rec); err != nil {
-		return nil, fmt.Errorf("pg: record tag move: %w", err)
-	}
-	return &mv, nil
+	mv := &storage.TagMove{Repository: repo, Tag: tag, Old: old, New: dgst, Time: at.UTC(), By: by}
+	err = lb.add(storage.TagMoveEntry(*mv), func(leaf int64) error {
+		mv.Leaf = &leaf
+		rec, _ := json.Marshal(mv)
+		if _, err := tx.Exec(ctx, "INSERT INTO tag_history (repo_id, tag, record) VALUES ($1, $2, $3)", id, tag, rec); err != nil {
+			return fmt.Errorf("pg: record tag move: %w", err)
+		}
+		return nil
+	})
+	return mv, err
 }
 
 // digestStrings converts for an = ANY($n) argument.
@@ -76,9 +81,10 @@ func (db *DB) PutManifest(ctx context.Context, m *storage.Manifest, tags []strin
 	if err != nil {
 		return nil, fmt.Errorf("pg: encode manifest: %w", err)
 	}
-	var moves []storage.TagMove
+	var moved []*storage.TagMove
 	err = db.tx(ctx, func(tx pgx.Tx) error {
-		moves = moves[:0]
+		moved = moved[:0]
+		lb := &leafBatch{log: storage.LogNames}
 		// The collector's mark must not run between the checks below and
 		// the commit: it would miss the new references.
 		if err := lockXact(ctx, tx, lockGC, true); err != nil {
@@ -124,6 +130,12 @@ func (db *DB) PutManifest(ctx context.Context, m *storage.Manifest, tags []strin
 		if err != nil {
 			return fmt.Errorf("pg: insert manifest: %w", err)
 		}
+		if tag.RowsAffected() == 1 {
+			e := storage.LogEntry{Kind: storage.EntryManifestPush, Repository: m.Repository, Digest: m.Digest, Time: m.Pushed.UTC(), By: m.PushedBy}
+			if err := lb.add(e, nil); err != nil {
+				return err
+			}
+		}
 		if tag.RowsAffected() == 1 && len(m.Blobs) > 0 {
 			_, err := tx.Exec(ctx, `INSERT INTO manifest_blobs (repo_id, manifest, blob) SELECT $1, $2, unnest($3::text[])
 				ON CONFLICT DO NOTHING`, id, string(m.Digest), digestStrings(m.Blobs))
@@ -132,18 +144,22 @@ func (db *DB) PutManifest(ctx context.Context, m *storage.Manifest, tags []strin
 			}
 		}
 		for _, t := range tags {
-			mv, err := moveTag(ctx, tx, id, m.Repository, t, m.Digest, m.Pushed, m.PushedBy)
+			mv, err := moveTag(ctx, tx, lb, id, m.Repository, t, m.Digest, m.Pushed, m.PushedBy)
 			if err != nil {
 				return err
 			}
 			if mv != nil {
-				moves = append(moves, *mv)
+				moved = append(moved, mv)
 			}
 		}
-		return nil
+		return lb.flush(ctx, tx)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("put manifest %s@%s: %w", m.Repository, m.Digest, err)
+	}
+	moves := make([]storage.TagMove, len(moved))
+	for i, mv := range moved {
+		moves[i] = *mv
 	}
 	return moves, nil
 }
@@ -212,12 +228,16 @@ func (db *DB) DeleteManifest(ctx context.Context, repo string, dgst digest.Diges
 			return fmt.Errorf("%s: %w", dgst, storage.ErrManifestUnknown)
 		}
 		now := db.now()
+		lb := &leafBatch{log: storage.LogNames}
 		for _, t := range tags {
-			if _, err := moveTag(ctx, tx, id, repo, t, "", now, by); err != nil {
+			if _, err := moveTag(ctx, tx, lb, id, repo, t, "", now, by); err != nil {
 				return err
 			}
 		}
-		return nil
+		if err := lb.add(storage.LogEntry{Kind: storage.EntryManifestDelete, Repository: repo, Digest: dgst, Time: now.UTC(), By: by}, nil); err != nil {
+			return err
+		}
+		return lb.flush(ctx, tx)
 	})
 }
 
@@ -231,8 +251,12 @@ func (db *DB) DeleteTag(ctx context.Context, repo, tag, by string) error {
 		if !ok {
 			return fmt.Errorf("%s: %w", tag, storage.ErrTagUnknown)
 		}
-		mv, err := moveTag(ctx, tx, id, repo, tag, "", db.now(), by)
+		lb := &leafBatch{log: storage.LogNames}
+		mv, err := moveTag(ctx, tx, lb, id, repo, tag, "", db.now(), by)
 		if err != nil {
+			return err
+		}
+		if err := lb.flush(ctx, tx); err != nil {
 			return err
 		}
 		if mv == nil {

@@ -33,7 +33,10 @@ func (db *DB) SetQuarantine(ctx context.Context, q storage.Quarantine) error {
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO quarantines (repository, digest, record) VALUES ($1, $2, $3)
 			ON CONFLICT (repository, digest) DO UPDATE SET record = EXCLUDED.record`, q.Repository, string(q.Digest), rec)
-		return err
+		if err != nil {
+			return err
+		}
+		return appendEntry(ctx, tx, storage.LogEntry{Kind: storage.EntryQuarantineSet, Repository: q.Repository, Digest: q.Digest, Reason: q.Reason, Time: q.Time.UTC(), By: q.By})
 	})
 	if err != nil {
 		return fmt.Errorf("quarantine: %w", err)
@@ -43,14 +46,16 @@ func (db *DB) SetQuarantine(ctx context.Context, q storage.Quarantine) error {
 
 // ClearQuarantine implements storage.Quarantines.
 func (db *DB) ClearQuarantine(ctx context.Context, repo string, dgst digest.Digest) error {
-	ct, err := db.pool.Exec(ctx, "DELETE FROM quarantines WHERE repository = $1 AND digest = $2", repo, string(dgst))
-	if err != nil {
-		return fmt.Errorf("pg: clear quarantine: %w", err)
-	}
-	if ct.RowsAffected() == 0 {
-		return fmt.Errorf("%s@%s: %w", repo, dgst, storage.ErrNotQuarantined)
-	}
-	return nil
+	return db.tx(ctx, func(tx pgx.Tx) error {
+		ct, err := tx.Exec(ctx, "DELETE FROM quarantines WHERE repository = $1 AND digest = $2", repo, string(dgst))
+		if err != nil {
+			return fmt.Errorf("pg: clear quarantine: %w", err)
+		}
+		if ct.RowsAffected() == 0 {
+			return fmt.Errorf("%s@%s: %w", repo, dgst, storage.ErrNotQuarantined)
+		}
+		return appendEntry(ctx, tx, storage.LogEntry{Kind: storage.EntryQuarantineLift, Repository: repo, Digest: dgst, Time: db.now().UTC()})
+	})
 }
 
 // Quarantined implements storage.Quarantines.

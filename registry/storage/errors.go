@@ -31,4 +31,7 @@ var (
 	// ErrNotQuarantined means the version asked to be released is not
 	// quarantined.
 	ErrNotQuarantined = errors.New("not quarantined")
+	// ErrLogCorrupt means a transparency log is missing a stored hash or an
+	// entry below its size: the store was edited or damaged.
+	ErrLogCorrupt = errors.New("transparency log is missing a hash or an entry")
 )

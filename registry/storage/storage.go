@@ -119,6 +119,9 @@ type TagMove struct {
 	New        digest.Digest `json:"new,omitempty"`
 	Time       time.Time     `json:"time"`
 	By         string        `json:"by,omitempty"`
+	// Leaf is the move's index in the log of names (LogNames), when the
+	// store keeps one (TransparencyLogs).
+	Leaf *int64 `json:"leaf,omitempty"`
 }
 
 // UploadSession is the registry's record of an upload in progress.
