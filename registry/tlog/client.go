@@ -255,7 +255,7 @@ func (v *Verified) Entry(i int64) ([]byte, error) {
 	if !ok {
 		// The widest bundle this tree has for the tile.
 		t.W = int(min(v.N-t.N<<TileHeight, 1<<TileHeight))
-		b, err := v.c.do(v.ctx, TilePath(t), MaxBundleSize)
+		b, err := v.c.do(v.ctx, TilePath(t), MaxEntryTileSize)
 		if err != nil {
 			return nil, err
 		}

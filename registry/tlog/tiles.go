@@ -14,9 +14,10 @@ import (
 // (256 hashes or entries per full tile).
 const TileHeight = 8
 
-// MaxBundleSize bounds an entry bundle: 256 entries of at most
+// MaxEntryTileSize bounds an entry bundle (a tile of entries, not a
+// Sigstore bundle): 256 entries of at most
 // storage.MaxLogEntrySize bytes, each with its 2-byte length.
-const MaxBundleSize = 256 * (2 + storage.MaxLogEntrySize)
+const MaxEntryTileSize = 256 * (2 + storage.MaxLogEntrySize)
 
 // TilePath returns the C2SP tlog-tiles path of t, relative to the log's
 // prefix: "tile/<L>/<N>[.p/<W>]" for hashes, "tile/entries/<N>[.p/<W>]"
@@ -68,7 +69,7 @@ func EncodeBundle(entries [][]byte) ([]byte, error) {
 
 // DecodeBundle splits an entry bundle into its entries. The entries alias b.
 func DecodeBundle(b []byte) ([][]byte, error) {
-	if len(b) > MaxBundleSize {
+	if len(b) > MaxEntryTileSize {
 		return nil, fmt.Errorf("%w: entry bundle of %d bytes", ErrMalformed, len(b))
 	}
 	var out [][]byte
