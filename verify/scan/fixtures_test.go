@@ -575,6 +575,9 @@ func TestFile_Fixtures(t *testing.T) {
 			if rep.Safe() != (f.verdict == scan.VerdictSafe) {
 				t.Errorf("Safe() = %v with verdict %s", rep.Safe(), rep.Verdict)
 			}
+			if plain := f.verdict == scan.VerdictSafe && (f.format == scan.FormatJSON || f.format == scan.FormatText); rep.PlainData() != plain {
+				t.Errorf("PlainData() = %v", rep.PlainData())
+			}
 			for _, r := range f.rules {
 				if !slices.Contains(rules, r) {
 					t.Errorf("no %s finding", r)
