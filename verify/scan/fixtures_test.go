@@ -368,7 +368,7 @@ func wrapFixtures() []fixture {
 		safeAs(w+"gzip_json.gz", J, gz([]byte(`{"vocab": {"a": 1}}`))).in("gzip"),
 
 		// Legacy torch.save tar checkpoints.
-		safeAs("pytorch/legacy_tar.pth.tar", T, torchTar(sysinfo, torchTarPickle(), torchTarStorages("FloatStorage", 4), torchTarTensors()), "pickle.persid"),
+		safeAs("pytorch/legacy_tar.pth.tar", T, torchTar(sysinfo, torchTarPickle(), torchTarStorages("FloatStorage", 4), torchTarTensors())),
 		unsafeAs("pytorch/legacy_tar_evil.pth.tar", T, torchTar(sysinfo, bad, torchTarStorages("FloatStorage", 4), torchTarTensors()), "pickle.global"),
 		unsafeAs("pytorch/legacy_tar_evil_storage.bin", T, torchTar(sysinfo, torchTarPickle(), append(torchTarStorages("FloatStorage", 4), bad...), torchTarTensors()), "pickle.global"),
 		unsafeAs("pytorch/legacy_tar_storage_type.bin", T, torchTar(sysinfo, torchTarPickle(), torchTarStorages("posix.system", 4), torchTarTensors()), "pickle.global"),
