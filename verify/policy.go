@@ -353,7 +353,7 @@ func (r *Rule) CheckFile(weight bool, rep scan.Report) error {
 		return r.denied("rejected: %s", r.Reject)
 	}
 	verdict := rep.Judge()
-	if verdict == scan.VerdictSafe && scan.PlainData(rep.Format) {
+	if rep.PlainData() {
 		return nil
 	}
 	// A file the scanner proved to be of some format, a weight, or a

@@ -68,7 +68,10 @@
 // stream, bz2 ("BZh1" to "BZh9"), xz, lzma-alone (properties below 225, a
 // dictionary of 2^n or 3*2^(n-1) bytes from 4 KiB, a size unknown or below
 // 2^38: what liblzma accepts), zstd frames; a tar by a first header whose
-// checksum holds. They are read as streams and what is inside is scanned
+// checksum holds. zlib and lzma-alone have weak magic (text can start with
+// "x^"): a file that starts like one counts as one only when its first
+// bytes decompress; inside another wrapper it counts as one, and a stream
+// that then fails is Unsafe. They are read as streams and what is inside is scanned
 // by content, nested, each level counting towards MaxNesting. Pickles and
 // legacy torch.save files inside are scanned as they stream, whatever
 // their size; content that needs random access (zip, safetensors, GGUF,

@@ -368,7 +368,7 @@ func wrapFixtures() []fixture {
 		safeAs(w+"gzip_json.gz", J, gz([]byte(`{"vocab": {"a": 1}}`))).in("gzip"),
 
 		// Legacy torch.save tar checkpoints.
-		safeAs("pytorch/legacy_tar.pth.tar", T, torchTar(sysinfo, torchTarPickle(), torchTarStorages("FloatStorage", 4), torchTarTensors()), "pickle.persid"),
+		safeAs("pytorch/legacy_tar.pth.tar", T, torchTar(sysinfo, torchTarPickle(), torchTarStorages("FloatStorage", 4), torchTarTensors())),
 		unsafeAs("pytorch/legacy_tar_evil.pth.tar", T, torchTar(sysinfo, bad, torchTarStorages("FloatStorage", 4), torchTarTensors()), "pickle.global"),
 		unsafeAs("pytorch/legacy_tar_evil_storage.bin", T, torchTar(sysinfo, torchTarPickle(), append(torchTarStorages("FloatStorage", 4), bad...), torchTarTensors()), "pickle.global"),
 		unsafeAs("pytorch/legacy_tar_storage_type.bin", T, torchTar(sysinfo, torchTarPickle(), torchTarStorages("posix.system", 4), torchTarTensors()), "pickle.global"),
@@ -574,6 +574,9 @@ func TestFile_Fixtures(t *testing.T) {
 			}
 			if rep.Safe() != (f.verdict == scan.VerdictSafe) {
 				t.Errorf("Safe() = %v with verdict %s", rep.Safe(), rep.Verdict)
+			}
+			if plain := f.verdict == scan.VerdictSafe && (f.format == scan.FormatJSON || f.format == scan.FormatText); rep.PlainData() != plain {
+				t.Errorf("PlainData() = %v", rep.PlainData())
 			}
 			for _, r := range f.rules {
 				if !slices.Contains(rules, r) {

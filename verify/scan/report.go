@@ -148,6 +148,15 @@ type Report struct {
 // Safe reports whether the verdict is VerdictSafe.
 func (r Report) Safe() bool { return r.Verdict == VerdictSafe }
 
+// PlainData reports whether the file is plainly data, proved so: JSON or
+// text with the safe verdict (possibly inside Wrappers). Such a file is
+// no weight format: a policy's list of weight formats is not about it,
+// but a file a loader will read as weights should not be plain data
+// either.
+func (r Report) PlainData() bool {
+	return r.Judge() == VerdictSafe && PlainData(r.Format)
+}
+
 // judge is the verdict of a format and its findings: unsafe if any finding
 // is Unsafe, else not scanned if any finding is NotScanned or the format
 // is unknown, else safe.

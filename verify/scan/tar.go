@@ -86,9 +86,17 @@ func (s *scanner) tar(r io.Reader, entry string, depth int) content {
 			continue
 		}
 		br := bufio.NewReaderSize(tarReader{tr}, bufSizeWrapped)
-		if b, _ := br.Peek(1); (name == "storages" || name == "tensors") && len(b) == 1 && b[0] == opProto {
+		b, _ := br.Peek(1)
+		switch proto := len(b) == 1 && b[0] == opProto; {
+		case proto && (name == "storages" || name == "tensors"):
 			s.torchTarData(br, name, me)
 			files = append(files, content{format: FormatPyTorch})
+			continue
+		case proto && name == "pickle":
+			// torch.load unpickles it with its persistent_load.
+			res, err := s.pickle(br, me, pickleOpts{torch: true})
+			s.contentErr(err, me)
+			files = append(files, content{format: res.format()})
 			continue
 		}
 		files = append(files, s.stream(br, h.Size, path.Base(name), me, depth+1))
