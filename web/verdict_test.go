@@ -136,8 +136,8 @@ func TestPages_PolicyVerdicts(t *testing.T) {
 	if n := len(badgeRe.FindAllString(body, -1)); n != 4 {
 		t.Errorf("repository page: %d verdict badges for 4 versions", n)
 	}
-	// A refused pull is in the access log with the gate's reason: its
-	// detail shows no server path either.
+	// After a refused pull, no list page or the access log shows a server
+	// path either.
 	if _, _, err := e.repo("models/a").FetchReference(context.Background(), string(unsigned.Digest)); err == nil {
 		t.Fatal("the gate allowed the unsigned version's manifest")
 	}
