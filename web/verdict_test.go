@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"regexp"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"cairn.dev/cairn/registry/storage"
 	"cairn.dev/cairn/verify"
 	"cairn.dev/cairn/verify/verifytest"
+	"cairn.dev/cairn/web"
 )
 
 // verdictPolicy demands a signature by release.pub everywhere, and SLSA
@@ -202,5 +204,44 @@ func TestPages_NoPolicyVerdicts(t *testing.T) {
 				t.Errorf("a bundle reads verified without a policy")
 			}
 		})
+	}
+}
+
+// failingGate is a pull gate that cannot check anything, as when its
+// store fails.
+type failingGate struct{}
+
+func (failingGate) Verdict(context.Context, string, *storage.Manifest) (*verify.Rule, error) {
+	return nil, errors.New("read signatures: the store is down")
+}
+
+// TestPages_GateCannotCheck: a version the gate could not check is shown
+// refused, with why, and without a pull command: unknown is never safe.
+func TestPages_GateCannotCheck(t *testing.T) {
+	e := newEnv(t, envOptions{Config: func(c *web.Config) {
+		c.Gate, c.Policy = failingGate{}, &verify.Policy{Name: "policy.yaml"}
+	}})
+	d := e.pushModel("models/x", "v1", map[string]string{"config.json": "{}"}, nil)
+	_, _, body := get(t, client(t), e.URL+"/r/models/x@"+string(d.Digest))
+	if state, _ := badge(t, body); state != "refused" {
+		t.Errorf("badge %q, want refused", state)
+	}
+	mustContain(t, "version page", body, "the policy could not be checked", "the store is down")
+	if strings.Contains(body, "cairn pull ") {
+		t.Error("a version that could not be checked shows a pull command")
+	}
+}
+
+// TestNew_GateAndPolicy: a gate comes with its policy, and a policy with
+// its gate; the UI never judges with a policy alone.
+func TestNew_GateAndPolicy(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	for _, cfg := range []web.Config{
+		{Meta: e.Meta, Blobs: e.Blobs, Policy: &verify.Policy{}},
+		{Meta: e.Meta, Blobs: e.Blobs, Gate: failingGate{}},
+	} {
+		if _, err := web.New(cfg); err == nil {
+			t.Errorf("web.New accepted gate %v with policy %v", cfg.Gate, cfg.Policy)
+		}
 	}
 }
