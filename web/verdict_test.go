@@ -77,6 +77,7 @@ func TestPages_PolicyVerdicts(t *testing.T) {
 	unsigned := model("models/a", "unsigned", "2")
 	byOther := model("models/a", "other", "3")
 	e.signWith(other, "models/a", byOther)
+	e.signWith(other, "models/a", byOther) // two reasons, joined on one line
 	quarantined := model("models/a", "quarantined", "4")
 	e.sign("models/a", quarantined)
 	if err := e.Meta.SetQuarantine(context.Background(), storage.Quarantine{Repository: "models/a", Digest: quarantined.Digest,
@@ -119,6 +120,9 @@ func TestPages_PolicyVerdicts(t *testing.T) {
 			pull := strings.Contains(body, "cairn pull ")
 			if want := tc.state == "allowed"; pull != want {
 				t.Errorf("pull command shown: %t, want %t", pull, want)
+			}
+			if strings.Contains(body, `\u000a`) {
+				t.Error("a reason shows an escaped newline: joined errors are not separated")
 			}
 			for _, p := range []string{e.Dir, e.PolicyFile, "release.pub", "policy.yaml"} {
 				if strings.Contains(body, p) {
