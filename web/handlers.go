@@ -590,8 +590,6 @@ func (u *UI) accessLog(c echo.Context) error {
 				"before", strconv.FormatUint(p.Rows[len(p.Rows)-1].Seq, 10))
 			return errStop
 		}
-		// A refusal's detail is the gate's reason: no server paths in it.
-		r.Detail = u.scrub.Replace(r.Detail)
 		p.Rows = append(p.Rows, accessRow{AccessRecord: r, Readable: readable})
 		return nil
 	})

@@ -238,10 +238,10 @@ func (u *UI) verdictOf(ctx context.Context, host, repo string, m *storage.Manife
 	case u.cfg.Gate != nil && gateErr == nil:
 		v.State = stateAllowed
 	case u.cfg.Gate != nil && errors.Is(gateErr, verify.ErrVerification):
-		v.State, v.Reason = stateRefused, clipTo(u.scrub.Replace(gateErr.Error()), maxReasonLen)
+		v.State, v.Reason = stateRefused, u.reason(gateErr.Error())
 	case u.cfg.Gate != nil:
 		u.log.Warn("web: the pull gate could not check a version", "repository", repo, "digest", m.Digest, "err", gateErr)
-		v.State, v.Reason = stateRefused, "the policy could not be checked: "+clipTo(u.scrub.Replace(gateErr.Error()), maxReasonLen)
+		v.State, v.Reason = stateRefused, "the policy could not be checked: "+u.reason(gateErr.Error())
 	case set.Signed:
 		v.State = stateSigned
 		for _, b := range set.Bundles {
@@ -338,7 +338,7 @@ func (u *UI) bundlesOf(ctx context.Context, host, repo string, m *storage.Manife
 	ok, reasons, err := verify.Bundles(desc, attest.BundleData(bundles), rule.Trust())
 	if err != nil {
 		for i := range set.Bundles {
-			set.Bundles[i].Problem = "not checked: " + u.scrub.Replace(err.Error())
+			set.Bundles[i].Problem = "not checked: " + u.reason(err.Error())
 		}
 		u.verdicts.put(key.String(), set)
 		return set, nil
@@ -356,7 +356,7 @@ func (u *UI) bundlesOf(ctx context.Context, host, repo string, m *storage.Manife
 			var mine []string
 			for _, r := range reasons {
 				if msg := r.Error(); strings.HasPrefix(msg, fmt.Sprintf("bundle %d:", i+1)) || strings.HasPrefix(msg, fmt.Sprintf("bundle %d,", i+1)) {
-					mine = append(mine, u.scrub.Replace(msg))
+					mine = append(mine, u.reason(msg))
 				}
 			}
 			if len(mine) > 0 {
@@ -384,6 +384,13 @@ func (u *UI) bundlesOf(ctx context.Context, host, repo string, m *storage.Manife
 	}
 	u.verdicts.put(key.String(), set)
 	return set, nil
+}
+
+// reason is an error's text as a page shows it: the server's paths
+// replaced, the lines of joined errors separated by "; ", at most
+// maxReasonLen bytes.
+func (u *UI) reason(msg string) string {
+	return clipTo(u.scrub.Replace(strings.ReplaceAll(msg, "\n", "; ")), maxReasonLen)
 }
 
 // clipTo shortens s to at most n bytes, on a rune boundary.

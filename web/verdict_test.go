@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"regexp"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"cairn.dev/cairn/registry/storage"
 	"cairn.dev/cairn/verify"
 	"cairn.dev/cairn/verify/verifytest"
+	"cairn.dev/cairn/web"
 )
 
 // verdictPolicy demands a signature by release.pub everywhere, and SLSA
@@ -75,6 +77,7 @@ func TestPages_PolicyVerdicts(t *testing.T) {
 	unsigned := model("models/a", "unsigned", "2")
 	byOther := model("models/a", "other", "3")
 	e.signWith(other, "models/a", byOther)
+	e.signWith(other, "models/a", byOther) // two reasons, joined on one line
 	quarantined := model("models/a", "quarantined", "4")
 	e.sign("models/a", quarantined)
 	if err := e.Meta.SetQuarantine(context.Background(), storage.Quarantine{Repository: "models/a", Digest: quarantined.Digest,
@@ -118,6 +121,9 @@ func TestPages_PolicyVerdicts(t *testing.T) {
 			if want := tc.state == "allowed"; pull != want {
 				t.Errorf("pull command shown: %t, want %t", pull, want)
 			}
+			if strings.Contains(body, `\u000a`) {
+				t.Error("a reason shows an escaped newline: joined errors are not separated")
+			}
 			for _, p := range []string{e.Dir, e.PolicyFile, "release.pub", "policy.yaml"} {
 				if strings.Contains(body, p) {
 					t.Errorf("the page shows the server path %q", p)
@@ -136,8 +142,8 @@ func TestPages_PolicyVerdicts(t *testing.T) {
 	if n := len(badgeRe.FindAllString(body, -1)); n != 4 {
 		t.Errorf("repository page: %d verdict badges for 4 versions", n)
 	}
-	// A refused pull is in the access log with the gate's reason: its
-	// detail shows no server path either.
+	// After a refused pull, no list page or the access log shows a server
+	// path either.
 	if _, _, err := e.repo("models/a").FetchReference(context.Background(), string(unsigned.Digest)); err == nil {
 		t.Fatal("the gate allowed the unsigned version's manifest")
 	}
@@ -202,5 +208,44 @@ func TestPages_NoPolicyVerdicts(t *testing.T) {
 				t.Errorf("a bundle reads verified without a policy")
 			}
 		})
+	}
+}
+
+// failingGate is a pull gate that cannot check anything, as when its
+// store fails.
+type failingGate struct{}
+
+func (failingGate) Verdict(context.Context, string, *storage.Manifest) (*verify.Rule, error) {
+	return nil, errors.New("read signatures: the store is down")
+}
+
+// TestPages_GateCannotCheck: a version the gate could not check is shown
+// refused, with why, and without a pull command: unknown is never safe.
+func TestPages_GateCannotCheck(t *testing.T) {
+	e := newEnv(t, envOptions{Config: func(c *web.Config) {
+		c.Gate, c.Policy = failingGate{}, &verify.Policy{Name: "policy.yaml"}
+	}})
+	d := e.pushModel("models/x", "v1", map[string]string{"config.json": "{}"}, nil)
+	_, _, body := get(t, client(t), e.URL+"/r/models/x@"+string(d.Digest))
+	if state, _ := badge(t, body); state != "refused" {
+		t.Errorf("badge %q, want refused", state)
+	}
+	mustContain(t, "version page", body, "the policy could not be checked", "the store is down")
+	if strings.Contains(body, "cairn pull ") {
+		t.Error("a version that could not be checked shows a pull command")
+	}
+}
+
+// TestNew_GateAndPolicy: a gate comes with its policy, and a policy with
+// its gate; the UI never judges with a policy alone.
+func TestNew_GateAndPolicy(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	for _, cfg := range []web.Config{
+		{Meta: e.Meta, Blobs: e.Blobs, Policy: &verify.Policy{}},
+		{Meta: e.Meta, Blobs: e.Blobs, Gate: failingGate{}},
+	} {
+		if _, err := web.New(cfg); err == nil {
+			t.Errorf("web.New accepted gate %v with policy %v", cfg.Gate, cfg.Policy)
+		}
 	}
 }
