@@ -1,8 +1,8 @@
 package main
 
 import (
+	"context"
 	"fmt"
-	"net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -10,10 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"cairn.dev/cairn/registry/auth"
+	"cairn.dev/cairn/registry/client"
 )
-
-// pathEscape escapes one path element of an admin API URL.
-func pathEscape(s string) string { return url.PathEscape(s) }
 
 func newAccessCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -50,7 +48,10 @@ func newAccessGrantCmd() *cobra.Command {
 				return fmt.Errorf("role %q: read, write or admin", role)
 			}
 			var g auth.GrantInfo
-			if err := o.call(cmd.Context(), "PUT", "/_cairn/admin/grants", auth.GrantInfo{User: user, Pattern: pattern, Role: role}, &g); err != nil {
+			if err := o.admin(cmd.Context(), func(ctx context.Context, a *client.Admin) (err error) {
+				g, err = a.Grant(ctx, auth.GrantInfo{User: user, Pattern: pattern, Role: role})
+				return err
+			}); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "granted %s %s on %s\n", g.User, g.Role, g.Pattern)
@@ -68,8 +69,7 @@ func newAccessRevokeCmd() *cobra.Command {
 		Short: "Remove USER's grant on PATTERN",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			q := url.Values{"user": {args[0]}, "pattern": {args[1]}}
-			if err := o.call(cmd.Context(), "DELETE", "/_cairn/admin/grants?"+q.Encode(), nil, nil); err != nil {
+			if err := o.admin(cmd.Context(), func(ctx context.Context, a *client.Admin) error { return a.Revoke(ctx, args[0], args[1]) }); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "revoked the grant of %s on %s\n", args[0], args[1])
@@ -87,22 +87,19 @@ func newAccessListCmd() *cobra.Command {
 		Short: "List the grants (of one user, or of all)",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path := "/_cairn/admin/grants"
-			if len(args) == 1 {
-				path += "?" + url.Values{"user": {args[0]}}.Encode()
-			}
-			var out struct {
-				Grants []auth.GrantInfo `json:"grants"`
-			}
-			if err := o.call(cmd.Context(), "GET", path, nil, &out); err != nil {
+			var grants []auth.GrantInfo
+			if err := o.admin(cmd.Context(), func(ctx context.Context, a *client.Admin) (err error) {
+				grants, err = a.Grants(ctx, strings.Join(args, ""))
+				return err
+			}); err != nil {
 				return err
 			}
 			if o.json {
-				return printJSON(cmd.OutOrStdout(), out.Grants)
+				return printJSON(cmd.OutOrStdout(), grants)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "USER\tPATTERN\tROLE\tGRANTED\tBY")
-			for _, g := range out.Grants {
+			for _, g := range grants {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", g.User, g.Pattern, g.Role, g.Created.Local().Format(time.DateTime), strings.TrimSpace(g.By))
 			}
 			return tw.Flush()

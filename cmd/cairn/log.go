@@ -19,12 +19,13 @@ import (
 
 	"cairn.dev/cairn/registry/accesslog"
 	"cairn.dev/cairn/registry/auth"
+	"cairn.dev/cairn/registry/client"
 	"cairn.dev/cairn/registry/meta"
 	"cairn.dev/cairn/registry/storage"
 )
 
 // accessLogPath is where cairn serve answers the access log (admin only).
-const accessLogPath = "/_cairn/admin/log"
+const accessLogPath = client.AccessLogPath
 
 // DefaultLogRetention is how long cairn serve keeps access records.
 const defaultLogRetention = 365 * 24 * time.Hour
@@ -88,37 +89,14 @@ type remoteLog struct{ o *adminOptions }
 func (remoteLog) Close() error { return nil }
 
 func (r remoteLog) walk(ctx context.Context, f storage.AccessFilter, fn func(storage.AccessRecord) error) error {
-	left := f.Limit
-	for {
-		page := f
-		page.Limit = accesslog.MaxPageSize
-		if left > 0 {
-			page.Limit = min(left, accesslog.MaxPageSize)
-		}
-		var p accesslog.Page
-		if err := r.o.call(ctx, http.MethodGet, accessLogPath+"?"+accesslog.Query(page).Encode(), nil, &p); err != nil {
-			return err
-		}
-		for _, rec := range p.Records {
-			if err := fn(rec); err != nil {
-				return err
-			}
-		}
-		if left > 0 {
-			if left -= len(p.Records); left <= 0 {
-				return nil
-			}
-		}
-		if p.Next == 0 || len(p.Records) == 0 {
-			return nil
-		}
-		f.Before = p.Next
-	}
+	return r.o.admin(ctx, func(ctx context.Context, a *client.Admin) error { return a.AccessLog(ctx, f, fn) })
 }
 
-func (r remoteLog) verify(ctx context.Context) (storage.AccessChainState, error) {
-	var st storage.AccessChainState
-	err := r.o.call(ctx, http.MethodGet, accessLogPath+"/verify", nil, &st)
+func (r remoteLog) verify(ctx context.Context) (st storage.AccessChainState, err error) {
+	err = r.o.admin(ctx, func(ctx context.Context, a *client.Admin) (err error) {
+		st, err = a.VerifyAccessLog(ctx)
+		return err
+	})
 	return st, err
 }
 

@@ -1,8 +1,8 @@
 package main
 
 import (
+	"context"
 	"fmt"
-	"net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"cairn.dev/cairn/registry/auth"
+	"cairn.dev/cairn/registry/client"
 )
 
 func newTokenCmd() *cobra.Command {
@@ -60,7 +61,10 @@ func newTokenCreateCmd() *cobra.Command {
 			}
 			var ct auth.CreatedToken
 			req := auth.NewToken{Name: name, Scopes: scopes, ExpiresIn: int64(expires / time.Second)}
-			if err := o.call(cmd.Context(), "POST", "/_cairn/tokens", req, &ct); err != nil {
+			if err := o.admin(cmd.Context(), func(ctx context.Context, a *client.Admin) (err error) {
+				ct, err = a.CreateToken(ctx, req)
+				return err
+			}); err != nil {
 				return err
 			}
 			if o.json {
@@ -95,29 +99,19 @@ func newTokenListCmd() *cobra.Command {
 		Short: "List your API tokens (--all or --user: an administrator's view of others')",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			q := url.Values{}
-			if all {
-				q.Set("all", "true")
-			}
-			if user != "" {
-				q.Set("user", user)
-			}
-			path := "/_cairn/tokens"
-			if len(q) > 0 {
-				path += "?" + q.Encode()
-			}
-			var out struct {
-				Tokens []auth.TokenInfo `json:"tokens"`
-			}
-			if err := o.call(cmd.Context(), "GET", path, nil, &out); err != nil {
+			var tokens []auth.TokenInfo
+			if err := o.admin(cmd.Context(), func(ctx context.Context, a *client.Admin) (err error) {
+				tokens, err = a.Tokens(ctx, user, all)
+				return err
+			}); err != nil {
 				return err
 			}
 			if o.json {
-				return printJSON(cmd.OutOrStdout(), out.Tokens)
+				return printJSON(cmd.OutOrStdout(), tokens)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tUSER\tNAME\tCREATED\tEXPIRES\tSCOPES")
-			for _, t := range out.Tokens {
+			for _, t := range tokens {
 				exp := "never"
 				if !t.Expires.IsZero() {
 					exp = t.Expires.Local().Format(time.DateTime)
@@ -144,7 +138,7 @@ func newTokenRevokeCmd() *cobra.Command {
 		Short: "Revoke an API token (and the bearer tokens exchanged for it) at once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.call(cmd.Context(), "DELETE", "/_cairn/tokens/"+pathEscape(args[0]), nil, nil); err != nil {
+			if err := o.admin(cmd.Context(), func(ctx context.Context, a *client.Admin) error { return a.RevokeToken(ctx, args[0]) }); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "revoked API token %s\n", args[0])

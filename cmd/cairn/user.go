@@ -2,14 +2,11 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -19,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"cairn.dev/cairn/registry/auth"
+	"cairn.dev/cairn/registry/client"
 )
 
 // adminOptions are the flags of the commands that manage a running
@@ -37,62 +35,21 @@ func (o *adminOptions) addFlags(cmd *cobra.Command, withJSON bool) {
 	}
 }
 
-// call sends a JSON request to the server's admin or token API with the
-// credential stored by cairn login (or docker, oras), through the token
-// flow, and decodes the JSON answer into out.
-func (o *adminOptions) call(ctx context.Context, method, path string, in, out any) error {
+// admin runs f with the account API client of --registry, using the
+// credential stored by cairn login (or docker, oras), and adds to its
+// refusals what to do about them.
+func (o *adminOptions) admin(ctx context.Context, f func(context.Context, *client.Admin) error) error {
 	if o.registry == "" {
 		return errors.New("--registry HOST:PORT is required (or set CAIRN_REGISTRY)")
 	}
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
+	err := f(ctx, &client.Admin{Client: o.client(), Base: o.baseURL(o.registry)})
+	switch {
+	case errors.Is(err, client.ErrUnauthorized):
+		return fmt.Errorf("%w (log in first: cairn login %s)", err, o.registry)
+	case errors.Is(err, client.ErrForbidden):
+		return fmt.Errorf("%w (this needs an administrator of the registry: admin on **)", err)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, o.baseURL(o.registry)+path, body)
-	if err != nil {
-		return err
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := o.client().Do(req)
-	if err != nil {
-		if strings.Contains(err.Error(), "401") || strings.Contains(err.Error(), "unauthorized") {
-			return fmt.Errorf("%w (log in first: cairn login %s)", err, o.registry)
-		}
-		return err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode >= 300 {
-		var e struct {
-			Errors []struct{ Code, Message string } `json:"errors"`
-		}
-		msg := strings.TrimSpace(string(b))
-		if json.Unmarshal(b, &e) == nil && len(e.Errors) > 0 {
-			msg = e.Errors[0].Message
-		}
-		switch resp.StatusCode {
-		case http.StatusUnauthorized:
-			msg += " (log in first: cairn login " + o.registry + ")"
-		case http.StatusForbidden:
-			msg += " (this needs an administrator of the registry: admin on **)"
-		}
-		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, msg)
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			return fmt.Errorf("%s %s: decode the answer: %w", method, path, err)
-		}
-	}
-	return nil
+	return err
 }
 
 // printJSON writes v indented.
@@ -170,7 +127,7 @@ func newUserAddCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := o.call(cmd.Context(), "POST", "/_cairn/admin/users", auth.NewUser{Name: args[0], Password: pw}, nil); err != nil {
+			if err := o.admin(cmd.Context(), func(ctx context.Context, a *client.Admin) error { return a.AddUser(ctx, args[0], pw) }); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "added user %s\n", args[0])
@@ -189,18 +146,19 @@ func newUserListCmd() *cobra.Command {
 		Short: "List the users and their roles",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var out struct {
-				Users []auth.UserInfo `json:"users"`
-			}
-			if err := o.call(cmd.Context(), "GET", "/_cairn/admin/users", nil, &out); err != nil {
+			var users []auth.UserInfo
+			if err := o.admin(cmd.Context(), func(ctx context.Context, a *client.Admin) (err error) {
+				users, err = a.Users(ctx)
+				return err
+			}); err != nil {
 				return err
 			}
 			if o.json {
-				return printJSON(cmd.OutOrStdout(), out.Users)
+				return printJSON(cmd.OutOrStdout(), users)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "USER\tCREATED\tROLES")
-			for _, u := range out.Users {
+			for _, u := range users {
 				var roles []string
 				for _, g := range u.Grants {
 					roles = append(roles, g.Role+" on "+g.Pattern)
@@ -224,7 +182,7 @@ func newUserRmCmd() *cobra.Command {
 		Short: "Remove a user, with its roles and API tokens",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.call(cmd.Context(), "DELETE", "/_cairn/admin/users/"+pathEscape(args[0]), nil, nil); err != nil {
+			if err := o.admin(cmd.Context(), func(ctx context.Context, a *client.Admin) error { return a.RemoveUser(ctx, args[0]) }); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "removed user %s\n", args[0])
@@ -247,7 +205,7 @@ func newUserPasswdCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := o.call(cmd.Context(), "PUT", "/_cairn/admin/users/"+pathEscape(args[0])+"/password", auth.NewPassword{Password: pw}, nil); err != nil {
+			if err := o.admin(cmd.Context(), func(ctx context.Context, a *client.Admin) error { return a.SetPassword(ctx, args[0], pw) }); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "password of %s changed\n", args[0])
@@ -279,22 +237,19 @@ func newUserSessionsListCmd() *cobra.Command {
 		Short: "List the live web UI sessions (of USER, else of everyone)",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path := "/_cairn/admin/sessions"
-			if len(args) == 1 {
-				path += "?user=" + url.QueryEscape(args[0])
-			}
-			var out struct {
-				Sessions []auth.SessionInfo `json:"sessions"`
-			}
-			if err := o.call(cmd.Context(), "GET", path, nil, &out); err != nil {
+			var sessions []auth.SessionInfo
+			if err := o.admin(cmd.Context(), func(ctx context.Context, a *client.Admin) (err error) {
+				sessions, err = a.Sessions(ctx, strings.Join(args, ""))
+				return err
+			}); err != nil {
 				return err
 			}
 			if o.json {
-				return printJSON(cmd.OutOrStdout(), out.Sessions)
+				return printJSON(cmd.OutOrStdout(), sessions)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "USER\tPRINCIPAL\tSTARTED\tEXPIRES\tADDRESS\tID")
-			for _, s := range out.Sessions {
+			for _, s := range sessions {
 				addr := s.Address
 				if addr == "" {
 					addr = "-"
@@ -316,11 +271,14 @@ func newUserSessionsRevokeCmd() *cobra.Command {
 		Short: "End every web UI session of USER, on every node",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var out auth.RevokedSessions
-			if err := o.call(cmd.Context(), "DELETE", "/_cairn/admin/sessions?user="+url.QueryEscape(args[0]), nil, &out); err != nil {
+			var n int
+			if err := o.admin(cmd.Context(), func(ctx context.Context, a *client.Admin) (err error) {
+				n, err = a.RevokeSessions(ctx, args[0])
+				return err
+			}); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "revoked %d web sessions of %s\n", out.Revoked, args[0])
+			fmt.Fprintf(cmd.OutOrStdout(), "revoked %d web sessions of %s\n", n, args[0])
 			return nil
 		},
 	}

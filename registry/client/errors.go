@@ -56,3 +56,11 @@ func (e *ModelError) Error() string { return e.Ref + ": " + e.Err.Error() }
 
 // Unwrap returns verify.ErrVerification and the cause.
 func (e *ModelError) Unwrap() []error { return []error{verify.ErrVerification, e.Err} }
+
+// ErrUnauthorized means the registry wants a credential (or a better one):
+// log in first.
+var ErrUnauthorized = errors.New("unauthorized")
+
+// ErrForbidden means the credential is good but does not allow the call,
+// e.g. an admin API call by someone who is not an administrator.
+var ErrForbidden = errors.New("forbidden")
