@@ -138,3 +138,24 @@ func (r *Registry) CollectShared(ctx context.Context, leases storage.Leases, eve
 		}
 	}
 }
+
+// CollectEvery runs the online garbage collector every interval until ctx
+// ends, on a registry whose stores no other node shares (CollectShared
+// otherwise). It logs to the registry's logger.
+func (r *Registry) CollectEvery(ctx context.Context, every, grace time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		rep, err := r.GC(ctx, GCOptions{Grace: grace})
+		if err != nil {
+			r.log.Error("garbage collection failed", "err", err)
+			continue
+		}
+		r.log.Info("garbage collected", "blobs", rep.BlobsRemoved, "bytes", rep.BytesFreed, "uploads", rep.UploadsRemoved)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"cairn.dev/cairn/registry"
+	"cairn.dev/cairn/registry/backend"
 )
 
 // runCLI runs the cairn command line in-process and returns its exit code
@@ -41,7 +42,7 @@ func runCLI(t *testing.T, args ...string) (int, string) {
 // a stop function that releases the database.
 func serveData(t *testing.T, dir string) (string, func()) {
 	t.Helper()
-	blobs, db, err := openStores(dir, time.Second)
+	blobs, db, err := backend.OpenEmbedded(dir, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -23,9 +22,7 @@ import (
 	"cairn.dev/cairn/registry"
 	"cairn.dev/cairn/registry/accesslog"
 	"cairn.dev/cairn/registry/auth"
-	"cairn.dev/cairn/registry/cas"
 	"cairn.dev/cairn/registry/gate"
-	"cairn.dev/cairn/registry/meta"
 	"cairn.dev/cairn/registry/redirect"
 	"cairn.dev/cairn/registry/storage"
 	"cairn.dev/cairn/verify"
@@ -156,22 +153,6 @@ URL of the bucket, so the bytes do not pass through the node.`,
 	return cmd
 }
 
-// openStores opens the embedded stores under dir.
-func openStores(dir string, lockTimeout time.Duration) (*cas.Store, *meta.DB, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, nil, fmt.Errorf("create data directory: %w", err)
-	}
-	blobs, err := cas.Open(dir)
-	if err != nil {
-		return nil, nil, err
-	}
-	db, err := meta.Open(filepath.Join(dir, "meta.db"), &meta.Options{LockTimeout: lockTimeout})
-	if err != nil {
-		return nil, nil, err
-	}
-	return blobs, db, nil
-}
-
 func runServe(ctx context.Context, o serveOptions) error {
 	log := newLogger(o.logLevel, o.logFormat)
 	if (o.tlsCert == "") != (o.tlsKey == "") {
@@ -189,9 +170,9 @@ func runServe(ctx context.Context, o serveOptions) error {
 	protectRecent(blobs, o.gcGrace)
 	// The access log, appended in batches; flushed after the server has
 	// stopped and before the database closes.
-	proxies, err := parsePrefixes(o.trustedProxies)
+	proxies, err := accesslog.ParsePrefixes(o.trustedProxies)
 	if err != nil {
-		return err
+		return fmt.Errorf("--trusted-proxy %w", err)
 	}
 	rec := accesslog.New(db, accesslog.Options{Logger: log, TrustedProxies: proxies})
 	defer closeAccessLog(rec, log)
@@ -306,7 +287,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 	if leases, ok := db.(storage.Leases); ok && o.gcInterval > 0 {
 		go collectShared(ctx, log, reg, leases, o.gcInterval, o.gcGrace)
 	} else if o.gcInterval > 0 {
-		go collectGarbage(ctx, log, reg, o.gcInterval, o.gcGrace)
+		go reg.CollectEvery(ctx, o.gcInterval, o.gcGrace)
 	}
 	go accesslog.Retain(ctx, db, time.Duration(o.logRetention), 0, log)
 
@@ -332,25 +313,6 @@ func runServe(ctx context.Context, o serveOptions) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
-}
-
-// collectGarbage runs the online collector every interval until ctx ends.
-func collectGarbage(ctx context.Context, log *slog.Logger, reg *registry.Registry, every, grace time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		rep, err := reg.GC(ctx, registry.GCOptions{Grace: grace})
-		if err != nil {
-			log.Error("garbage collection failed", "err", err)
-			continue
-		}
-		log.Info("garbage collected", "blobs", rep.BlobsRemoved, "bytes", rep.BytesFreed, "uploads", rep.UploadsRemoved)
-	}
 }
 
 // authEnabled decides whether serve authenticates: always on a
@@ -400,21 +362,4 @@ func setupAuth(ctx context.Context, o serveOptions, db metaStore, log *slog.Logg
 	}
 	log.Info("authentication is on", "realm", realm)
 	return a, nil
-}
-
-// parsePrefixes reads --trusted-proxy values: addresses or CIDR prefixes.
-func parsePrefixes(vals []string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, v := range vals {
-		if p, err := netip.ParsePrefix(v); err == nil {
-			out = append(out, p.Masked())
-			continue
-		}
-		a, err := netip.ParseAddr(v)
-		if err != nil {
-			return nil, fmt.Errorf("--trusted-proxy %q: not an address or CIDR prefix", v)
-		}
-		out = append(out, netip.PrefixFrom(a, a.BitLen()))
-	}
-	return out, nil
 }

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"cairn.dev/cairn/registry/accesslog"
 )
 
 // TestServe_RealmAndProxies: --realm is the token endpoint the challenge
@@ -24,11 +26,11 @@ func TestServe_RealmAndProxies(t *testing.T) {
 	}
 
 	for _, bad := range []string{"nonsense", "10.0.0.0/33", ""} {
-		if _, err := parsePrefixes([]string{bad}); err == nil {
+		if _, err := accesslog.ParsePrefixes([]string{bad}); err == nil {
 			t.Errorf("--trusted-proxy %q: no error", bad)
 		}
 	}
-	ps, err := parsePrefixes([]string{"10.1.2.3/8", "::1", "192.168.1.7"})
+	ps, err := accesslog.ParsePrefixes([]string{"10.1.2.3/8", "::1", "192.168.1.7"})
 	if err != nil || len(ps) != 3 || ps[0].String() != "10.0.0.0/8" || ps[1].String() != "::1/128" || ps[2].String() != "192.168.1.7/32" {
 		t.Errorf("parsePrefixes = %v, %v", ps, err)
 	}

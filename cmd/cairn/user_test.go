@@ -13,6 +13,7 @@ import (
 
 	"cairn.dev/cairn/registry"
 	"cairn.dev/cairn/registry/auth"
+	"cairn.dev/cairn/registry/backend"
 	"cairn.dev/cairn/web"
 )
 
@@ -27,7 +28,7 @@ func authServe(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	t.Setenv("CAIRN_ADMIN_PASSWORD", testAdminPassword)
-	blobs, db, err := openStores(dir, time.Second)
+	blobs, db, err := backend.OpenEmbedded(dir, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -65,3 +65,13 @@ func ExampleClassify() {
 	// true delete ok team/model v1
 	// false
 }
+
+func ExampleParsePrefixes() {
+	ps, err := accesslog.ParsePrefixes([]string{"10.1.2.3/8", "::1", "192.168.1.7"})
+	fmt.Println(ps, err)
+	_, err = accesslog.ParsePrefixes([]string{"10.0.0.300"})
+	fmt.Println(err)
+	// Output:
+	// [10.0.0.0/8 ::1/128 192.168.1.7/32] <nil>
+	// "10.0.0.300": not an address or CIDR prefix
+}
