@@ -242,11 +242,11 @@ chain (a rewrite changes every hash after the first record it touched).`,
   cairn log verify --data ./cairn-data --head 1234:9f86d081884c7d65...`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var want *chainPoint
+			var want *accesslog.ChainPoint
 			if head != "" {
-				p, err := parseChainPoint(head)
+				p, err := accesslog.ParseChainPoint(head)
 				if err != nil {
-					return err
+					return fmt.Errorf("--head %w", err)
 				}
 				want = &p
 			}
@@ -280,11 +280,13 @@ chain (a rewrite changes every hash after the first record it touched).`,
 				fmt.Fprintf(out, ")\nhead %d:%s\n", st.HeadSeq, st.Head)
 			}
 			if want != nil {
-				if err := checkExportedHead(cmd.Context(), src, st, *want); err != nil {
+				if err := accesslog.CheckHead(cmd.Context(), src.walk, st, *want); errors.Is(err, storage.ErrAccessChainBroken) {
+					return refused(err)
+				} else if err != nil {
 					return err
 				}
 				if !o.json {
-					fmt.Fprintf(out, "the head %d:%s exported earlier is in the chain\n", want.seq, want.hash)
+					fmt.Fprintf(out, "the head %s exported earlier is in the chain\n", want)
 				}
 			}
 			return nil
@@ -300,51 +302,6 @@ func breakText(st storage.AccessChainState) string {
 		return "unknown problem"
 	}
 	return fmt.Sprintf("record %d: %s", st.Break.Seq, st.Break.Problem)
-}
-
-// chainPoint is a seq and the hash of the record there, as verify prints
-// the head.
-type chainPoint struct {
-	seq  uint64
-	hash string
-}
-
-func parseChainPoint(s string) (chainPoint, error) {
-	seqText, hash, ok := strings.Cut(s, ":")
-	seq, err := strconv.ParseUint(seqText, 10, 64)
-	if !ok || err != nil || len(hash) != 64 || strings.Trim(hash, "0123456789abcdef") != "" {
-		return chainPoint{}, fmt.Errorf("--head %q: want SEQ:HASH as cairn log verify prints it", s)
-	}
-	return chainPoint{seq, hash}, nil
-}
-
-// checkExportedHead checks that the record at want.seq (or the anchor,
-// when retention removed exactly up to it) still has want.hash.
-func checkExportedHead(ctx context.Context, src logSource, st storage.AccessChainState, want chainPoint) error {
-	switch {
-	case want.seq > st.HeadSeq:
-		return refused(fmt.Errorf("%w: the head exported earlier is seq %d, the log now ends at %d: records were removed from the end and the head rewritten",
-			storage.ErrAccessChainBroken, want.seq, st.HeadSeq))
-	case want.seq == st.AnchorSeq && want.seq > 0:
-		if st.Anchor != want.hash {
-			return refused(fmt.Errorf("%w: the anchor (seq %d) is not the record exported earlier: the log was rewritten", storage.ErrAccessChainBroken, want.seq))
-		}
-		return nil
-	case want.seq < st.AnchorSeq:
-		return fmt.Errorf("the head exported earlier (seq %d) was removed by retention (the anchor is seq %d): it cannot be checked any more", want.seq, st.AnchorSeq)
-	}
-	var got *storage.AccessRecord
-	err := src.walk(ctx, storage.AccessFilter{Before: want.seq + 1, Limit: 1}, func(r storage.AccessRecord) error {
-		got = &r
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if got == nil || got.Seq != want.seq || got.Hash != want.hash {
-		return refused(fmt.Errorf("%w: record %d is not the record exported earlier: the log was rewritten from there on", storage.ErrAccessChainBroken, want.seq))
-	}
-	return nil
 }
 
 // retentionFlag is a duration that also takes days ("90d"); 0 keeps

@@ -2,11 +2,13 @@ package accesslog_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"cairn.dev/cairn/registry"
 	"cairn.dev/cairn/registry/accesslog"
@@ -74,4 +76,37 @@ func ExampleParsePrefixes() {
 	// Output:
 	// [10.0.0.0/8 ::1/128 192.168.1.7/32] <nil>
 	// "10.0.0.300": not an address or CIDR prefix
+}
+
+// A head printed by an earlier verification is checked against the chain
+// as it is now: still there, or rewritten.
+func ExampleCheckHead() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "accesslog-example")
+	defer os.RemoveAll(dir)
+	db, err := meta.Open(filepath.Join(dir, "meta.db"), nil)
+	if err != nil {
+		panic(err)
+	}
+	defer db.Close()
+	rec := accesslog.New(db, accesslog.Options{})
+	h := rec.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	for range 3 {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/v2/team/model/manifests/v1", nil))
+	}
+	rec.Close(ctx)
+
+	st, _ := db.VerifyAccess(ctx)
+	head, err := accesslog.ParseChainPoint(fmt.Sprintf("%d:%s", st.HeadSeq, st.Head))
+	fmt.Println(head.Seq, err)
+	fmt.Println(accesslog.CheckHead(ctx, db.Access, st, head))
+	forged := accesslog.ChainPoint{Seq: 2, Hash: strings.Repeat("0", 64)}
+	fmt.Println(errors.Is(accesslog.CheckHead(ctx, db.Access, st, forged), storage.ErrAccessChainBroken))
+	_, err = accesslog.ParseChainPoint("3:xyz")
+	fmt.Println(err)
+	// Output:
+	// 3 <nil>
+	// <nil>
+	// true
+	// "3:xyz": want SEQ:HASH as cairn log verify prints it
 }
