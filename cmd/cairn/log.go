@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"net/http"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,7 +17,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"cairn.dev/cairn/registry/accesslog"
-	"cairn.dev/cairn/registry/auth"
 	"cairn.dev/cairn/registry/client"
 	"cairn.dev/cairn/registry/meta"
 	"cairn.dev/cairn/registry/storage"
@@ -334,48 +332,6 @@ func (r retentionFlag) String() string {
 }
 
 func (retentionFlag) Type() string { return "duration" }
-
-// accessLogAPI serves GET /_cairn/admin/log and /_cairn/admin/log/verify
-// (accesslog.Handler over log) in front of next. With authentication on,
-// only an administrator gets an answer: the request's credentials (Basic,
-// or a bearer token) are checked by authn as for its own admin API, and a
-// refusal is recorded by rec.
-func accessLogAPI(next http.Handler, log storage.AccessLog, authn *auth.Auth, rec *accesslog.Recorder) http.Handler {
-	api := accesslog.Handler(log)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != accessLogPath && r.URL.Path != accessLogPath+"/verify" {
-			next.ServeHTTP(w, r)
-			return
-		}
-		if authn != nil {
-			w.Header().Set("Cache-Control", "no-store")
-			principal, ok := authn.Authenticate(r)
-			if !ok {
-				w.Header().Set("WWW-Authenticate", `Basic realm="cairn administration"`)
-				writeLogAPIError(w, http.StatusUnauthorized, "authentication required")
-				return
-			}
-			if !authn.IsAdmin(principal) {
-				rec.Record(r.Context(), storage.AccessRecord{
-					Principal: principal,
-					Address:   accesslog.ClientAddress(r.RemoteAddr, nil, nil),
-					Action:    storage.ActionDenied, Result: storage.ResultDenied, Status: http.StatusForbidden,
-					Detail: r.Method + " " + r.URL.Path + " needs registry:admin:*",
-				})
-				writeLogAPIError(w, http.StatusForbidden, "the access log is for administrators of the registry")
-				return
-			}
-		}
-		api.ServeHTTP(w, r)
-	})
-}
-
-func writeLogAPIError(w http.ResponseWriter, status int, msg string) {
-	b, _ := json.Marshal(accesslog.ErrorBody{Error: msg})
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
-}
 
 // closeAccessLog flushes the recorder at shutdown.
 func closeAccessLog(rec *accesslog.Recorder, log *slog.Logger) {

@@ -265,7 +265,11 @@ func runServe(ctx context.Context, o serveOptions) error {
 	} else {
 		log.Warn("authentication is off: anyone who reaches this address may push, pull and delete", "addr", o.addr)
 	}
-	front = accessLogAPI(front, db, authn, rec) // GET /_cairn/admin/log[/verify], administrators only
+	var admins accesslog.Admins // nil, not a nil *auth.Auth, when auth is off
+	if authn != nil {
+		admins = authn
+	}
+	front = rec.AdminAPI(front, accessLogPath, db, admins) // GET /_cairn/admin/log[/verify], administrators only
 	// GET /_cairn/tlog/...: the transparency log of names.
 	front = transparencyLogAPI(front, names, authn)
 	front = auth.SecurityHeaders(front, o.tlsCert != "")
