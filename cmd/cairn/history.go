@@ -2,19 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
-	"cairn.dev/cairn/registry/storage"
+	"cairn.dev/cairn/registry/client"
 )
-
-// maxHistoryResponse bounds the history answer a server may send.
-const maxHistoryResponse = 64 << 20
 
 func newHistoryCmd() *cobra.Command {
 	var (
@@ -45,32 +41,19 @@ seen before (fork) or a move that is not its leaf makes it exit 1.`,
 			if err != nil {
 				return err
 			}
-			u := ro.baseURL(ref.Registry) + "/v2/" + ref.Repository + "/_cairn/history"
+			tag := ""
 			if ref.Reference != "" {
 				if ref.ValidateReferenceAsTag() != nil {
 					return fmt.Errorf("%s: history needs a tag, not a digest", args[0])
 				}
-				u += "?tag=" + url.QueryEscape(ref.Reference)
+				tag = ref.Reference
 			}
-			req, err := http.NewRequestWithContext(cmd.Context(), http.MethodGet, u, nil)
-			if err != nil {
+			r := &client.Remote{Client: ro.client(), Base: ro.baseURL(ref.Registry), Repository: ref.Repository}
+			moves, err := r.History(cmd.Context(), tag)
+			if se := (*client.StatusError)(nil); errors.As(err, &se) {
+				return fmt.Errorf("%s: %d %s: %s", args[0], se.Status, http.StatusText(se.Status), se.Body)
+			} else if err != nil {
 				return err
-			}
-			resp, err := ro.client().Do(req)
-			if err != nil {
-				return err
-			}
-			defer resp.Body.Close()
-			body, err := io.ReadAll(io.LimitReader(resp.Body, maxHistoryResponse))
-			if err != nil {
-				return err
-			}
-			if resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("%s: %s: %s", args[0], resp.Status, body)
-			}
-			var moves []storage.TagMove
-			if err := json.Unmarshal(body, &moves); err != nil {
-				return fmt.Errorf("decode history: %w", err)
 			}
 			if tv.verify {
 				// The checkpoint is fetched after the history, so it
