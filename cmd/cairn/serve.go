@@ -340,21 +340,9 @@ const adminCredentialFile = "admin-credential"
 // generated one-time credential written under --data) and returns the
 // authentication layer.
 func setupAuth(ctx context.Context, o serveOptions, db metaStore, log *slog.Logger, rec auth.Recorder) (*auth.Auth, error) {
-	file := filepath.Join(o.data, adminCredentialFile)
-	res, err := auth.Bootstrap{Password: os.Getenv("CAIRN_ADMIN_PASSWORD"), CredentialFile: file}.Ensure(ctx, db)
-	if err != nil {
+	b := auth.Bootstrap{Password: os.Getenv("CAIRN_ADMIN_PASSWORD"), CredentialFile: filepath.Join(o.data, adminCredentialFile)}
+	if err := b.EnsureLogged(ctx, db, log); err != nil {
 		return nil, err
-	}
-	switch {
-	case res.Created && res.File != "":
-		log.Warn("created the administrator; its one-time credential is in a file readable only by this user: log in, change the password, delete the file",
-			"user", auth.AdminUser, "file", res.File)
-	case res.Created:
-		log.Info("created the administrator with the password in CAIRN_ADMIN_PASSWORD", "user", auth.AdminUser)
-	default:
-		if _, err := os.Stat(file); err == nil {
-			log.Warn("the one-time administrator credential file is still there: delete it once the password is changed", "file", file)
-		}
 	}
 	a, err := auth.New(ctx, auth.Config{Accounts: db, Meta: db, Logger: log, Recorder: rec, Realm: o.realm})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
@@ -106,4 +107,26 @@ func (b Bootstrap) Ensure(ctx context.Context, accounts storage.Accounts) (Boots
 	}
 	res.Created = true
 	return res, nil
+}
+
+// EnsureLogged is Ensure, telling the operator through log what it did and
+// what to do: read, use and delete a generated credential file, or delete
+// one still there from an earlier start.
+func (b Bootstrap) EnsureLogged(ctx context.Context, accounts storage.Accounts, log *slog.Logger) error {
+	res, err := b.Ensure(ctx, accounts)
+	if err != nil {
+		return err
+	}
+	switch {
+	case res.Created && res.File != "":
+		log.Warn("created the administrator; its one-time credential is in a file readable only by this user: log in, change the password, delete the file",
+			"user", AdminUser, "file", res.File)
+	case res.Created:
+		log.Info("created the administrator with the password in CAIRN_ADMIN_PASSWORD", "user", AdminUser)
+	case b.CredentialFile != "":
+		if _, err := os.Stat(b.CredentialFile); err == nil {
+			log.Warn("the one-time administrator credential file is still there: delete it once the password is changed", "file", b.CredentialFile)
+		}
+	}
+	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"cairn.dev/cairn/registry"
 	"cairn.dev/cairn/registry/auth"
 	"cairn.dev/cairn/registry/cas"
@@ -74,4 +76,30 @@ func ExampleParseScope() {
 	// Output:
 	// repository team-a/* [pull push] <nil>
 	// invalid scope: invalid repository name "team-a/*"
+}
+
+// The first start creates the administrator and says so; later starts
+// find it there and say nothing.
+func ExampleBootstrap_EnsureLogged() {
+	dir, _ := os.MkdirTemp("", "cairn-example")
+	defer os.RemoveAll(dir)
+	db, err := meta.Open(filepath.Join(dir, "meta.db"), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}}))
+	b := auth.Bootstrap{Password: "correct horse", CredentialFile: filepath.Join(dir, "admin-credential"), Cost: bcrypt.MinCost}
+	for range 2 {
+		if err := b.EnsureLogged(context.Background(), db, logger); err != nil {
+			log.Fatal(err)
+		}
+	}
+	// Output:
+	// level=INFO msg="created the administrator with the password in CAIRN_ADMIN_PASSWORD" user=admin
 }
