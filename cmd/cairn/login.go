@@ -10,9 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
-	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
-	"oras.land/oras-go/v2/registry/remote/credentials"
+
+	"cairn.dev/cairn/registry/client"
 )
 
 func newLoginCmd() *cobra.Command {
@@ -33,9 +33,7 @@ for the others.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			host := args[0]
-			// Like oras and docker, fall back to the config file when no
-			// credential helper is configured (and say so below).
-			store, err := credentials.NewStoreFromDocker(credentials.StoreOptions{AllowPlaintextPut: true})
+			store, err := client.CredentialStore()
 			if err != nil {
 				return err
 			}
@@ -71,18 +69,11 @@ for the others.`,
 				}
 				pass = string(b)
 			}
-			reg, err := remote.NewRegistry(host)
+			where, err := client.Login(cmd.Context(), store, host, auth.Credential{Username: user, Password: pass}, client.Options{PlainHTTP: ro.plainHTTP})
 			if err != nil {
 				return err
 			}
-			reg.PlainHTTP = ro.plainHTTP || isLoopback(host)
-			c := ro.client()
-			c.Credential = nil
-			reg.Client = c
-			if err := credentials.Login(cmd.Context(), store, reg, auth.Credential{Username: user, Password: pass}); err != nil {
-				return fmt.Errorf("login to %s: %w", host, err)
-			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "Login succeeded; credential stored in %s\n", storeName(store))
+			fmt.Fprintf(cmd.ErrOrStderr(), "Login succeeded; credential stored in %s\n", where)
 			return nil
 		},
 	}
@@ -90,11 +81,4 @@ for the others.`,
 	cmd.Flags().StringVarP(&user, "username", "u", "", "user name")
 	cmd.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password or token from standard input")
 	return cmd
-}
-
-func storeName(s *credentials.DynamicStore) string {
-	if p := s.ConfigPath(); p != "" {
-		return p
-	}
-	return "the credential store"
 }

@@ -1,0 +1,43 @@
+package client
+
+import (
+	"context"
+	"fmt"
+
+	"oras.land/oras-go/v2/registry/remote"
+	"oras.land/oras-go/v2/registry/remote/auth"
+	"oras.land/oras-go/v2/registry/remote/credentials"
+)
+
+// CredentialStore opens the docker-style credential store shared with oras
+// and docker (~/.docker/config.json or its credential helper); like them,
+// it falls back to the config file when no helper is configured.
+func CredentialStore() (*credentials.DynamicStore, error) {
+	return credentials.NewStoreFromDocker(credentials.StoreOptions{AllowPlaintextPut: true})
+}
+
+// Login checks cred against the registry at host and, when it is good,
+// stores it in store for later commands (and for oras and docker). It
+// returns where the credential went: the config file, or "the credential
+// store" for a helper. Loopback registries are reached over plain HTTP.
+func Login(ctx context.Context, store *credentials.DynamicStore, host string, cred auth.Credential, o Options) (string, error) {
+	reg, err := remote.NewRegistry(host)
+	if err != nil {
+		return "", err
+	}
+	reg.PlainHTTP = o.PlainHTTP || IsLoopback(host)
+	if o.Client != nil {
+		reg.Client = o.Client
+	} else {
+		c := DefaultClient()
+		c.Credential = nil
+		reg.Client = c
+	}
+	if err := credentials.Login(ctx, store, reg, cred); err != nil {
+		return "", fmt.Errorf("login to %s: %w", host, err)
+	}
+	if p := store.ConfigPath(); p != "" {
+		return p, nil
+	}
+	return "the credential store", nil
+}
