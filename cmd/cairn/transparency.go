@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"cairn.dev/cairn/registry/auth"
+	"cairn.dev/cairn/registry/backend"
 	"cairn.dev/cairn/registry/storage"
 	"cairn.dev/cairn/registry/tlog"
 )
@@ -27,60 +28,31 @@ type tlogOptions struct {
 	origin string // --log-origin: the name of a key serve creates
 }
 
-// defaultLogOrigin names a new log key: this host's name, as a schema-less
-// URL as C2SP tlog-checkpoint asks.
-func defaultLogOrigin() string {
-	h, err := os.Hostname()
-	if err != nil || h == "" || strings.ContainsAny(h, "+ \t\n") {
-		h = "localhost"
-	}
-	return h + "/cairn"
-}
-
-// openTransparencyLog loads (or, at first start, creates) the log key and
-// returns the server of the log of names, or nil when the metadata store
-// keeps no log.
+// openTransparencyLog opens the log of names (backend.OpenTransparencyLog)
+// with the key of --log-key (default DATA/log.key); an error names the
+// flag at fault.
 func openTransparencyLog(o serveOptions, db metaStore, log *slog.Logger) (*tlog.Server, error) {
-	logs, ok := db.(storage.TransparencyLogs)
-	if !ok {
-		log.Warn("this metadata store keeps no transparency log: /_cairn/tlog/ is not served")
-		return nil, nil
-	}
 	file := o.tlog.key
 	if file == "" {
 		file = filepath.Join(o.data, logKeyFile)
 	}
-	origin := o.tlog.origin
-	if origin == "" {
-		origin = defaultLogOrigin()
+	srv, err := backend.OpenTransparencyLog(context.Background(), db, backend.TransparencyLogOptions{
+		KeyFile: file, Origin: o.tlog.origin, Shared: o.backends.metadata != "", Logger: log})
+	var (
+		be *backend.Error
+		oe *backend.OriginError
+		ke *backend.KeyMismatchError
+	)
+	switch {
+	case errors.As(err, &be):
+		return nil, fmt.Errorf("--%s: %w", be.Option, be.Err)
+	case errors.As(err, &oe):
+		return nil, fmt.Errorf("--log-origin %q: the key in %s is %q's", oe.Origin, oe.File, oe.KeyName)
+	case errors.As(err, &ke):
+		return nil, fmt.Errorf("--log-key %s: this database's log is signed by %s; give every node the same --log-key file", ke.File, ke.Recorded)
 	}
-	key, created, err := tlog.LoadOrCreateKey(file, origin)
-	if err != nil {
-		return nil, fmt.Errorf("--log-key: %w", err)
-	}
-	if created {
-		log.Warn("created the transparency log key: keep a copy apart from the data, clients pin it", "file", file, "verifier", key.VerifierKey())
-	} else if o.tlog.origin != "" && o.tlog.origin != key.Name() {
-		return nil, fmt.Errorf("--log-origin %q: the key in %s is %q's", o.tlog.origin, file, key.Name())
-	}
-	// Nodes sharing one database share one log: the first records its
-	// verifier key, and a node with another key refuses to start rather
-	// than sign the same tree under a key clients do not know.
-	if o.backends.metadata != "" {
-		recorded, err := db.Secret(context.Background(), tlogVerifierSecret, []byte(key.VerifierKey()))
-		if err != nil {
-			return nil, fmt.Errorf("transparency log key: %w", err)
-		}
-		if string(recorded) != key.VerifierKey() {
-			return nil, fmt.Errorf("--log-key %s: this database's log is signed by %s; give every node the same --log-key file", file, recorded)
-		}
-	}
-	return tlog.New(tlog.Config{Store: logs, Key: key, Logger: log})
+	return srv, err
 }
-
-// tlogVerifierSecret names the verifier key recorded in a shared database
-// (storage.Accounts secrets).
-const tlogVerifierSecret = "tlog-verifier"
 
 // transparencyLogAPI serves the log under tlog.PathPrefix in front of
 // next. Checkpoints, the verifier key and hash tiles are public (they hold

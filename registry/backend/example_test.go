@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 
 	"cairn.dev/cairn/registry"
 	"cairn.dev/cairn/registry/backend"
@@ -44,4 +46,28 @@ func ExampleOpen() {
 	// Output:
 	// 200 OK false
 	// true storage
+}
+
+// The first start creates the log key; a later start that names another
+// origin is refused with an *OriginError.
+func ExampleOpenTransparencyLog() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "cairn-example-")
+	defer os.RemoveAll(dir)
+	_, db, err := backend.OpenEmbedded(dir, 0)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer db.Close()
+	quiet := slog.New(slog.DiscardHandler)
+	key := filepath.Join(dir, "log.key")
+	srv, err := backend.OpenTransparencyLog(ctx, db, backend.TransparencyLogOptions{KeyFile: key, Origin: "example.test/cairn", Logger: quiet})
+	fmt.Println(srv != nil, err)
+	_, err = backend.OpenTransparencyLog(ctx, db, backend.TransparencyLogOptions{KeyFile: key, Origin: "other.test/cairn", Logger: quiet})
+	var oe *backend.OriginError
+	fmt.Println(errors.As(err, &oe), oe.KeyName)
+	// Output:
+	// true <nil>
+	// true example.test/cairn
 }
