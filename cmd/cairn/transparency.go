@@ -15,7 +15,7 @@ import (
 
 	"cairn.dev/cairn/registry/auth"
 	"cairn.dev/cairn/registry/backend"
-	"cairn.dev/cairn/registry/storage"
+	"cairn.dev/cairn/registry/client"
 	"cairn.dev/cairn/registry/tlog"
 )
 
@@ -78,19 +78,6 @@ func transparencyLogAPI(next http.Handler, srv *tlog.Server, authn *auth.Auth) h
 	})
 }
 
-// configDir is cairn's directory in the user configuration directory, or
-// $CAIRN_CONFIG_DIR.
-func configDir() (string, error) {
-	if d := os.Getenv("CAIRN_CONFIG_DIR"); d != "" {
-		return d, nil
-	}
-	d, err := os.UserConfigDir()
-	if err != nil {
-		return "", fmt.Errorf("no configuration directory to keep checkpoints in (set CAIRN_CONFIG_DIR): %w", err)
-	}
-	return filepath.Join(d, "cairn"), nil
-}
-
 // tlogVerifyOptions are the flags of commands that check a registry's
 // transparency log.
 type tlogVerifyOptions struct {
@@ -114,17 +101,10 @@ func (o *tlogVerifyOptions) update(ctx context.Context, ro *remoteOptions, host 
 		}
 		key = strings.TrimSpace(string(b))
 	}
-	dir, err := configDir()
-	if err != nil {
+	if _, err := client.ConfigDir(); err != nil {
 		return nil, err
 	}
-	c := &tlog.Client{
-		URL:   ro.baseURL(host) + tlog.PathPrefix,
-		HTTP:  ro.client(),
-		Key:   key,
-		State: filepath.Join(dir, "tlog", strings.ReplaceAll(host, ":", "_"), storage.LogNames),
-	}
-	v, err := c.Update(ctx)
+	v, err := client.UpdateTransparencyLog(ctx, host, key, client.Options{PlainHTTP: ro.plainHTTP})
 	if errors.Is(err, tlog.ErrVerification) {
 		return nil, refused(fmt.Errorf("%s: %w", host, err))
 	}
