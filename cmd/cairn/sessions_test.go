@@ -3,12 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -33,7 +37,12 @@ func startNode(t *testing.T, data, metadata string) *node {
 	t.Helper()
 	args := []string{"--auth", "--data", data}
 	if metadata != "" {
-		args = append(args, "--metadata", metadata)
+		// Nodes of one database share the transparency log's key: a node
+		// with another key refuses to start.
+		sum := sha256.Sum256([]byte(metadata))
+		key := filepath.Join(os.TempDir(), "cairn-test-log-"+hex.EncodeToString(sum[:8])+".key")
+		t.Cleanup(func() { os.Remove(key) })
+		args = append(args, "--metadata", metadata, "--log-key", key)
 	}
 	return startServe(t, args...)
 }
@@ -83,6 +92,7 @@ func startServe(t *testing.T, args ...string) *node {
 		}
 		select {
 		case err := <-done:
+			stopped = true // nothing left to wait for
 			t.Fatalf("cairn serve %s ended: %v", strings.Join(args, " "), err)
 		default:
 		}
