@@ -163,7 +163,23 @@ rules:
 	// the policy says, so that cosign and cairn can sign through it; the
 	// blobs of a refused version are refused unless an allowed version
 	// shares them; signature referrers and their bundles are readable.
-	shared := push(t, srv, "models/a", "v3", "signed") // unsigned, same layer as v1
+	// v3: unsigned, sharing v1's layer; a second layer makes it another
+	// manifest even when pushed within v1's second.
+	mem3 := memory.New()
+	var v3Layers []ocispec.Descriptor
+	for _, body := range []string{"signed", "v3's own"} {
+		l := content.NewDescriptorFromBytes("application/octet-stream", []byte(body))
+		mem3.Push(t.Context(), l, bytes.NewReader([]byte(body)))
+		v3Layers = append(v3Layers, l)
+	}
+	shared, err := oras.PackManifest(t.Context(), mem3, oras.PackManifestVersion1_1, "application/vnd.example.model", oras.PackManifestOptions{Layers: v3Layers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem3.Tag(t.Context(), shared, "v3")
+	if _, err := oras.Copy(t.Context(), mem3, "v3", srv.Repository(t, "models/a"), "v3", oras.DefaultCopyOptions); err != nil {
+		t.Fatal(err)
+	}
 	refs, err := srv.Meta.Referrers(t.Context(), "models/a", signed.Digest)
 	if err != nil || len(refs) != 1 {
 		t.Fatalf("referrers of v1: %v %v", refs, err)
