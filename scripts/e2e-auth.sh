@@ -80,7 +80,15 @@ cl() { curl -s --noproxy '*' "$@"; }
 cd "$TMP" || die "cd $TMP"
 echo "weights of team a" >a.bin
 echo "weights of team b" >b.bin
-mkdir -p model && head -c 50000 /dev/urandom >model/weights.bin && echo '{}' >model/config.json
+# A valid safetensors file (the agent scans what it verifies: random bytes
+# named like a weight are not proved safe): a one-tensor header padded to 8
+# bytes, over random data.
+mkdir -p model && echo '{}' >model/config.json
+hdr='{"w":{"dtype":"U8","shape":[50000],"data_offsets":[0,50000]}}'
+while ((${#hdr} % 8)); do hdr+=" "; done
+for i in 0 1 2 3 4 5 6 7; do printf "\\x$(printf %02x $(((${#hdr} >> (8 * i)) & 255)))"; done >model/model.safetensors
+printf '%s' "$hdr" >>model/model.safetensors
+head -c 50000 /dev/urandom >>model/model.safetensors
 
 # ---------------------------------------------------------------- 1. anonymous
 hdr=$(cl -D - -o /dev/null "$BASE/v2/team-a/model/manifests/v1" | tr -d '\r')
