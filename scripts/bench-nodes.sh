@@ -105,9 +105,9 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2fx", a/b}'; }
 
 log "starting nodes: embedded, two on MinIO + PostgreSQL, one of them also with --redirect-blobs"
 start embedded
-start s3a --storage "$S3" --metadata "$PG"
-start s3b --storage "$S3" --metadata "$PG"
-start s3r --storage "$S3" --metadata "$PG" --redirect-blobs
+start s3a --storage "$S3" --metadata "$PG" --log-key "$WORK/log.key"
+start s3b --storage "$S3" --metadata "$PG" --log-key "$WORK/log.key"
+start s3r --storage "$S3" --metadata "$PG" --log-key "$WORK/log.key" --redirect-blobs
 
 go build -o "$WORK/loadgen" "$ROOT/scripts/loadgen" || die "could not build scripts/loadgen"
 log "making ${SIZE_MIB} MiB and ${CONC_MIB} MiB of random data"

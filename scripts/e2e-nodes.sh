@@ -57,7 +57,8 @@ S3_BUCKET=${CAIRN_TEST_S3%%\?*}
 # Parts of 5 MiB, so that the uploads below span several.
 S3="$S3_BUCKET/e2e-nodes-$$-$RANDOM?$S3_QUERY&part-size=5MiB"
 MINIO_HOST=$(sed -E 's|.*endpoint=https?://([^&]*).*|\1|' <<<"$CAIRN_TEST_S3")
-STORES=(--storage "$S3" --metadata "$PG")
+# Every node of one database signs its transparency log with the same key.
+STORES=(--storage "$S3" --metadata "$PG" --log-key "$TMP/log.key")
 
 # start_node NAME [ARGS...]: a node on a free port; its address in $NAME.
 start_node() {
