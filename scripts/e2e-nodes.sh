@@ -57,8 +57,7 @@ S3_BUCKET=${CAIRN_TEST_S3%%\?*}
 # Parts of 5 MiB, so that the uploads below span several.
 S3="$S3_BUCKET/e2e-nodes-$$-$RANDOM?$S3_QUERY&part-size=5MiB"
 MINIO_HOST=$(sed -E 's|.*endpoint=https?://([^&]*).*|\1|' <<<"$CAIRN_TEST_S3")
-# Every node of one database signs its transparency log with the same key.
-STORES=(--storage "$S3" --metadata "$PG" --log-key "$TMP/log.key")
+STORES=(--storage "$S3" --metadata "$PG")
 
 # start_node NAME [ARGS...]: a node on a free port; its address in $NAME.
 start_node() {
@@ -66,7 +65,8 @@ start_node() {
 	shift
 	port=$((10000 + RANDOM % 22000))
 	addr=127.0.0.1:$port
-	"$CAIRN" serve --addr "$addr" --data "$TMP/data-$name" "${STORES[@]}" --gc-interval 2s --gc-grace 10m "$@" \
+	# Every node of one database signs its transparency log with one key.
+	"$CAIRN" serve --addr "$addr" --data "$TMP/data-$name" "${STORES[@]}" --log-key "$TMP/log.key" --gc-interval 2s --gc-grace 10m "$@" \
 		>"$TMP/$name.log" 2>&1 &
 	PIDS[$name]=$!
 	for _ in $(seq 100); do curl -fsS -o /dev/null "http://$addr/v2/" 2>/dev/null && break; sleep 0.1; done
