@@ -105,6 +105,22 @@ func saveReceipt(cmd *cobra.Command, o agentOptions, dir string, rc *agent.Recei
 	return err
 }
 
+// finishReceipt records the outcome err of the agent's checks in rc,
+// saves it (saveReceipt) and prints it (printReceipt), and returns err, or
+// the first error of saving and printing, mapped to exit codes by agentErr.
+func finishReceipt(cmd *cobra.Command, o agentOptions, dir string, rc *agent.Receipt, asJSON bool, err error) error {
+	if rc != nil {
+		rc.Verified = err == nil
+		if werr := saveReceipt(cmd, o, dir, rc); werr != nil && err == nil {
+			err = werr
+		}
+		if perr := printReceipt(cmd, rc, asJSON); perr != nil && err == nil {
+			err = perr
+		}
+	}
+	return agentErr(err)
+}
+
 // printReceipt tells the user the outcome: every check on stderr, and with
 // asJSON the receipt on stdout.
 func printReceipt(cmd *cobra.Command, rc *agent.Receipt, asJSON bool) error {

@@ -78,16 +78,7 @@ func runPull(cmd *cobra.Command, o pullOptions, refStr, dir string) error {
 			return err
 		}
 		rc, err := pullChecked(cmd, o.transferOptions, ag, refStr, dir, o.include)
-		if rc != nil {
-			rc.Verified = err == nil
-			if werr := saveReceipt(cmd, o.agentOptions, dir, rc); werr != nil && err == nil {
-				err = werr
-			}
-			if perr := printReceipt(cmd, rc, o.asJSON); perr != nil && err == nil {
-				err = perr
-			}
-		}
-		return agentErr(err)
+		return finishReceipt(cmd, o.agentOptions, dir, rc, o.asJSON, err)
 	}
 	repo, err := o.open(refStr)
 	if err != nil {

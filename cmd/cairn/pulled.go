@@ -24,12 +24,5 @@ func runVerifyPulled(cmd *cobra.Command, o verifyOptions, dir string) error {
 		return err
 	}
 	rc, err := ag.CheckDir(cmd.Context(), dir, do)
-	rc.Verified = err == nil
-	if werr := saveReceipt(cmd, o.agentOptions, dir, rc); werr != nil && err == nil {
-		err = werr
-	}
-	if perr := printReceipt(cmd, rc, o.asJSON); perr != nil && err == nil {
-		err = perr
-	}
-	return agentErr(err)
+	return finishReceipt(cmd, o.agentOptions, dir, rc, o.asJSON, err)
 }

@@ -123,15 +123,8 @@ func runRun(cmd *cobra.Command, o runOptions, argv []string) error {
 		}
 		rc, err = ag.CheckDir(cmd.Context(), o.dir, do)
 	}
-	if rc != nil {
-		rc.Verified = err == nil
-		if werr := saveReceipt(cmd, o.agentOptions, o.dir, rc); werr != nil && err == nil {
-			err = werr
-		}
-		printReceipt(cmd, rc, false)
-	}
-	if err != nil {
-		return agentErr(err)
+	if err := finishReceipt(cmd, o.agentOptions, o.dir, rc, false, err); err != nil {
+		return err
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "cairn run: %s@%s verified; starting %s\n", rc.Repository, rc.Digest, argv[0])
 	return execWorkload(bin, argv)

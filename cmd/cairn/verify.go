@@ -143,16 +143,7 @@ func runVerify(cmd *cobra.Command, o verifyOptions, refStr string) error {
 	} else {
 		rc, err = pullChecked(cmd, o.transferOptions, ag, refStr, "", nil)
 	}
-	if rc != nil {
-		rc.Verified = err == nil
-		if werr := saveReceipt(cmd, o.agentOptions, "", rc); werr != nil && err == nil {
-			err = werr
-		}
-		if perr := printReceipt(cmd, rc, o.asJSON); perr != nil && err == nil {
-			err = perr
-		}
-	}
-	return agentErr(err)
+	return finishReceipt(cmd, o.agentOptions, "", rc, o.asJSON, err)
 }
 
 // errNoSigners is the usage error of verify and run without any signer.
