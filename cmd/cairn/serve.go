@@ -88,7 +88,11 @@ transparency log of names, served as C2SP tlog-tiles at /_cairn/tlog/ with
 checkpoints signed by the log key (created at first start in DATA/log.key,
 or --log-key FILE: keep it off the machine's data disk in production, so
 that whoever can rewrite the database cannot sign). cairn history --verify
-checks it.
+checks it. With --witness URL=KEY (repeatable), each new checkpoint is also
+submitted to those witnesses (cairn witness), in the background and with a
+timeout (a witness that is down never blocks a write), and served with the
+cosignatures they answered, so that a client whose policy requires witnesses
+accepts it.
 
 Authentication is on whenever --addr is not a loopback address (unless
 --insecure-no-auth) and on loopback with --auth: docker-style token auth, the
@@ -148,6 +152,7 @@ URL of the bucket, so the bytes do not pass through the node.`,
 	f.StringArrayVar(&o.trustedProxies, "trusted-proxy", nil, "address or CIDR of a proxy whose X-Forwarded-For the access log believes for the client address; repeatable")
 	f.BoolVar(&o.redirectBlobs, "redirect-blobs", false, "answer blob GETs with 307 to a presigned URL of the --storage bucket")
 	f.StringVar(&o.tlog.key, "log-key", "", "the transparency log's signing key, created at first start (default DATA/log.key); keep it apart from the database in production")
+	f.StringArrayVar(&o.tlog.witnesses, "witness", nil, "a witness of the transparency log, URL=KEY (cairn witness prints KEY): each new checkpoint is submitted to it and served with its cosignature; repeatable")
 	f.StringVar(&o.tlog.origin, "log-origin", "", "the name of the log key created at first start, its checkpoints' origin (default HOSTNAME/cairn)")
 	f.Var(&o.logRetention, "log-retention", "prune access records older than this, daily (e.g. 90d; 0 keeps them forever)")
 	return cmd
@@ -294,6 +299,17 @@ func runServe(ctx context.Context, o serveOptions) error {
 		go reg.CollectEvery(ctx, o.gcInterval, o.gcGrace)
 	}
 	go accesslog.Retain(ctx, db, time.Duration(o.logRetention), 0, log)
+	// The log's witnesses are asked in the background; the loop ends
+	// before the database closes.
+	wctx, wcancel := context.WithCancel(ctx)
+	witnessed := make(chan struct{})
+	go func() {
+		defer close(witnessed)
+		if names != nil {
+			names.Run(wctx)
+		}
+	}()
+	defer func() { wcancel(); <-witnessed }()
 
 	errc := make(chan error, 1)
 	go func() {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,20 +25,47 @@ const logKeyFile = "log.key"
 
 // tlogOptions are the flags of the transparency log.
 type tlogOptions struct {
-	key    string // --log-key: the signing key's file
-	origin string // --log-origin: the name of a key serve creates
+	key       string   // --log-key: the signing key's file
+	origin    string   // --log-origin: the name of a key serve creates
+	witnesses []string // --witness URL=KEY
+}
+
+// parseWitnesses reads the --witness URL=KEY flags: URL is the witness's
+// base URL (add-checkpoint is appended unless it ends so), KEY its
+// cosignature verifier key as cairn witness prints it.
+func parseWitnesses(flags []string) ([]tlog.Witness, error) {
+	if len(flags) > tlog.MaxWitnesses {
+		return nil, fmt.Errorf("--witness: %d witnesses, at most %d", len(flags), tlog.MaxWitnesses)
+	}
+	var out []tlog.Witness
+	for _, f := range flags {
+		u, key, ok := strings.Cut(f, "=")
+		pu, err := url.Parse(u)
+		if !ok || err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" || key == "" {
+			return nil, fmt.Errorf("--witness %q: want URL=KEY, as --witness https://witness.example=witness.example+1234abcd+BASE64", f)
+		}
+		if !strings.HasSuffix(pu.Path, "/add-checkpoint") {
+			pu.Path = strings.TrimSuffix(pu.Path, "/") + "/add-checkpoint"
+		}
+		out = append(out, tlog.Witness{URL: pu.String(), Key: key})
+	}
+	return out, nil
 }
 
 // openTransparencyLog opens the log of names (backend.OpenTransparencyLog)
 // with the key of --log-key (default DATA/log.key); an error names the
 // flag at fault.
 func openTransparencyLog(o serveOptions, db metaStore, log *slog.Logger) (*tlog.Server, error) {
+	witnesses, err := parseWitnesses(o.tlog.witnesses)
+	if err != nil {
+		return nil, err
+	}
 	file := o.tlog.key
 	if file == "" {
 		file = filepath.Join(o.data, logKeyFile)
 	}
 	srv, err := backend.OpenTransparencyLog(context.Background(), db, backend.TransparencyLogOptions{
-		KeyFile: file, Origin: o.tlog.origin, Shared: o.backends.metadata != "", Logger: log})
+		KeyFile: file, Origin: o.tlog.origin, Shared: o.backends.metadata != "", Witnesses: witnesses, Logger: log})
 	var (
 		be *backend.Error
 		oe *backend.OriginError

@@ -22,7 +22,9 @@ type TransparencyLogOptions struct {
 	// Shared is set when other nodes share the metadata store: they must
 	// all sign with one key, the one recorded by the first.
 	Shared bool
-	Logger *slog.Logger
+	// Witnesses are submitted each new checkpoint (tlog.Config.Witnesses).
+	Witnesses []tlog.Witness
+	Logger    *slog.Logger
 }
 
 // tlogVerifierSecret names the verifier key recorded in a shared database
@@ -92,5 +94,5 @@ func OpenTransparencyLog(ctx context.Context, md Metadata, o TransparencyLogOpti
 			return nil, &KeyMismatchError{File: o.KeyFile, Recorded: string(recorded)}
 		}
 	}
-	return tlog.New(tlog.Config{Store: logs, Key: key, Logger: log})
+	return tlog.New(tlog.Config{Store: logs, Key: key, Logger: log, Witnesses: o.Witnesses})
 }

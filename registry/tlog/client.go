@@ -20,6 +20,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"cairn.dev/cairn/registry/storage"
+	"cairn.dev/cairn/verify/tlogproof"
 )
 
 // Doer sends HTTP requests: an *http.Client, or oras-go's auth.Client that
@@ -47,6 +48,9 @@ type Client struct {
 	// State is the directory of this log's client state (the files
 	// verifier and checkpoint). Required.
 	State string
+	// Witnesses is what the client demands of a checkpoint's
+	// cosignatures; the zero value demands none.
+	Witnesses tlogproof.Witnesses
 }
 
 // Verified is a checkpoint whose signature was checked and which extends
@@ -136,25 +140,7 @@ func (c *Client) verifierKey(ctx context.Context) (key, previous string, pinnedN
 // OpenCheckpoint checks a signed checkpoint against a verifier key and
 // returns its body. The origin must be the key's name.
 func OpenCheckpoint(msg []byte, vkey string) (Checkpoint, error) {
-	v, err := note.NewVerifier(vkey)
-	if err != nil {
-		return Checkpoint{}, fmt.Errorf("%w: verifier key: %v", ErrMalformed, err)
-	}
-	if len(msg) > MaxCheckpointSize {
-		return Checkpoint{}, fmt.Errorf("%w: checkpoint of %d bytes", ErrMalformed, len(msg))
-	}
-	n, err := note.Open(msg, note.VerifierList(v))
-	if err != nil {
-		return Checkpoint{}, fmt.Errorf("%w: %v", ErrSignature, err)
-	}
-	cp, err := ParseCheckpoint([]byte(n.Text))
-	if err != nil {
-		return Checkpoint{}, err
-	}
-	if cp.Origin != v.Name() {
-		return Checkpoint{}, fmt.Errorf("%w: origin %q, the key is %q's", ErrSignature, cp.Origin, v.Name())
-	}
-	return cp, nil
+	return tlogproof.OpenCheckpoint(msg, vkey, tlogproof.Witnesses{})
 }
 
 // Update fetches the registry's checkpoint, checks its signature and that
@@ -174,7 +160,7 @@ func (c *Client) Update(ctx context.Context) (*Verified, error) {
 	if err != nil {
 		return nil, err
 	}
-	cp, err := OpenCheckpoint(msg, vkey)
+	cp, err := tlogproof.OpenCheckpoint(msg, vkey, c.Witnesses)
 	if err != nil {
 		return nil, err
 	}
@@ -208,27 +194,17 @@ func (c *Client) Update(ctx context.Context) (*Verified, error) {
 	return v, nil
 }
 
-// checkExtends checks that the tree of cp extends the tree of prev.
+// checkExtends checks that the tree of cp extends the tree of prev, with a
+// consistency proof built from the served tiles.
 func checkExtends(prev, cp Checkpoint, hashes tlog.HashReader) error {
-	switch {
-	case cp.N < prev.N:
-		return fmt.Errorf("%w: the registry serves a tree of %d entries, this client saw %d", ErrRollback, cp.N, prev.N)
-	case cp.N == prev.N:
-		if cp.Hash != prev.Hash {
-			return fmt.Errorf("%w: the tree of %d entries has root %s, this client saw %s", ErrFork, cp.N, cp.Hash, prev.Hash)
+	var proof tlog.TreeProof
+	if prev.N > 0 && cp.N > prev.N {
+		var err error
+		if proof, err = tlog.ProveTree(cp.N, prev.N, hashes); err != nil {
+			return tileError(err)
 		}
-		return nil
-	case prev.N == 0:
-		return nil // every tree extends the empty one
 	}
-	proof, err := tlog.ProveTree(cp.N, prev.N, hashes)
-	if err != nil {
-		return tileError(err)
-	}
-	if err := tlog.CheckTree(proof, cp.N, cp.Hash, prev.N, prev.Hash); err != nil {
-		return fmt.Errorf("%w: the tree of %d entries does not extend the tree of %d this client saw", ErrFork, cp.N, prev.N)
-	}
-	return nil
+	return tlogproof.Extends(prev, cp, proof)
 }
 
 // tileError classifies a failure to read proven hashes: a network error
@@ -244,8 +220,24 @@ func tileError(err error) error {
 // Entry returns leaf i of the tree, after checking its inclusion proof
 // against the checkpoint's root hash.
 func (v *Verified) Entry(i int64) ([]byte, error) {
+	data, _, err := v.prove(i)
+	return data, err
+}
+
+// Evidence returns leaf i with its inclusion proof in v's tree and v's
+// signed checkpoint: what a pull keeps for an offline check.
+func (v *Verified) Evidence(i int64) (*tlogproof.Evidence, error) {
+	data, proof, err := v.prove(i)
+	if err != nil {
+		return nil, err
+	}
+	return &tlogproof.Evidence{Checkpoint: bytes.Clone(v.Note), Index: i, Entry: data, Proof: proof}, nil
+}
+
+// prove returns leaf i and its inclusion proof, checked.
+func (v *Verified) prove(i int64) ([]byte, tlog.RecordProof, error) {
 	if i < 0 || i >= v.N {
-		return nil, fmt.Errorf("%w: leaf %d of a tree of %d", ErrNotInLog, i, v.N)
+		return nil, nil, fmt.Errorf("%w: leaf %d of a tree of %d", ErrNotInLog, i, v.N)
 	}
 	t := tlog.TileForIndex(TileHeight, tlog.StoredHashIndex(0, i))
 	t.L = -1
@@ -257,13 +249,13 @@ func (v *Verified) Entry(i int64) ([]byte, error) {
 		t.W = int(min(v.N-t.N<<TileHeight, 1<<TileHeight))
 		b, err := v.c.do(v.ctx, TilePath(t), MaxEntryTileSize)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if entries, err = DecodeBundle(b); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if len(entries) != t.W {
-			return nil, fmt.Errorf("%w: %s holds %d entries", ErrMalformed, TilePath(t), len(entries))
+			return nil, nil, fmt.Errorf("%w: %s holds %d entries", ErrMalformed, TilePath(t), len(entries))
 		}
 		v.mu.Lock()
 		v.bundles[t.N] = entries
@@ -272,12 +264,12 @@ func (v *Verified) Entry(i int64) ([]byte, error) {
 	data := entries[i-t.N<<TileHeight]
 	proof, err := tlog.ProveRecord(v.N, i, v.hashes)
 	if err != nil {
-		return nil, tileError(err)
+		return nil, nil, tileError(err)
 	}
-	if err := tlog.CheckRecord(proof, v.N, v.Hash, i, tlog.RecordHash(data)); err != nil {
-		return nil, fmt.Errorf("%w: leaf %d: %v", ErrNotInLog, i, err)
+	if err := tlogproof.CheckInclusion(v.Checkpoint, i, data, proof); err != nil {
+		return nil, nil, err
 	}
-	return bytes.Clone(data), nil
+	return bytes.Clone(data), proof, nil
 }
 
 // fetchError is a tile that could not be fetched (not one that was wrong).

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -29,6 +30,17 @@ type Config struct {
 	Origin string
 	// Logger receives failures; nil means slog.Default().
 	Logger *slog.Logger
+
+	// Witnesses are submitted each new checkpoint (see Run); the
+	// checkpoint is served with the cosignatures they answered.
+	Witnesses []Witness
+	// WitnessTimeout bounds one call to a witness; zero means
+	// DefaultWitnessTimeout.
+	WitnessTimeout time.Duration
+	// WitnessInterval is Run's period; zero means DefaultWitnessInterval.
+	WitnessInterval time.Duration
+	// HTTP calls the witnesses; nil means an http.Client.
+	HTTP Doer
 }
 
 // Server serves one log as C2SP tlog-tiles: GET checkpoint, tile/<L>/<N>,
@@ -42,13 +54,20 @@ type Server struct {
 	origin string
 	logger *slog.Logger
 
+	witnesses       []*remoteWitness
+	witnessTimeout  time.Duration
+	witnessInterval time.Duration
+	http            Doer
+
 	mu   sync.Mutex // held while signing, so one signature per tree size
 	last signed
 }
 
 type signed struct {
-	cp   Checkpoint
-	note []byte
+	cp Checkpoint
+	// signed is the note with the log's signature; note is what is
+	// served: signed and the witnesses' cosignature lines.
+	signed, note []byte
 }
 
 // New returns a Server for cfg.
@@ -56,7 +75,18 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil || cfg.Key == nil {
 		return nil, errors.New("tlog: Config.Store and Config.Key are required")
 	}
-	s := &Server{store: cfg.Store, key: cfg.Key, log: cfg.Log, origin: cfg.Origin, logger: cfg.Logger}
+	ws, err := checkWitnesses(cfg.Witnesses)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{store: cfg.Store, key: cfg.Key, log: cfg.Log, origin: cfg.Origin, logger: cfg.Logger,
+		witnesses: ws, witnessTimeout: cfg.WitnessTimeout, witnessInterval: cfg.WitnessInterval, http: defaultHTTP(cfg.HTTP)}
+	if s.witnessTimeout <= 0 {
+		s.witnessTimeout = DefaultWitnessTimeout
+	}
+	if s.witnessInterval <= 0 {
+		s.witnessInterval = DefaultWitnessInterval
+	}
 	if s.log == "" {
 		s.log = storage.LogNames
 	}
@@ -100,8 +130,16 @@ func (s *Server) Checkpoint(ctx context.Context) ([]byte, Checkpoint, error) {
 	if err != nil {
 		return nil, Checkpoint{}, fmt.Errorf("tlog: sign checkpoint: %w", err)
 	}
-	s.last = signed{cp: cp, note: msg}
-	return msg, cp, nil
+	s.last = signed{cp: cp, signed: msg, note: msg}
+	for _, w := range s.witnesses {
+		w.cosig = nil
+	}
+	if len(s.witnesses) > 0 {
+		// Readers of a new tree wait for its cosignatures, bounded by
+		// the witness timeout; writers never do.
+		s.cosign(ctx)
+	}
+	return s.last.note, cp, nil
 }
 
 // ReadTile returns the bytes of a hash tile or an entry bundle of the
