@@ -28,6 +28,9 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"go.yaml.in/yaml/v3"
+	"golang.org/x/mod/sumdb/note"
+
+	fnote "github.com/transparency-dev/formats/note"
 
 	"cairn.dev/cairn/verify/scan"
 )
@@ -63,6 +66,9 @@ const (
 	// MaxPolicyErrors is the largest number of mistakes ParsePolicy
 	// reports before it stops collecting them.
 	MaxPolicyErrors = 20
+	// MaxRuleWitnesses is the largest number of witness keys in a rule
+	// (verify/tlogproof.MaxWitnesses is the same).
+	MaxRuleWitnesses = 32
 )
 
 // policyMinRSABits is the smallest RSA modulus accepted for a signer's key,
@@ -144,6 +150,21 @@ type Rule struct {
 	// MaxAge, when not zero, refuses models whose newest valid signature
 	// is older.
 	MaxAge time.Duration
+
+	// Transparency (transparency: required) demands that the registry's
+	// transparency log prove what the reference means: a signed checkpoint
+	// consistent with every one this client saw, and an inclusion proof of
+	// the leaf that moved the tag to the digest (its latest move) or, for
+	// a reference by digest, that pushed the manifest.
+	Transparency bool
+	// LogKey, when set, is the log's note verifier key
+	// ("<name>+<hash>+<base64>"); empty means the key pinned on first use.
+	LogKey string
+	// Witnesses are witness verifier keys (cosignature/v1, as cairn
+	// witness prints them), of which at least WitnessThreshold must have
+	// cosigned the checkpoint.
+	Witnesses        []string
+	WitnessThreshold int
 
 	// Index is the rule's position in Policy.Rules, from 0.
 	Index int
@@ -974,6 +995,7 @@ func (p *policyParser) sequence(n *yaml.Node, field string, max int) ([]*yaml.No
 var ruleFields = []string{
 	"match", "reject", "signers", "trustedRoot", "attestations",
 	"pinDigest", "digests", "formats", "allowUnsafe", "allowUnscanned", "maxAge",
+	"transparency", "logKey", "witnesses",
 }
 
 func (p *policyParser) rule(n *yaml.Node, i int) (Rule, bool) {
@@ -1086,7 +1108,76 @@ func (p *policyParser) rule(n *yaml.Node, i int) (Rule, bool) {
 			p.errorf(f.key["maxAge"], field, "maxAge with only key signers: key-signed bundles carry no verified time, so every model would be refused; add a keyless signer or drop maxAge")
 		}
 	}
+	p.transparency(f, field, &r)
 	return r, matchOK
+}
+
+// transparency parses a rule's transparency, logKey and witnesses into r.
+func (p *policyParser) transparency(f policyFields, field string, r *Rule) {
+	at := func(name string) string { return field + "." + name }
+	if v, ok := f.val["transparency"]; ok {
+		if s, ok := p.str(v, at("transparency")); ok {
+			if s != "required" {
+				p.errorf(v, at("transparency"), "want \"required\", got %q (leave the field out not to require the log)", s)
+			}
+			r.Transparency = s == "required"
+		}
+	}
+	if v, ok := f.val["logKey"]; ok {
+		if s, ok := p.str(v, at("logKey")); ok {
+			if _, err := note.NewVerifier(s); err != nil {
+				p.errorf(v, at("logKey"), "not a note verifier key (NAME+HASH+BASE64, as GET /_cairn/tlog/verifier answers): %v", err)
+			}
+			r.LogKey = s
+		}
+	}
+	if v, ok := f.val["witnesses"]; ok {
+		wf, ok := p.mapping(v, at("witnesses"), "threshold", "keys")
+		if ok {
+			if kv, ok := wf.val["keys"]; ok {
+				items, _ := p.sequence(kv, at("witnesses.keys"), MaxRuleWitnesses)
+				seen := map[string]int{}
+				for j, item := range items {
+					kf := fmt.Sprintf("%s[%d]", at("witnesses.keys"), j)
+					s, ok := p.str(item, kf)
+					if !ok {
+						continue
+					}
+					wv, err := fnote.NewVerifierForCosignatureV1(s)
+					if err != nil {
+						p.errorf(item, kf, "not a witness verifier key (NAME+HASH+BASE64, as cairn witness prints it): %v", err)
+						continue
+					}
+					id := fmt.Sprintf("%s+%08x", wv.Name(), wv.KeyHash())
+					if prev, dup := seen[id]; dup {
+						p.errorf(item, kf, "the same witness as keys[%d]", prev)
+						continue
+					}
+					seen[id] = j
+					r.Witnesses = append(r.Witnesses, s)
+				}
+			} else if wf.clean {
+				p.errorf(v, at("witnesses"), "missing keys (the witnesses' verifier keys)")
+			}
+			if tv, ok := wf.val["threshold"]; ok {
+				if n, ok := p.integer(tv, at("witnesses.threshold")); ok {
+					if n < 1 || n > len(r.Witnesses) {
+						p.errorf(tv, at("witnesses.threshold"), "%d: want 1 to the number of keys (%d)", n, len(r.Witnesses))
+					}
+					r.WitnessThreshold = n
+				}
+			} else if wf.clean {
+				p.errorf(v, at("witnesses"), "missing threshold (how many of the keys must have cosigned, from 1)")
+			}
+		}
+	}
+	if !r.Transparency {
+		for _, name := range []string{"logKey", "witnesses"} {
+			if f.has(name) {
+				p.errorf(f.key[name], field, "%s without transparency: required; it is only used to check the transparency log", name)
+			}
+		}
+	}
 }
 
 // signers parses a rule's signers into r and reports whether any is

@@ -11,6 +11,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 
+	"cairn.dev/cairn/registry/client"
 	"cairn.dev/cairn/verify"
 	"cairn.dev/cairn/verify/agent"
 )
@@ -53,7 +54,9 @@ func (o agentOptions) newAgent() (*agent.Agent, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &agent.Agent{Policy: p}, nil
+		// A rule that requires the transparency log and names no logKey
+		// checks checkpoints with the key pinned for the registry.
+		return &agent.Agent{Policy: p, LogKey: client.PinnedLogKey}, nil
 	}
 	t, err := o.trust()
 	if err != nil {

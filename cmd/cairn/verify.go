@@ -137,6 +137,9 @@ func runVerify(cmd *cobra.Command, o verifyOptions, refStr string) error {
 			if err != nil {
 				return err
 			}
+			if err := client.AddTransparency(cmd.Context(), repo, t, ag, rc); err != nil {
+				return err
+			}
 			_, err = ag.CheckMetadata(t, rc)
 			return err
 		}()

@@ -92,10 +92,14 @@ func LoadTarget(ctx context.Context, r *Repository) (*agent.Target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ref, err)
 	}
-	return &agent.Target{
+	t := &agent.Target{
 		Reference: ref.String(), Registry: ref.Registry, Repository: ref.Repository,
 		ByDigest: r.ByDigest(), Desc: desc, Manifest: manifest, Config: config, Files: files, Bundles: bundles,
-	}, nil
+	}
+	if !t.ByDigest {
+		t.Tag = ref.Reference
+	}
+	return t, nil
 }
 
 // Pull fetches the model the repository's reference names into dir.
@@ -135,6 +139,9 @@ func Pull(ctx context.Context, r *Repository, dir string, o PullOptions) (*PullR
 	res.Target = t
 	var rule *verify.Rule
 	if o.Agent != nil {
+		if err := AddTransparency(ctx, r, t, o.Agent, res.Receipt); err != nil {
+			return res, err
+		}
 		if rule, err = o.Agent.CheckMetadata(t, res.Receipt); err != nil {
 			return res, err
 		}
@@ -207,6 +214,22 @@ func Pull(ctx context.Context, r *Repository, dir string, o PullOptions) (*PullR
 		res.Receipt.Verified = true
 	}
 	return res, nil
+}
+
+// AddTransparency proves t's reference in the registry's transparency log
+// (ProveTransparency) when the agent's rule for it says transparency:
+// required, recording a failure in rc. Without such a rule it does
+// nothing; CheckMetadata then finds the rule (or its absence) itself.
+func AddTransparency(ctx context.Context, r *Repository, t *agent.Target, a *agent.Agent, rc *agent.Receipt) error {
+	rule, err := a.Policy.Rule(t.Name())
+	if err != nil || !rule.Transparency {
+		return nil
+	}
+	if err := ProveTransparency(ctx, r, t, rule); err != nil {
+		rc.Reference, rc.Repository, rc.Digest, rc.Policy = t.Reference, t.Name(), t.Desc.Digest, a.Policy.Name
+		return rc.Fail("transparency", err)
+	}
+	return nil
 }
 
 // fetchInto fetches the selected layers through the cache, several at a
@@ -431,5 +454,5 @@ func writeRecord(ctx context.Context, r *Repository, dir string, rec agent.Recor
 			blobs[l.Digest] = lb
 		}
 	}
-	return agent.WriteRecord(dir, &agent.DirRecord{Pull: rec, Manifest: t.Manifest, Config: t.Config, Referrers: refs, Blobs: blobs})
+	return agent.WriteRecord(dir, &agent.DirRecord{Pull: rec, Manifest: t.Manifest, Config: t.Config, Referrers: refs, Blobs: blobs, Transparency: t.Transparency})
 }

@@ -2,13 +2,18 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"cairn.dev/cairn/registry/storage"
 	"cairn.dev/cairn/registry/tlog"
+	"cairn.dev/cairn/verify"
+	"cairn.dev/cairn/verify/agent"
+	"cairn.dev/cairn/verify/tlogproof"
 )
 
 // ConfigDir is cairn's directory in the user configuration directory, or
@@ -30,6 +35,69 @@ func ConfigDir() (string, error) {
 // saw of it, kept under ConfigDir()/tlog, and stores the newer one. A
 // failed check is an error wrapping tlog.ErrVerification.
 func UpdateTransparencyLog(ctx context.Context, host, key string, o Options) (*tlog.Verified, error) {
+	return updateLog(ctx, host, key, tlogproof.Witnesses{}, o)
+}
+
+// logState is the directory of the client state of the log of names of
+// the registry at host.
+func logState(dir, host string) string {
+	return filepath.Join(dir, "tlog", strings.ReplaceAll(host, ":", "_"), storage.LogNames)
+}
+
+// PinnedLogKey returns the verifier key of the log of names of the
+// registry at host that this user pinned (UpdateTransparencyLog), or ""
+// when none is: what an offline check of a pulled directory checks its
+// checkpoint with when the policy names no key.
+func PinnedLogKey(host string) (string, error) {
+	dir, err := ConfigDir()
+	if err != nil {
+		return "", err
+	}
+	b, err := os.ReadFile(filepath.Join(logState(dir, host), "verifier"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	return strings.TrimSpace(string(b)), err
+}
+
+// ProveTransparency fetches from the registry's transparency log the
+// proof of what t's reference means, as rule demands
+// (verify.Rule.Transparency), into t.Transparency: the checkpoint is
+// checked against rule.LogKey (or the pinned key), rule's witnesses and
+// the last checkpoint this user saw of that registry (which it then
+// replaces); for a tag, the tag's history is checked leaf by leaf and its
+// latest move in the log must name t's digest; for a digest, the
+// manifest's latest push or delete in the log must be a push. A failed
+// check wraps verify.ErrVerification; agent.Agent.CheckMetadata then
+// checks the evidence itself.
+func ProveTransparency(ctx context.Context, r *Repository, t *agent.Target, rule *verify.Rule) error {
+	o := Options{PlainHTTP: strings.HasPrefix(r.Remote.Base, "http://"), Client: r.Remote.Client}
+	c := tlogproof.Claim{Repository: t.Repository, Tag: t.Tag, Digest: t.Desc.Digest}
+	var moves []storage.TagMove
+	if c.Tag != "" {
+		var err error
+		moves, err = r.Remote.History(ctx, c.Tag)
+		if se := (*StatusError)(nil); errors.As(err, &se) {
+			return fmt.Errorf("%w: %s: the registry does not answer the history of %s (%d)", tlogproof.ErrNotInLog, t.Registry, c.Tag, se.Status)
+		} else if err != nil {
+			return err
+		}
+	}
+	// The checkpoint is fetched after the history, so it covers every
+	// leaf the history names.
+	v, err := updateLog(ctx, t.Registry, rule.LogKey, tlogproof.Witnesses{Keys: rule.Witnesses, Threshold: rule.WitnessThreshold}, o)
+	if err != nil {
+		return fmt.Errorf("%s: %w", t.Registry, err)
+	}
+	ev, err := v.Prove(c, moves)
+	if err != nil {
+		return fmt.Errorf("%s: %w", t.Registry, err)
+	}
+	t.Transparency = ev
+	return nil
+}
+
+func updateLog(ctx context.Context, host, key string, w tlogproof.Witnesses, o Options) (*tlog.Verified, error) {
 	dir, err := ConfigDir()
 	if err != nil {
 		return nil, err
@@ -41,8 +109,9 @@ func UpdateTransparencyLog(ctx context.Context, host, key string, o Options) (*t
 	c := &tlog.Client{
 		URL:   scheme + host + tlog.PathPrefix,
 		HTTP:  o.Client,
-		Key:   key,
-		State: filepath.Join(dir, "tlog", strings.ReplaceAll(host, ":", "_"), storage.LogNames),
+		Key:       key,
+		State:     logState(dir, host),
+		Witnesses: w,
 	}
 	if c.HTTP == nil {
 		c.HTTP = DefaultClient()

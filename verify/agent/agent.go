@@ -17,6 +17,7 @@ import (
 
 	"cairn.dev/cairn/attest"
 	"cairn.dev/cairn/verify"
+	"cairn.dev/cairn/verify/tlogproof"
 	"cairn.dev/cairn/verify/model"
 	"cairn.dev/cairn/verify/scan"
 )
@@ -32,6 +33,11 @@ type Agent struct {
 	Now func() time.Time
 	// ScanWorkers is how many files are scanned at once; zero means 4.
 	ScanWorkers int
+	// LogKey returns the transparency log verifier key pinned for a
+	// registry (HOST[:PORT]), or "" when none is: the key a rule that
+	// requires transparency and names no logKey checks checkpoints with.
+	// Nil means none is pinned.
+	LogKey func(registry string) (string, error)
 }
 
 // Target is a model as the agent checks it: a manifest with its files and
@@ -56,6 +62,12 @@ type Target struct {
 	// Bundles are the bundles attached to the manifest
 	// (attest.CollectBundles).
 	Bundles []attest.Bundle
+	// Tag is the tag the operator named, if any.
+	Tag string
+	// Transparency is the registry's transparency log's proof of what the
+	// reference means (a rule that says transparency: required demands
+	// it): see verify/tlogproof.Evidence.
+	Transparency *tlogproof.Evidence
 }
 
 // Name is HOST/REPO, what policy rules match.
@@ -85,6 +97,13 @@ func (a *Agent) CheckMetadata(t *Target, rc *Receipt) (*verify.Rule, error) {
 		how = "by digest"
 	}
 	rc.pass("reference", fmt.Sprintf("%s resolves to %s (%s)", t.Reference, t.Desc.Digest, how))
+	if rule.Transparency {
+		detail, err := a.checkTransparency(rule, t)
+		if err != nil {
+			return nil, rc.fail("transparency", err)
+		}
+		rc.pass("transparency", detail)
+	}
 
 	ev, err := rule.Evaluate(t.Desc, attest.BundleData(t.Bundles), a.now())
 	for _, st := range ev.Steps {
@@ -105,6 +124,47 @@ func (a *Agent) CheckMetadata(t *Target, rc *Receipt) (*verify.Rule, error) {
 		return nil, rc.fail(ev.Failed, err)
 	}
 	return rule, nil
+}
+
+// checkTransparency checks t.Transparency as rule demands: the checkpoint
+// signed by the log's key (the rule's logKey, or the one pinned for the
+// registry) and cosigned by the witnesses it names, and the leaf, proven
+// in its tree, moving the tag to the manifest digest (or, by digest,
+// pushing it).
+func (a *Agent) checkTransparency(rule *verify.Rule, t *Target) (string, error) {
+	ev := t.Transparency
+	if ev == nil {
+		return "", fmt.Errorf("%w: the rule requires the transparency log (transparency: required) and there is no proof from it", tlogproof.ErrNotInLog)
+	}
+	key := rule.LogKey
+	if key == "" && a.LogKey != nil {
+		k, err := a.LogKey(t.Registry)
+		if err != nil {
+			return "", err
+		}
+		key = k
+	}
+	if key == "" {
+		return "", fmt.Errorf("%w: no log key for %s: the rule names none (logKey) and none is pinned (cairn history --verify or a pull pins it)", tlogproof.ErrSignature, t.Registry)
+	}
+	c := tlogproof.Claim{Repository: t.Repository, Tag: t.Tag, Digest: t.Desc.Digest}
+	if c.Tag == "" && !t.ByDigest {
+		// A directory names no tag: a move of any tag of the repository
+		// to the digest proves what it holds.
+		if e, err := tlogproof.ParseEntry(ev.Entry); err == nil && e.Kind == tlogproof.KindTag {
+			c.Tag = e.Tag
+		}
+	}
+	w := tlogproof.Witnesses{Keys: rule.Witnesses, Threshold: rule.WitnessThreshold}
+	cp, _, err := ev.Check(key, w, c)
+	if err != nil {
+		return "", err
+	}
+	detail := fmt.Sprintf("%s: leaf %d of %s at size %d", c, ev.Index, cp.Origin, cp.N)
+	if w.Threshold > 0 {
+		detail += fmt.Sprintf(", cosigned by at least %d of %d witnesses", w.Threshold, len(w.Keys))
+	}
+	return detail, nil
 }
 
 func signedInfo(s verify.Signed, bundles []attest.Bundle) *SignedInfo {

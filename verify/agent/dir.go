@@ -23,6 +23,7 @@ import (
 	"cairn.dev/cairn/verify"
 	"cairn.dev/cairn/verify/bundle"
 	"cairn.dev/cairn/verify/model"
+	"cairn.dev/cairn/verify/tlogproof"
 )
 
 // The names of a pulled directory's record (see the package
@@ -37,6 +38,8 @@ const (
 	referrersFile  = "referrers.json"
 	referrersDir   = "referrers"
 	ReceiptFile    = "receipt.json"
+	checkpointFile = "checkpoint"
+	inclusionFile  = "inclusion.json"
 	stagingPattern = "staging-*"
 )
 
@@ -80,6 +83,9 @@ type DirRecord struct {
 	Referrers []ocispec.Descriptor
 	// Blobs are the referrer manifests and their small layers, by digest.
 	Blobs map[digest.Digest][]byte
+	// Transparency, when set, is the transparency log's proof of what the
+	// reference meant (.cairn/checkpoint and .cairn/inclusion.json).
+	Transparency *tlogproof.Evidence
 }
 
 // WriteRecord writes r to dir/.cairn, each file by a temporary file and a
@@ -130,6 +136,21 @@ func WriteRecord(dir string, r *DirRecord) error {
 	idx, _ := json.MarshalIndent(ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: refs}, "", "  ")
 	if err := write(referrersFile, idx); err != nil {
 		return err
+	}
+	if r.Transparency != nil {
+		if err := write(checkpointFile, r.Transparency.Checkpoint); err != nil {
+			return err
+		}
+		if err := write(inclusionFile, r.Transparency.MarshalInclusion()); err != nil {
+			return err
+		}
+	} else {
+		// A proof of what an earlier pull meant proves nothing now.
+		for _, name := range []string{checkpointFile, inclusionFile} {
+			if err := os.Remove(filepath.Join(meta, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
 	}
 	rb, _ := json.MarshalIndent(r.Pull, "", "  ")
 	return write(recordFile, rb)
@@ -262,7 +283,30 @@ func LoadDir(ctx context.Context, dir string) (*Target, *Record, error) {
 	if t.Bundles, err = attest.CollectBundles(ctx, src, t.Desc); err != nil {
 		return nil, nil, err
 	}
+	if t.Transparency, err = loadEvidence(dir); err != nil {
+		return nil, nil, err
+	}
 	return t, &rec, nil
+}
+
+// loadEvidence reads the transparency log's proof a pull kept, or nil
+// when it kept none.
+func loadEvidence(dir string) (*tlogproof.Evidence, error) {
+	cp, err := readMeta(dir, checkpointFile, tlogproof.MaxCheckpointSize)
+	if errors.Is(err, ErrNotPulled) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	inc, err := readMeta(dir, inclusionFile, tlogproof.MaxInclusionSize)
+	if err != nil {
+		return nil, err
+	}
+	ev := &tlogproof.Evidence{Checkpoint: cp}
+	if err := ev.ParseInclusion(inc); err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", dir, path.Join(MetaDir, inclusionFile), err)
+	}
+	return ev, nil
 }
 
 // checkMeta refuses anything under dir/.cairn that cairn does not write
@@ -270,7 +314,8 @@ func LoadDir(ctx context.Context, dir string) (*Target, *Record, error) {
 // layers, the receipt. Symlinks and other non-regular files are refused.
 func checkMeta(dir string) error {
 	meta := filepath.Join(dir, MetaDir)
-	allowed := map[string]bool{recordFile: true, manifestFile: true, configFile: true, referrersFile: true, ReceiptFile: true}
+	allowed := map[string]bool{recordFile: true, manifestFile: true, configFile: true, referrersFile: true, ReceiptFile: true,
+		checkpointFile: true, inclusionFile: true}
 	if ib, err := readMeta(dir, referrersFile, MaxRecordSize); err == nil {
 		var idx ocispec.Index
 		if json.Unmarshal(ib, &idx) == nil {

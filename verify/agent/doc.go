@@ -8,6 +8,12 @@
 //     operator names (never the one a directory records about itself), and
 //     the manifest digest satisfies its pinning and allow-list
 //     (Rule.CheckDigest);
+//     With transparency: required, the registry's transparency log must
+//     prove it too (a signed, witnessed checkpoint and the inclusion proof
+//     of the tag's latest move to the digest, or of the manifest's push;
+//     verify/tlogproof.Evidence): online the client also checks the
+//     checkpoint against the last one it saw and that no later leaf moves
+//     the tag; offline the kept checkpoint and proof are checked again;
 //  2. signature, age and attestations: verify.Rule.Evaluate over the
 //     bundles attest.CollectBundles found;
 //  3. file digests: every file matches its layer (as it streamed, on a
@@ -72,6 +78,8 @@
 //	.cairn/referrers/<hex>.json   each referrer manifest
 //	.cairn/referrers/<hex>        each small layer of a referrer (bundles)
 //	.cairn/receipt.json           the last receipt
+//	.cairn/checkpoint             the transparency log's signed checkpoint (transparency: required)
+//	.cairn/inclusion.json         the inclusion proof of the leaf that says what the reference meant
 //
 // Only what a signature covers is trusted: the manifest by its digest
 // (signed), the config and files by the manifest, the bundles by their own

@@ -80,6 +80,11 @@ func (r *Receipt) pass(check, detail string) {
 
 // fail records a failed check and returns err; a refusal (an error
 // wrapping verify.ErrVerification) is also the receipt's Refusal.
+// Fail records that check failed with err (a refusal when err wraps
+// verify.ErrVerification) and returns err: for checks made outside the
+// agent, as a client's proof from a registry's transparency log.
+func (r *Receipt) Fail(check string, err error) error { return r.fail(check, err) }
+
 func (r *Receipt) fail(check string, err error) error {
 	r.Checks = append(r.Checks, Check{Check: check, OK: false, Detail: err.Error()})
 	if errors.Is(err, verify.ErrVerification) {

@@ -154,17 +154,18 @@ func (w *Witness) file(origin string) string {
 	return filepath.Join(w.dir, hex.EncodeToString(h[:])+".checkpoint")
 }
 
-// Latest returns the last checkpoint cosigned for origin, or the empty
-// tree of it when none was.
-func (w *Witness) Latest(origin string) (tlogproof.Checkpoint, error) {
+// Latest returns the last checkpoint cosigned for origin; ok is false
+// when none was.
+func (w *Witness) Latest(origin string) (cp tlogproof.Checkpoint, ok bool, err error) {
 	b, err := os.ReadFile(w.file(origin))
 	if errors.Is(err, fs.ErrNotExist) {
-		return tlogproof.Checkpoint{Origin: origin}, nil
+		return tlogproof.Checkpoint{Origin: origin}, false, nil
 	}
 	if err != nil {
-		return tlogproof.Checkpoint{}, err
+		return tlogproof.Checkpoint{}, false, err
 	}
-	return tlogproof.ParseCheckpoint(b)
+	cp, err = tlogproof.ParseCheckpoint(b)
+	return cp, err == nil, err
 }
 
 // AddCheckpoint checks req as C2SP tlog-witness asks and, when the
@@ -206,24 +207,27 @@ func (w *Witness) AddCheckpoint(req Request) ([]byte, error) {
 
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	last, err := w.Latest(cp.Origin)
+	last, seen, err := w.Latest(cp.Origin)
 	if err != nil {
 		return nil, err
 	}
 	if req.OldSize != last.N {
 		return nil, &ConflictError{Size: last.N}
 	}
-	if cp.N == last.N && cp.Hash != last.Hash && last.N > 0 {
-		return nil, &ConflictError{Size: last.N, SameSize: true}
-	}
 	if req.OldSize == 0 && len(req.Proof) > 0 {
 		return nil, fmt.Errorf("%w: a proof from the empty tree", ErrBadRequest)
 	}
-	if err := tlogproof.Extends(last, cp, req.Proof); err != nil {
-		w.logger.Warn("witness: refused an inconsistent checkpoint", "origin", cp.Origin, "size", cp.N, "cosigned", last.N, "err", err)
-		return nil, fmt.Errorf("%w: %v", ErrProof, err)
+	if seen && cp.N == last.N && cp.Hash != last.Hash {
+		w.logger.Warn("witness: refused a checkpoint of the size cosigned with another root", "origin", cp.Origin, "size", cp.N)
+		return nil, &ConflictError{Size: last.N, SameSize: true}
 	}
-	if cp.N > last.N || last.N == 0 {
+	if seen {
+		if err := tlogproof.Extends(last, cp, req.Proof); err != nil {
+			w.logger.Warn("witness: refused an inconsistent checkpoint", "origin", cp.Origin, "size", cp.N, "cosigned", last.N, "err", err)
+			return nil, fmt.Errorf("%w: %v", ErrProof, err)
+		}
+	}
+	if !seen || cp.N > last.N {
 		if err := writeAtomic(w.file(cp.Origin), cp.Text()); err != nil {
 			return nil, err
 		}
