@@ -1134,6 +1134,7 @@ func (p *policyParser) transparency(f policyFields, field string, r *Rule) {
 	if v, ok := f.val["witnesses"]; ok {
 		wf, ok := p.mapping(v, at("witnesses"), "threshold", "keys")
 		if ok {
+			keysOK := true
 			if kv, ok := wf.val["keys"]; ok {
 				items, _ := p.sequence(kv, at("witnesses.keys"), MaxRuleWitnesses)
 				seen := map[string]int{}
@@ -1156,12 +1157,13 @@ func (p *policyParser) transparency(f policyFields, field string, r *Rule) {
 					seen[id] = j
 					r.Witnesses = append(r.Witnesses, s)
 				}
+				keysOK = len(items) > 0 && len(r.Witnesses) == len(items)
 			} else if wf.clean {
 				p.errorf(v, at("witnesses"), "missing keys (the witnesses' verifier keys)")
 			}
 			if tv, ok := wf.val["threshold"]; ok {
 				if n, ok := p.integer(tv, at("witnesses.threshold")); ok {
-					if n < 1 || n > len(r.Witnesses) {
+					if keysOK && (n < 1 || n > len(r.Witnesses)) {
 						p.errorf(tv, at("witnesses.threshold"), "%d: want 1 to the number of keys (%d)", n, len(r.Witnesses))
 					}
 					r.WitnessThreshold = n

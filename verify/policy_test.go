@@ -245,6 +245,16 @@ func TestParsePolicy_Errors(t *testing.T) {
 		{"pinDigest string", "version: 1\nrules:\n  - match: x\n    signers: [key: a.pub]\n    pinDigest: \"true\"\n", 5, 16, `rules[0].pinDigest: want true or false, got the string "true"`},
 		{"pinDigest yes", "version: 1\nrules:\n  - match: x\n    signers: [key: a.pub]\n    pinDigest: yes\n", 5, 16, `rules[0].pinDigest: want true or false, got the string "yes"`},
 		{"pinDigest null", "version: 1\nrules:\n  - match: x\n    signers: [key: a.pub]\n    pinDigest:\n", 5, 15, "rules[0].pinDigest: no value, want true or false"},
+		// Transparency.
+		{"transparency yes", "version: 1\nrules:\n  - match: x\n    signers: [key: a.pub]\n    transparency: yes\n", 5, 19, `rules[0].transparency: want "required", got "yes"`},
+		{"transparency optional", "version: 1\nrules:\n  - match: x\n    signers: [key: a.pub]\n    transparency: optional\n", 5, 19, `rules[0].transparency: want "required", got "optional"`},
+		{"logKey bad", "version: 1\nrules:\n  - match: x\n    signers: [key: a.pub]\n    transparency: required\n    logKey: nope\n", 6, 13, "rules[0].logKey: not a note verifier key"},
+		{"logKey alone", "version: 1\nrules:\n  - match: x\n    signers: [key: a.pub]\n    logKey: PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW\n", 5, 5, "rules[0]: logKey without transparency: required"},
+		{"witness threshold 0", "version: 1\nrules:\n  - match: x\n    signers: [key: a.pub]\n    transparency: required\n    witnesses: {threshold: 0, keys: [witness.test+6e1d6b2a+BHR2ZT3wy+3sL5VZmCDe/PBq3MPsDSImQZ7Y4y5gLqEN]}\n", 6, 28, "rules[0].witnesses.threshold: 0: want 1 to the number of keys (1)"},
+		{"witness threshold above", "version: 1\nrules:\n  - match: x\n    signers: [key: a.pub]\n    transparency: required\n    witnesses: {threshold: 2, keys: [witness.test+6e1d6b2a+BHR2ZT3wy+3sL5VZmCDe/PBq3MPsDSImQZ7Y4y5gLqEN]}\n", 6, 28, "rules[0].witnesses.threshold: 2: want 1 to the number of keys (1)"},
+		{"witness twice", "version: 1\nrules:\n  - match: x\n    signers: [key: a.pub]\n    transparency: required\n    witnesses: {threshold: 1, keys: [witness.test+6e1d6b2a+BHR2ZT3wy+3sL5VZmCDe/PBq3MPsDSImQZ7Y4y5gLqEN, witness.test+6e1d6b2a+BHR2ZT3wy+3sL5VZmCDe/PBq3MPsDSImQZ7Y4y5gLqEN]}\n", 6, 106, "rules[0].witnesses.keys[1]: the same witness as keys[0]"},
+		{"witness key bad", "version: 1\nrules:\n  - match: x\n    signers: [key: a.pub]\n    transparency: required\n    witnesses: {threshold: 1, keys: [nope]}\n", 6, 38, "rules[0].witnesses.keys[0]: not a witness verifier key"},
+		{"witness no threshold", "version: 1\nrules:\n  - match: x\n    signers: [key: a.pub]\n    transparency: required\n    witnesses: {keys: [witness.test+6e1d6b2a+BHR2ZT3wy+3sL5VZmCDe/PBq3MPsDSImQZ7Y4y5gLqEN]}\n", 6, 16, "rules[0].witnesses: missing threshold"},
 		{"digest short", "version: 1\nrules:\n  - match: x\n    signers: [key: a.pub]\n    digests: [sha256:abc]\n", 5, 15, `rules[0].digests[0]: invalid digest "sha256:abc": invalid checksum digest length (want sha256: and 64 lower-case hex digits)`},
 		{"digest upper", "version: 1\nrules:\n  - match: x\n    signers: [key: a.pub]\n    digests:\n      - sha256:FB1ECDCAB82E740DD920149CB182ADD9B67B3F1C11E030054DC78130A8ECE436\n", 6, 9, `rules[0].digests[0]: invalid digest "sha256:FB1ECDCAB82E740DD920149CB182ADD9B67B3F1C11E030054DC78130A8ECE436": invalid checksum digest format (want sha256: and 64 lower-case hex digits)`},
 		{"digest algorithm", "version: 1\nrules:\n  - match: x\n    signers: [key: a.pub]\n    digests: [md5:d41d8cd98f00b204e9800998ecf8427e]\n", 5, 15, `rules[0].digests[0]: invalid digest "md5:d41d8cd98f00b204e9800998ecf8427e": unsupported digest algorithm (want sha256: and 64 lower-case hex digits)`},
@@ -912,5 +922,23 @@ func TestParsePublicKey_OneRule(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestParsePolicy_Transparency(t *testing.T) {
+	const wk = "witness.test+6e1d6b2a+BHR2ZT3wy+3sL5VZmCDe/PBq3MPsDSImQZ7Y4y5gLqEN"
+	const lk = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
+	src := "version: 1\nrules:\n  - match: x\n    signers: [key: a.pub]\n    transparency: required\n    logKey: " + lk +
+		"\n    witnesses:\n      threshold: 1\n      keys: [" + wk + "]\n  - match: y\n    signers: [key: a.pub]\n"
+	pol, err := verify.ParsePolicy([]byte(src), "p.yaml", policyDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := pol.Rules[0]
+	if !r.Transparency || r.LogKey != lk || len(r.Witnesses) != 1 || r.Witnesses[0] != wk || r.WitnessThreshold != 1 {
+		t.Fatalf("rule 0: %+v", r)
+	}
+	if r := pol.Rules[1]; r.Transparency || r.LogKey != "" || r.Witnesses != nil || r.WitnessThreshold != 0 {
+		t.Fatalf("rule 1 (no transparency): %+v", r)
 	}
 }
