@@ -107,8 +107,8 @@ func updateLog(ctx context.Context, host, key string, w tlogproof.Witnesses, o O
 		scheme = "http://"
 	}
 	c := &tlog.Client{
-		URL:   scheme + host + tlog.PathPrefix,
-		HTTP:  o.Client,
+		URL:       scheme + host + tlog.PathPrefix,
+		HTTP:      o.Client,
 		Key:       key,
 		State:     logState(dir, host),
 		Witnesses: w,

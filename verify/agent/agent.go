@@ -17,9 +17,9 @@ import (
 
 	"cairn.dev/cairn/attest"
 	"cairn.dev/cairn/verify"
-	"cairn.dev/cairn/verify/tlogproof"
 	"cairn.dev/cairn/verify/model"
 	"cairn.dev/cairn/verify/scan"
+	"cairn.dev/cairn/verify/tlogproof"
 )
 
 // Agent applies a policy to models. The zero value is not usable: set

@@ -1,13 +1,13 @@
 package witness_test
 
 import (
-	"errors"
 	"bytes"
-	"strings"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"golang.org/x/mod/sumdb/note"
@@ -204,8 +204,3 @@ func TestWitness_Refusals(t *testing.T) {
 		t.Fatalf("GET: %d", resp.StatusCode)
 	}
 }
-
-
-
-
-
