@@ -31,7 +31,11 @@ exit code 1, naming the file and both digests.
 Files go through a local content-addressed cache shared by pulls: a file
 already held is not fetched again, and a pull that was interrupted resumes.
 DIR/.cairn/ records the manifest, config and referrers (signatures,
-attestations), so DIR can be verified offline later.
+attestations), so DIR can be verified offline later. When the policy's
+rule says transparency: required, the registry's transparency log must
+prove the reference first (the tag's latest move in the log names the
+digest; signed, witnessed checkpoint consistent with the last one seen)
+and DIR/.cairn/ also keeps the checkpoint and the inclusion proof.
 
 The files stream into a staging directory inside DIR/.cairn (archive
 layers are extracted there, member by member) and move into DIR only when

@@ -38,7 +38,9 @@ member by member), every file is scanned, and only then are they moved into
 place. Without --ref, DIR is verified as it is, offline, from what cairn
 pull recorded in DIR/.cairn (weights baked into an image): every file is
 hashed, nothing unexpected may sit beside them or in DIR/.cairn, every file
-is scanned.
+is scanned. A rule with transparency: required also needs the registry's
+transparency log to prove the reference (online) or the checkpoint and
+inclusion proof pull kept in DIR/.cairn to check out (offline).
 
 Who decides, for a directory: the operator. With a policy whose rules
 differ by repository, --repository HOST/REPO names the repository whose

@@ -33,6 +33,11 @@ func newVerifyCmd() *cobra.Command {
 		Long: `The verification agent's checks, in order (the first failure refuses the model):
 
   1. REF resolves to a manifest digest (the policy may demand a digest);
+     with transparency: required, the registry's transparency log proves
+     it: a checkpoint signed by the log's key (and cosigned by the
+     policy's witnesses), consistent with the last one this user saw, and
+     the inclusion proof of the tag's latest move to that digest (by
+     digest: of its push); for DIR, the checkpoint and proof pull kept;
   2. a Sigstore bundle attached to that digest (found through the referrers
      API, as cosign v3 and cairn sign attach them) is a signature by a
      trusted signer, and every attestation the policy requires verifies;

@@ -1,13 +1,19 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	bolt "go.etcd.io/bbolt"
@@ -293,3 +299,76 @@ func retag(t *testing.T, path, repo, tag, other string) digest.Digest {
 }
 
 var jsonUnmarshal = json.Unmarshal
+
+// cairn witness starts with a key it creates, prints its verifier key,
+// answers the protocol's endpoint, and refuses to start without --data or
+// --log.
+func TestWitnessCmd(t *testing.T) {
+	lk, _, err := tlog.LoadOrCreateKey(filepath.Join(t.TempDir(), "log.key"), "test.example/cairn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"witness", "--log", lk.VerifierKey()}, {"witness", "--data", t.TempDir()}, {"witness", "--data", t.TempDir(), "--log", "nope"}} {
+		if code, _, errs := runCode(t, "", args...); code != exitError {
+			t.Errorf("cairn %s: exit %d, want 2\n%s", strings.Join(args, " "), code, errs)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	data := t.TempDir()
+	ctx, cancel := context.WithCancel(t.Context())
+	root := newRootCmd()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(io.Discard)
+	root.SetArgs([]string{"witness", "--data", data, "--addr", addr, "--log", lk.VerifierKey(), "--name", "witness.test", "--log-level", "error"})
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("cairn witness: %v", err)
+		}
+	}()
+	var resp *http.Response
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if resp, err = http.Get("http://" + addr + "/add-checkpoint"); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("GET /add-checkpoint: %d, want 405", resp.StatusCode)
+	}
+	k, _, err := witness.LoadOrCreateKey(filepath.Join(data, witnessKeyFile), "unused")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "witness key: " + k.VerifierKey() + "\n"; out.String() != want || !strings.HasPrefix(k.VerifierKey(), "witness.test+") {
+		t.Fatalf("printed %q, want %q", out.String(), want)
+	}
+}
+
+func TestParseWitnesses(t *testing.T) {
+	const key = "witness.test+6e1d6b2a+BHR2ZT3wy+3sL5VZmCDe/PBq3MPsDSImQZ7Y4y5gLqEN"
+	ws, err := parseWitnesses([]string{"http://w.example:5050=" + key, "https://w2.example/prefix/=" + key})
+	if err != nil || ws[0].URL != "http://w.example:5050/add-checkpoint" || ws[1].URL != "https://w2.example/prefix/add-checkpoint" || ws[0].Key != key {
+		t.Fatalf("%+v, %v", ws, err)
+	}
+	for _, bad := range []string{"http://w.example", "w.example=" + key, "ftp://w.example=" + key, "http://=" + key} {
+		if _, err := parseWitnesses([]string{bad}); err == nil {
+			t.Errorf("--witness %q parsed", bad)
+		}
+	}
+	// A key that is not a witness key is refused when serve starts.
+	if _, err := tlog.New(tlog.Config{Store: nil, Key: nil, Witnesses: []tlog.Witness{{URL: "http://w", Key: "nope"}}}); err == nil || !strings.Contains(err.Error(), "witness") {
+		t.Errorf("tlog.New with a bad witness key: %v", err)
+	}
+}

@@ -72,12 +72,12 @@ type signed struct {
 
 // New returns a Server for cfg.
 func New(cfg Config) (*Server, error) {
-	if cfg.Store == nil || cfg.Key == nil {
-		return nil, errors.New("tlog: Config.Store and Config.Key are required")
-	}
 	ws, err := checkWitnesses(cfg.Witnesses)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Store == nil || cfg.Key == nil {
+		return nil, errors.New("tlog: Config.Store and Config.Key are required")
 	}
 	s := &Server{store: cfg.Store, key: cfg.Key, log: cfg.Log, origin: cfg.Origin, logger: cfg.Logger,
 		witnesses: ws, witnessTimeout: cfg.WitnessTimeout, witnessInterval: cfg.WitnessInterval, http: defaultHTTP(cfg.HTTP)}
