@@ -3,6 +3,7 @@ package tlog_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -11,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+
 	"cairn.dev/cairn/registry/meta"
+	"cairn.dev/cairn/registry/storage"
 	"cairn.dev/cairn/registry/tlog"
 	"cairn.dev/cairn/registry/tlog/witness"
 	"cairn.dev/cairn/verify/tlogproof"
@@ -147,5 +151,64 @@ func TestServer_Witnesses(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the late witness never cosigned: %v\n%s", err, note)
 		}
+	}
+}
+
+// TestVerified_Prove: what a tag or digest means is proven from the log,
+// not from the history answer: a history that hides the tag's later move
+// (so that an old digest looks current) is caught by the leaves after the
+// last move it shows, and a digest deleted since its push is refused.
+func TestVerified_Prove(t *testing.T) {
+	ctx := t.Context()
+	l := newTestLog(t, t.TempDir(), nil)
+	a := l.move(t, "models/m", "v1")
+	b := l.move(t, "models/m", "v1")
+	l.move(t, "models/m", "other")
+	moves, err := l.db.History(ctx, "models/m", "v1")
+	if err != nil || len(moves) != 2 {
+		t.Fatalf("history: %d moves, %v", len(moves), err)
+	}
+	v, err := l.client(t.TempDir()).Update(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claim := func(tag string, d digest.Digest) tlogproof.Claim {
+		return tlogproof.Claim{Repository: "models/m", Tag: tag, Digest: d}
+	}
+	ev, err := v.Prove(claim("v1", b.New), moves)
+	if err != nil {
+		t.Fatalf("the tag's latest move: %v", err)
+	}
+	if _, _, err := ev.Check(l.key.VerifierKey(), tlogproof.Witnesses{}, claim("v1", b.New)); err != nil {
+		t.Fatalf("its evidence: %v", err)
+	}
+	for _, tc := range []struct {
+		name  string
+		c     tlogproof.Claim
+		moves []storage.TagMove
+		want  error
+	}{
+		{"an older digest", claim("v1", a.New), moves, tlogproof.ErrClaim},
+		{"the later move hidden", claim("v1", a.New), moves[:1], tlogproof.ErrClaim},
+		{"no history", claim("v1", b.New), nil, tlogproof.ErrNotInLog},
+		{"a pushed digest", claim("", a.New), nil, nil},
+		{"a digest never pushed", claim("", digest.FromString("nope")), nil, tlogproof.ErrNotInLog},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := v.Prove(tc.c, tc.moves)
+			if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+				t.Fatalf("%v, want %v", err, tc.want)
+			}
+		})
+	}
+	if err := l.db.DeleteManifest(ctx, "models/m", a.New, "tester"); err != nil {
+		t.Fatal(err)
+	}
+	v, err = l.client(t.TempDir()).Update(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Prove(claim("", a.New), nil); !errors.Is(err, tlogproof.ErrClaim) {
+		t.Fatalf("a deleted digest: %v", err)
 	}
 }
