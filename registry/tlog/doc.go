@@ -25,6 +25,15 @@
 // ([Verified.Entry]). Every proof is x/mod/sumdb/tlog's over tiles checked
 // by tlog.TileHashReader; this package writes none by hand.
 //
+// Witnesses (Config.Witnesses, C2SP tlog-witness, package witness): each
+// new checkpoint is submitted with a consistency proof from the size the
+// witness last cosigned, bounded by WitnessTimeout and retried by Run; the
+// cosignature lines that verify with the witness's key are appended to the
+// served checkpoint. Readers of a new tree wait for that round; writers
+// never do. Verified.Prove gives the evidence a pull keeps (a tag's latest
+// move, or a manifest's push); the rules every check applies are
+// verify/tlogproof's.
+//
 // What the log cannot prove: that a registry which never shows a client
 // the truth (a different tree for each client, a "split view") is honest,
 // unless clients compare checkpoints through witnesses; nor anything once

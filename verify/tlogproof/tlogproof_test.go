@@ -56,7 +56,7 @@ type keys struct {
 	wkey      string
 }
 
-func newKeys(t *testing.T) keys {
+func newKeys(t testing.TB) keys {
 	skey, vkey, err := note.GenerateKey(nil, "reg.test/cairn")
 	if err != nil {
 		t.Fatal(err)
@@ -75,6 +75,11 @@ func newKeys(t *testing.T) keys {
 		t.Fatal(err)
 	}
 	return keys{logSigner: s, logKey: vkey, witness: ws, wkey: wk}
+}
+
+// noteSign signs cp with the log's key and the witness's.
+func noteSign(cp tlogproof.Checkpoint, k keys) ([]byte, error) {
+	return note.Sign(&note.Note{Text: string(cp.Text())}, k.logSigner, k.witness)
 }
 
 func sign(t *testing.T, cp tlogproof.Checkpoint, signers ...note.Signer) []byte {
