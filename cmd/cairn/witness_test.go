@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -230,6 +232,15 @@ func TestPull_TransparencyRequired(t *testing.T) {
 		})
 	}
 
+	// cairn run, as a process (it execs the workload when the model
+	// passes): the honest model runs.
+	bin := buildCairn(t)
+	ok := exec.Command(bin, "run", "--policy", policy, "--ref", e.host+"/models/m:v1", "--dir", t.TempDir(), "--cache", e.cache, "--", "true")
+	ok.Env = append(os.Environ(), "CAIRN_CONFIG_DIR="+os.Getenv("CAIRN_CONFIG_DIR"))
+	if out, err := ok.CombinedOutput(); err != nil || !strings.Contains(string(out), "ok   transparency") {
+		t.Fatalf("cairn run of the honest model: %v\n%s", err, out)
+	}
+
 	// The tag pointed elsewhere in the database, without a leaf.
 	e.stop()
 	v0 := retag(t, filepath.Join(e.data, "meta.db"), "models/m", "v1", "v0")
@@ -243,6 +254,16 @@ func TestPull_TransparencyRequired(t *testing.T) {
 		if code, _, errs := runCode(t, "", args...); code != exitRefused || !strings.Contains(errs, "last move in the log is to") {
 			t.Fatalf("cairn %s: exit %d, want 1\n%s", strings.Join(args, " "), code, errs)
 		}
+	}
+	marker := filepath.Join(t.TempDir(), "ran")
+	run := exec.Command(bin, "run", "--policy", policy, "--ref", e.host+"/models/m:v1", "--dir", t.TempDir(), "--cache", e.cache, "--", "touch", marker)
+	run.Env = append(os.Environ(), "CAIRN_CONFIG_DIR="+os.Getenv("CAIRN_CONFIG_DIR"))
+	rout, err := run.CombinedOutput()
+	if ee := (*exec.ExitError)(nil); !errors.As(err, &ee) || ee.ExitCode() != exitRefused || !strings.Contains(string(rout), "last move in the log is to") {
+		t.Fatalf("cairn run of the retagged model: %v, want exit 1\n%s", err, rout)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("the workload ran")
 	}
 	e.stop()
 	retag(t, filepath.Join(e.data, "meta.db"), "models/m", "v1", "") // back
