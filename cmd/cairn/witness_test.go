@@ -245,6 +245,13 @@ func TestPull_TransparencyRequired(t *testing.T) {
 	e.stop()
 	v0 := retag(t, filepath.Join(e.data, "meta.db"), "models/m", "v1", "v0")
 	e.serve(t, e.data)
+	// Without transparency: required the retagged model passes: the
+	// signature is valid, only the log knows the tag meant another digest.
+	plain := filepath.Join(t.TempDir(), "plain.yaml")
+	os.WriteFile(plain, fmt.Appendf(nil, "version: 1\nrules:\n  - match: %q\n    signers:\n      - key: %s\n", e.host+"/models/*", filepath.Join(e.keys, "release.pub")), 0o644)
+	if code, out, _ := e.pull(t, plain, "v1"); code != exitOK {
+		t.Fatalf("the retagged model without transparency: exit %d\n%s", code, out)
+	}
 	code, out, _ = e.pull(t, policy, "v1")
 	t.Logf("retagged: %s", out)
 	if code != exitRefused || !strings.Contains(out, "last move in the log is to") {
