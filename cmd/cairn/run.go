@@ -122,6 +122,7 @@ func runRun(cmd *cobra.Command, o runOptions, argv []string) error {
 			return err
 		}
 		rc, err = ag.CheckDir(cmd.Context(), o.dir, do)
+		err = client.ExplainOfflineDir(err, o.dir)
 	}
 	if err := finishReceipt(cmd, o.agentOptions, o.dir, rc, false, err); err != nil {
 		return err

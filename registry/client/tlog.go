@@ -34,18 +34,16 @@ func UpdateTransparencyLog(ctx context.Context, host, key string, o Options) (*t
 	if err != nil {
 		return nil, err
 	}
-	scheme := "https://"
-	if o.PlainHTTP || IsLoopback(host) {
-		scheme = "http://"
+	host, o = o.WithScheme(host)
+	hc, err := o.HTTPClient()
+	if err != nil {
+		return nil, err
 	}
 	c := &tlog.Client{
-		URL:   scheme + host + tlog.PathPrefix,
-		HTTP:  o.Client,
+		URL:   o.BaseURL(host) + tlog.PathPrefix,
+		HTTP:  hc,
 		Key:   key,
 		State: filepath.Join(dir, "tlog", strings.ReplaceAll(host, ":", "_"), storage.LogNames),
-	}
-	if c.HTTP == nil {
-		c.HTTP = DefaultClient()
 	}
 	return c.Update(ctx)
 }
