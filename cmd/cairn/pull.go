@@ -15,6 +15,7 @@ type pullOptions struct {
 	transferOptions
 	agentOptions
 	include []string
+	exclude []string
 	force   bool
 }
 
@@ -52,7 +53,8 @@ checked before any file is fetched, the files stream into a staging
 directory and are scanned, and only a model that passes every check is
 moved into DIR (exit 1 otherwise, with nothing of it left in DIR).`,
 		Example: `  cairn pull 127.0.0.1:5000/models/llama:v1 ./llama-8b
-  cairn pull 127.0.0.1:5000/models/llama:v1 ./llama --include '*.json' --include 'tokenizer*'`,
+  cairn pull 127.0.0.1:5000/models/llama:v1 ./llama --include '*.json' --include 'tokenizer*'
+  cairn pull 127.0.0.1:5000/models/llama:v1 ./llama --exclude 'original/**' --exclude '*.gguf'`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runPull(cmd, o, args[0], args[1])
@@ -61,11 +63,13 @@ moved into DIR (exit 1 otherwise, with nothing of it left in DIR).`,
 	o.transferOptions.addFlags(cmd)
 	o.agentOptions.addFlags(cmd)
 	cmd.Flags().StringArrayVar(&o.include, "include", nil, "only files whose path matches GLOB (path.Match; 'dir/**' for a subtree; repeatable)")
+	cmd.Flags().StringArrayVar(&o.exclude, "exclude", nil, "leave out files whose path matches GLOB (as --include; repeatable); a later cairn verify DIR needs the same --exclude")
 	cmd.Flags().BoolVar(&o.force, "force", false, "pull into a directory that holds other files, or other versions of the model's files (replaced)")
 	return cmd
 }
 
 func runPull(cmd *cobra.Command, o pullOptions, refStr, dir string) error {
+	o.include = model.Exclude(o.include, o.exclude)
 	if err := model.CheckInclude(o.include); err != nil {
 		return err
 	}

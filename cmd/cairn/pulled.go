@@ -13,6 +13,7 @@ func runVerifyPulled(cmd *cobra.Command, o verifyOptions, dir string) error {
 	if !o.agentOptions.enabled() {
 		return errNoSigners
 	}
+	o.include = model.Exclude(o.include, o.exclude)
 	if err := model.CheckInclude(o.include); err != nil {
 		return err
 	}

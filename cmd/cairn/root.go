@@ -38,6 +38,7 @@ Show a tag's moves: cairn history 127.0.0.1:5000/models/llama:v1`,
 		newScanCmd(),
 		newUserCmd(), newAccessCmd(), newTokenCmd(),
 		newLogCmd(),
+		newRmCmd(), newCacheCmd(), newVersionCmd(),
 	)
 	return root
 }

@@ -20,6 +20,7 @@ type runOptions struct {
 	ref     string
 	dir     string
 	include []string
+	exclude []string
 }
 
 func newRunCmd() *cobra.Command {
@@ -86,6 +87,7 @@ the checks is written to DIR/.cairn/receipt.json (or --receipt).`,
 	f.StringVar(&o.ref, "ref", "", "pull this model into DIR (verifying as it streams); without it DIR is verified as it is")
 	f.StringVar(&o.dir, "dir", "", "the model directory")
 	f.StringArrayVar(&o.include, "include", nil, "only files whose path matches GLOB (repeatable): with --ref, what to pull; without, the subset DIR holds")
+	f.StringArrayVar(&o.exclude, "exclude", nil, "leave out files whose path matches GLOB (repeatable): with --ref, not pulled; without, not in DIR")
 	cmd.MarkFlagRequired("dir")
 	return cmd
 }
@@ -100,6 +102,7 @@ func runRun(cmd *cobra.Command, o runOptions, argv []string) error {
 	if o.ref != "" && o.digest != "" {
 		return errors.New("--digest is for a directory without --ref; with --ref name the digest in the reference (REPO@sha256:...)")
 	}
+	o.include = model.Exclude(o.include, o.exclude)
 	if err := model.CheckInclude(o.include); err != nil {
 		return err
 	}
