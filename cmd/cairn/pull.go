@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"cairn.dev/cairn/registry/client"
 	"cairn.dev/cairn/verify/model"
+	"cairn.dev/cairn/verify/scan"
 )
 
 type pullOptions struct {
@@ -17,6 +19,7 @@ type pullOptions struct {
 	include []string
 	exclude []string
 	force   bool
+	unsafe  bool // --allow-unsafe
 }
 
 func newPullCmd() *cobra.Command {
@@ -36,8 +39,10 @@ attestations), so DIR can be verified offline later.
 
 The files stream into a staging directory inside DIR/.cairn (archive
 layers are extracted there, member by member) and move into DIR only when
-all of them arrived. (Without --policy or --key nothing is scanned: give
-either to refuse unsafe files.)
+all of them arrived. Every file is scanned (see cairn scan): one the
+scanner finds unsafe refuses the pull (exit 1, nothing left in DIR) unless
+--allow-unsafe; files whose content it cannot judge are listed as not
+scanned. With --policy or --key the policy decides instead.
 
 A DIR that already holds files the model does not have, or other versions
 of its files, is refused with nothing changed, unless --force; the same
@@ -64,6 +69,7 @@ moved into DIR (exit 1 otherwise, with nothing of it left in DIR).`,
 	o.agentOptions.addFlags(cmd)
 	cmd.Flags().StringArrayVar(&o.include, "include", nil, "only files whose path matches GLOB (path.Match; 'dir/**' for a subtree; repeatable)")
 	cmd.Flags().StringArrayVar(&o.exclude, "exclude", nil, "leave out files whose path matches GLOB (as --include; repeatable); a later cairn verify DIR needs the same --exclude")
+	cmd.Flags().BoolVar(&o.unsafe, "allow-unsafe", false, "without --policy or --key: pull a model even when the scanner finds a file unsafe (never load such a file)")
 	cmd.Flags().BoolVar(&o.force, "force", false, "pull into a directory that holds other files, or other versions of the model's files (replaced)")
 	return cmd
 }
@@ -94,7 +100,7 @@ func runPull(cmd *cobra.Command, o pullOptions, refStr, dir string) error {
 	}
 	res, err := client.Pull(cmd.Context(), repo, dir, client.PullOptions{
 		Cache: cache, Include: o.include, Concurrency: o.concurrency, Progress: newProgress(cmd, "pulling"),
-		Force: o.force,
+		Force: o.force, AllowUnsafe: o.unsafe,
 	})
 	if err != nil {
 		return agentErr(err)
@@ -103,9 +109,21 @@ func runPull(cmd *cobra.Command, o pullOptions, refStr, dir string) error {
 	if o.asJSON {
 		return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]any{
 			"reference": refStr, "digest": d, "files": res.Files, "fetched": res.Fetched, "cached": res.Cached, "dir": dir,
+			"scans": res.Scans,
 		})
 	}
-	fmt.Fprintf(cmd.ErrOrStderr(), "pulled %s: %d files (%d layers fetched, %d from the cache), every digest checked\n", refStr, res.Files, res.Fetched, res.Cached)
+	fmt.Fprintf(cmd.ErrOrStderr(), "pulled %s: %d files (%d layers fetched, %d from the cache), every digest checked, every file scanned\n", refStr, res.Files, res.Fetched, res.Cached)
+	for _, s := range res.Scans {
+		if s.Verdict == scan.VerdictUnsafe {
+			fmt.Fprintf(cmd.ErrOrStderr(), "UNSAFE (pulled with --allow-unsafe; never load it): %s: %s\n", clean(s.Path), clean(s.Summary))
+		}
+	}
+	if ns := res.NotScanned(); len(ns) > 0 {
+		for i := range ns {
+			ns[i] = clean(ns[i])
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "not scanned (content the scanner cannot judge): %s\n", strings.Join(ns, ", "))
+	}
 	fmt.Fprintln(cmd.OutOrStdout(), d)
 	return nil
 }
