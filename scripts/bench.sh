@@ -505,7 +505,8 @@ if [[ -n ${CAIRN:-} ]]; then
 	for r in $(seq "$ROUNDS"); do
 		# Overwrite the last bytes of each tensor (appending would make the
 		# safetensors file invalid).
-		for f in "$MODEL"/*.safetensors; do printf 'cairn-bench model round %06d\n' "$r" | dd of="$f" bs=1 seek=$(($(stat -c %s "$f") - 26)) conv=notrunc status=none; done
+		msg=$(printf 'cairn-bench model round %06d' "$r")
+		for f in "$MODEL"/*.safetensors; do printf '%s' "$msg" | dd of="$f" bs=1 seek=$(($(stat -c %s "$f") - ${#msg})) conv=notrunc status=none; done
 		for k in $( ((r % 2)) && echo oras cairn || echo cairn oras); do
 			drop_caches
 			cat "$MODEL"/* >/dev/null
