@@ -162,5 +162,5 @@ func TestErrors_Verification(t *testing.T) {
 		[]string{"threshold", "Found: 0"})
 	code, out = c.run(t, "verify", early, "--key", key+".pub")
 	wording(t, "directory pulled before signing", code, out, exitRefused,
-		[]string{"no signature", early + " holds no signature: it was pulled before the model was signed", "pull it again (cairn pull REF " + early + " --force)"}, nil)
+		[]string{"no signature", early + " holds no signature: it was pulled before the model was signed", "pull it again (cairn pull REF " + early + ")"}, nil)
 }

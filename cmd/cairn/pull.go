@@ -109,8 +109,13 @@ func runPull(cmd *cobra.Command, o pullOptions, refStr, dir string) error {
 	if o.asJSON {
 		return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]any{
 			"reference": refStr, "digest": d, "files": res.Files, "fetched": res.Fetched, "cached": res.Cached, "dir": dir,
-			"scans": res.Scans,
+			"scans": res.Scans, "upToDate": res.UpToDate,
 		})
+	}
+	if res.UpToDate {
+		fmt.Fprintf(cmd.ErrOrStderr(), "%s is up to date: %s holds it, unchanged since it was pulled\n", refStr, dir)
+		fmt.Fprintln(cmd.OutOrStdout(), d)
+		return nil
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "pulled %s: %d files (%d layers fetched, %d from the cache), every digest checked, every file scanned\n", refStr, res.Files, res.Fetched, res.Cached)
 	for _, s := range res.Scans {

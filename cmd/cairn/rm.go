@@ -24,7 +24,7 @@ The registry records it: each removed tag's move to nothing in the tag's
 history (cairn history shows it, with who removed it), a version's deletion
 in its transparency log. The blobs are freed by the next garbage collection
 (cairn gc, or the server's own every --gc-interval). Deleting needs the
-delete role on the repository when authentication is on.`,
+admin role on the repository when authentication is on.`,
 		Example: `  cairn rm 127.0.0.1:5000/models/llama:old
   cairn rm 127.0.0.1:5000/models/llama:v1 --version
   cairn rm 127.0.0.1:5000/models/llama@sha256:4f1c...`,

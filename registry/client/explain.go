@@ -102,7 +102,7 @@ func ExplainOfflineDir(err error, dir string) error {
 	if err == nil || !errors.Is(err, verify.ErrUnsigned) {
 		return err
 	}
-	return explained(err, "%s\n  %s holds no signature: it was pulled before the model was signed (signatures are recorded at pull time), or the model is unsigned; pull it again (cairn pull REF %s --force) once it is signed", err.Error(), dir, dir)
+	return explained(err, "%s\n  %s holds no signature: it was pulled before the model was signed (signatures are recorded at pull time), or the model is unsigned; pull it again (cairn pull REF %s) once it is signed", err.Error(), dir, dir)
 }
 
 // notFound explains a manifest the registry does not have: an unknown
@@ -199,7 +199,7 @@ func deniedScope(er *errcode.ErrorResponse) (action, repo string, ok bool) {
 func roleFor(action string) string {
 	switch {
 	case strings.Contains(action, "delete"):
-		return "delete"
+		return "admin"
 	case strings.Contains(action, "push"):
 		return "write"
 	}

@@ -81,6 +81,9 @@ type PullResult struct {
 	// Fetched and Cached count the layers downloaded and found in the
 	// cache.
 	Fetched, Cached int
+	// UpToDate is true when dir already held this version, unchanged
+	// since an earlier pull wrote it: nothing was fetched or written.
+	UpToDate bool
 	// Scans are the scanner's verdicts on the files, in path order,
 	// without an Agent (whose Receipt has them otherwise).
 	Scans []ScanResult
@@ -164,6 +167,13 @@ func Pull(ctx context.Context, r *Repository, dir string, o PullOptions) (*PullR
 		return res, err
 	}
 	res.Target = t
+	// The same version pulled here before, and nothing in dir changed
+	// since (Cache.upToDate): nothing to do. With an Agent the checks run
+	// again (the policy may have changed).
+	if o.Agent == nil && !o.Force && o.Cache.upToDate(dir, t.Desc.Digest, o.Include, referrersPrint(t)) {
+		res.UpToDate = true
+		return res, nil
+	}
 	var rule *verify.Rule
 	if o.Agent != nil {
 		if rule, err = o.Agent.CheckMetadata(t, res.Receipt); err != nil {
@@ -239,6 +249,10 @@ func Pull(ctx context.Context, r *Repository, dir string, o PullOptions) (*PullR
 		res.Receipt.Dir = dir
 		res.Receipt.Verified = true
 	}
+	// The keys are taken once nothing else links the files: removing
+	// the staging directory's links would change their change times.
+	os.RemoveAll(staging)
+	o.Cache.saveState(dir, t.Desc.Digest, o.Include, referrersPrint(t))
 	return res, nil
 }
 
