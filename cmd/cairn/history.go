@@ -48,7 +48,7 @@ seen before (fork) or a move that is not its leaf makes it exit 1.`,
 				}
 				tag = ref.Reference
 			}
-			hc, err := ro.client()
+			hc, err := ro.client(ref.Registry)
 			if err != nil {
 				return err
 			}

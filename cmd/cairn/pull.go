@@ -87,7 +87,7 @@ func runPull(cmd *cobra.Command, o pullOptions, refStr, dir string) error {
 		if err != nil {
 			return err
 		}
-		rc, err := pullChecked(cmd, o.transferOptions, ag, refStr, dir, o.include)
+		rc, err := pullChecked(cmd, o.transferOptions, ag, refStr, dir, o.include, o.force)
 		return finishReceipt(cmd, o.agentOptions, dir, rc, o.asJSON, err)
 	}
 	repo, err := o.open(refStr)

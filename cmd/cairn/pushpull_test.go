@@ -479,3 +479,32 @@ func TestPull_ScansByDefault(t *testing.T) {
 		t.Errorf("pull --allow-unsafe: exit %d:\n%s", code, out)
 	}
 }
+
+// TestPull_ForceWithKey: --force works with --key too (the verified pull
+// used to drop it: an edited file could not be replaced).
+func TestPull_ForceWithKey(t *testing.T) {
+	t.Setenv(passwordEnv, "")
+	srv := registrytest.NewServer(t, registry.Config{})
+	cache := t.TempDir()
+	src := t.TempDir()
+	writeTree(t, src, map[string][]byte{"config.json": []byte(`{"a":1}`), "model.safetensors": randomSafetensors(4096)})
+	ref := srv.Host + "/models/m:v1"
+	mustRun(t, "push", src, ref, "--cache", cache)
+	key := writePair(t, t.TempDir(), "k")
+	mustRun(t, "sign", ref, "--key", key+".key")
+	dir := filepath.Join(t.TempDir(), "m")
+	mustRun(t, "pull", ref, dir, "--cache", cache, "--key", key+".pub")
+	p := filepath.Join(dir, "config.json")
+	os.Chmod(p, 0o644)
+	os.Remove(p)
+	os.WriteFile(p, []byte(`{"edited":true}`), 0o644)
+	if code, out := runCLI(t, "pull", ref, dir, "--cache", cache, "--key", key+".pub"); code != exitRefused || !strings.Contains(out, "--force") {
+		t.Errorf("verified pull over an edited file: exit %d:\n%s", code, out)
+	}
+	if code, out := runCLI(t, "pull", ref, dir, "--cache", cache, "--key", key+".pub", "--force"); code != exitOK {
+		t.Errorf("verified pull --force: exit %d:\n%s", code, out)
+	}
+	if b, _ := os.ReadFile(p); string(b) != `{"a":1}` {
+		t.Errorf("--force with --key did not replace the edited file: %s", b)
+	}
+}

@@ -53,10 +53,13 @@ func (o *remoteOptions) baseURL(host string) string {
 	return opts.BaseURL(host)
 }
 
-// client returns the HTTP client of the flags: their TLS settings, and the
-// credential of the environment or the docker-style store (shared with
-// oras and docker).
-func (o *remoteOptions) client() (remote.Client, error) { return o.options().HTTPClient() }
+// client returns the HTTP client of the flags for the registry at host:
+// their TLS settings, and the credential of the environment (for host) or
+// the docker-style store (shared with oras and docker).
+func (o *remoteOptions) client(host string) (remote.Client, error) {
+	host, opts := o.options().WithScheme(host)
+	return opts.HTTPClient(host)
+}
 
 // parseRef parses a docker-style reference (host:port/repo[:tag|@digest]);
 // an http:// or https:// prefix sets the scheme (--plain-http, or HTTPS).

@@ -118,7 +118,7 @@ func runRun(cmd *cobra.Command, o runOptions, argv []string) error {
 	}
 	var rc *agent.Receipt
 	if o.ref != "" {
-		rc, err = pullChecked(cmd, o.transferOptions, ag, o.ref, o.dir, o.include)
+		rc, err = pullChecked(cmd, o.transferOptions, ag, o.ref, o.dir, o.include, false)
 	} else {
 		var do agent.DirOptions
 		if do, err = o.dirOptions(o.include); err != nil {
@@ -138,7 +138,7 @@ func runRun(cmd *cobra.Command, o runOptions, argv []string) error {
 // signatures before any file, then a staged pull, scanned, moved into
 // place only when every check passed. With dir empty the files are
 // checked in a temporary directory and thrown away (cairn verify REF).
-func pullChecked(cmd *cobra.Command, o transferOptions, ag *agent.Agent, ref, dir string, include []string) (*agent.Receipt, error) {
+func pullChecked(cmd *cobra.Command, o transferOptions, ag *agent.Agent, ref, dir string, include []string, force bool) (*agent.Receipt, error) {
 	repo, err := o.open(ref)
 	if err != nil {
 		return nil, err
@@ -155,7 +155,7 @@ func pullChecked(cmd *cobra.Command, o transferOptions, ag *agent.Agent, ref, di
 		defer os.RemoveAll(target)
 	}
 	res, err := client.Pull(cmd.Context(), repo, target, client.PullOptions{
-		Cache: cache, Include: include, Concurrency: o.concurrency, Agent: ag, Progress: newProgress(cmd, "pulling"),
+		Cache: cache, Include: include, Concurrency: o.concurrency, Agent: ag, Progress: newProgress(cmd, "pulling"), Force: force,
 	})
 	if res != nil && res.Receipt != nil && dir == "" {
 		res.Receipt.Dir = ""

@@ -42,7 +42,7 @@ func (o *adminOptions) admin(ctx context.Context, f func(context.Context, *clien
 	if o.registry == "" {
 		return errors.New("--registry HOST:PORT is required (or set CAIRN_REGISTRY)")
 	}
-	hc, err := o.client()
+	hc, err := o.client(o.registry)
 	if err != nil {
 		return err
 	}

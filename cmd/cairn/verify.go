@@ -143,7 +143,7 @@ func runVerify(cmd *cobra.Command, o verifyOptions, refStr string) error {
 			return err
 		}()
 	} else {
-		rc, err = pullChecked(cmd, o.transferOptions, ag, refStr, "", nil)
+		rc, err = pullChecked(cmd, o.transferOptions, ag, refStr, "", nil, false)
 	}
 	return finishReceipt(cmd, o.agentOptions, "", rc, o.asJSON, err)
 }

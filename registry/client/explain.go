@@ -66,8 +66,7 @@ func Explain(err error) error {
 	var ue *url.Error
 	switch {
 	case errors.As(err, &er) && er.StatusCode == http.StatusUnauthorized,
-		errors.As(err, &se) && se.Status == http.StatusUnauthorized,
-		errors.Is(err, ErrUnauthorized):
+		errors.As(err, &se) && se.Status == http.StatusUnauthorized:
 		host := errHost(err)
 		return explained(err, "%s: not logged in, or the credential was refused (401): run `cairn login %s` (or set %s and %s)", host, host, UsernameEnv, PasswordEnv)
 	case errors.As(err, &er) && er.StatusCode == http.StatusForbidden:
@@ -164,10 +163,6 @@ func errHost(err error) string {
 		if u, perr := url.Parse(se.URL); perr == nil {
 			return u.Host
 		}
-	}
-	var ae *APIError
-	if errors.As(err, &ae) {
-		return "the registry"
 	}
 	return "the registry"
 }

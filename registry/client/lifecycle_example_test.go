@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"cairn.dev/cairn/registry/client"
@@ -63,4 +64,23 @@ func ExampleCache_Prune() {
 	// Output:
 	// 0 blobs, 0 partial
 	// removed 0 <nil>
+}
+
+// The scheme rule: plain HTTP for loopback (as docker does) unless HTTPS
+// is asked for by an https:// prefix, a CA file or Insecure; HTTPS for
+// any other registry unless PlainHTTP.
+func ExampleOptions_Plain() {
+	for _, ref := range []string{"127.0.0.1:5000/models/m:v1", "https://127.0.0.1:5000/models/m:v1", "reg.example.com/models/m:v1"} {
+		rest, o := client.Options{}.WithScheme(ref)
+		host := rest[:strings.Index(rest, "/")]
+		fmt.Println(o.BaseURL(host))
+	}
+	fmt.Println(client.Options{CAFile: "ca.pem"}.BaseURL("localhost:5000"))
+	fmt.Println(client.Options{PlainHTTP: true}.BaseURL("reg.example.com"))
+	// Output:
+	// http://127.0.0.1:5000
+	// https://127.0.0.1:5000
+	// https://reg.example.com
+	// https://localhost:5000
+	// http://reg.example.com
 }

@@ -19,7 +19,8 @@ func CredentialStore() (*credentials.DynamicStore, error) {
 // Login checks cred against the registry at host and, when it is good,
 // stores it in store for later commands (and for oras and docker). It
 // returns where the credential went: the config file, or "the credential
-// store" for a helper. Loopback registries are reached over plain HTTP.
+// store" for a helper. The scheme is o's (Options.Plain: plain HTTP for
+// loopback unless asked otherwise).
 func Login(ctx context.Context, store *credentials.DynamicStore, host string, cred auth.Credential, o Options) (string, error) {
 	host, o = o.WithScheme(host)
 	reg, err := remote.NewRegistry(host)
@@ -27,7 +28,7 @@ func Login(ctx context.Context, store *credentials.DynamicStore, host string, cr
 		return "", err
 	}
 	reg.PlainHTTP = o.Plain(host)
-	c, err := o.HTTPClient()
+	c, err := o.HTTPClient(host)
 	if err != nil {
 		return "", err
 	}

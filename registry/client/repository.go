@@ -38,10 +38,11 @@ const (
 // registries over plain HTTP and others over HTTPS verified against the
 // system's roots ($SSL_CERT_FILE and $SSL_CERT_DIR replace them, as for any
 // Go program; $HTTPS_PROXY and $NO_PROXY are honoured), with the
-// docker-style credential store, or the credential in $CAIRN_REGISTRY_USERNAME
-// and $CAIRN_REGISTRY_PASSWORD when both are set.
+// docker-style credential store, or, for the registry a command names, the
+// credential in $CAIRN_REGISTRY_USERNAME and $CAIRN_REGISTRY_PASSWORD when
+// both are set (HTTPClient).
 //
-// Which scheme (Scheme): PlainHTTP means plain HTTP; otherwise HTTPS when
+// Which scheme (Plain): PlainHTTP means plain HTTP; otherwise HTTPS when
 // HTTPS, CAFile or Insecure is set; otherwise plain HTTP for a loopback
 // registry (localhost, 127.0.0.0/8, ::1, as docker does) and HTTPS for any
 // other. So `serve --tls-cert` on loopback is reached with --ca-file, or
@@ -63,8 +64,10 @@ type Options struct {
 }
 
 // Environment variables holding a registry credential for push and pull,
-// used when both are set: CI jobs and containers without a credential
-// store. (CAIRN_PASSWORD is the signing key's password: a separate name.)
+// used when both are set, and only for the registry the command names
+// (never sent to another host a command reaches, such as a dependency's
+// registry): CI jobs and containers without a credential store.
+// (CAIRN_PASSWORD is the signing key's password: a separate name.)
 const (
 	UsernameEnv = "CAIRN_REGISTRY_USERNAME"
 	PasswordEnv = "CAIRN_REGISTRY_PASSWORD"
@@ -106,15 +109,28 @@ func (o Options) BaseURL(host string) string {
 	return "https://" + host
 }
 
-// HTTPClient returns o.Client, or a new client that retries, caches tokens,
-// trusts CAFile (or, with Insecure, anything) and authenticates with the
-// environment's credential or the docker-style credential store shared
-// with oras and docker.
-func (o Options) HTTPClient() (remote.Client, error) {
+// HTTPClient returns o.Client, or a new client for the registry at host
+// that retries, caches tokens, trusts CAFile (or, with Insecure, anything)
+// and authenticates with the environment's credential (EnvCredential) for
+// host only, and with the docker-style credential store shared with oras
+// and docker for any registry.
+func (o Options) HTTPClient(host string) (remote.Client, error) {
 	if o.Client != nil {
 		return o.Client, nil
 	}
 	c := DefaultClient()
+	if cred, ok := EnvCredential(); ok {
+		store := c.Credential
+		c.Credential = func(ctx context.Context, hostport string) (auth.Credential, error) {
+			if hostport == host {
+				return cred, nil
+			}
+			if store == nil {
+				return auth.EmptyCredential, nil
+			}
+			return store(ctx, hostport)
+		}
+	}
 	if o.CAFile == "" && !o.Insecure {
 		return c, nil
 	}
@@ -141,14 +157,11 @@ func (o Options) HTTPClient() (remote.Client, error) {
 }
 
 // DefaultClient returns an HTTP client that retries, caches tokens and
-// authenticates with the credential of $CAIRN_REGISTRY_USERNAME and
-// $CAIRN_REGISTRY_PASSWORD when both are set, else with the docker-style
-// credential store shared with oras and docker.
+// authenticates with the docker-style credential store shared with oras
+// and docker.
 func DefaultClient() *auth.Client {
 	c := &auth.Client{Client: retry.DefaultClient, Cache: auth.NewCache()}
-	if cred, ok := EnvCredential(); ok {
-		c.Credential = func(context.Context, string) (auth.Credential, error) { return cred, nil }
-	} else if store, err := credentials.NewStoreFromDocker(credentials.StoreOptions{}); err == nil {
+	if store, err := credentials.NewStoreFromDocker(credentials.StoreOptions{}); err == nil {
 		c.Credential = credentials.Credential(store)
 	}
 	c.SetUserAgent("cairn")
@@ -198,7 +211,7 @@ func Open(reference string, o Options) (*Repository, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reference %q: %w", reference, err)
 	}
-	c, err := o.HTTPClient()
+	c, err := o.HTTPClient(ref.Registry)
 	if err != nil {
 		return nil, err
 	}

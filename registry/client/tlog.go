@@ -35,7 +35,7 @@ func UpdateTransparencyLog(ctx context.Context, host, key string, o Options) (*t
 		return nil, err
 	}
 	host, o = o.WithScheme(host)
-	hc, err := o.HTTPClient()
+	hc, err := o.HTTPClient(host)
 	if err != nil {
 		return nil, err
 	}
