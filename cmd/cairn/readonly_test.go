@@ -104,9 +104,14 @@ func subst(args []string, r *strings.Replacer) []string {
 // verified model starts and the receipt lands in a writable place.
 func checkReadOnlyRun(t *testing.T, e *agentEnv, args []string, ro string) {
 	t.Helper()
-	tmp := t.TempDir()
+	tmp, scratch := t.TempDir(), t.TempDir()
+	if e.as != nil {
+		// Writable by the unprivileged user the binary runs as.
+		openUp(t, tmp, 0o1777)
+		openUp(t, scratch, 0o1777)
+	}
 	t.Setenv("TMPDIR", tmp)
-	marker := filepath.Join(t.TempDir(), "ran")
+	marker := filepath.Join(scratch, "ran")
 	code, out := e.cairn(t, append(args, workload(marker, ro, 5)...)...)
 	if code != 5 {
 		t.Fatalf("cairn run on a read-only directory: exit %d, want the workload's 5:\n%s", code, out)
@@ -128,7 +133,7 @@ func checkReadOnlyRun(t *testing.T, e *agentEnv, args []string, ro string) {
 	if code != 0 || !strings.Contains(out, "receipt written to "+tmp) {
 		t.Errorf("cairn verify on a read-only directory: exit %d:\n%s", code, out)
 	}
-	want := filepath.Join(t.TempDir(), "receipt.json")
+	want := filepath.Join(scratch, "receipt.json")
 	code, out = e.cairn(t, "verify", ro, "--key", e.key+".pub", "--receipt", want)
 	if _, err := os.Stat(want); code != 0 || err != nil || strings.Contains(out, "note:") {
 		t.Errorf("cairn verify --receipt: exit %d, %v:\n%s", code, err, out)
@@ -248,16 +253,35 @@ func TestRun_ReadmeDockerEntrypoint(t *testing.T) {
 	checkReadOnlyRun(t, e, []string{"run", "--key", e.key + ".pub", "--dir", ro}, ro)
 }
 
-// TestRun_ReadOnlyDirChmod is the read-only directory without privileges:
-// every directory of the model made unwritable (root ignores modes, so it
-// is skipped there; the bind-mount tests above cover root).
-func TestRun_ReadOnlyDirChmod(t *testing.T) {
-	if os.Geteuid() == 0 {
-		t.Skip("root writes into unwritable directories; the read-only bind-mount tests cover root")
+// openUp gives dir mode and lets everyone through its parents up to the
+// temporary directory, for a binary run as another user.
+func openUp(t *testing.T, dir string, mode os.FileMode) {
+	t.Helper()
+	if err := os.Chmod(dir, mode); err != nil {
+		t.Fatal(err)
 	}
+	for p := filepath.Dir(dir); p != os.TempDir() && p != "/" && p != "."; p = filepath.Dir(p) {
+		os.Chmod(p, 0o755)
+	}
+}
+
+// TestRun_ReadOnlyDirChmod is the read-only directory without privileges:
+// every directory of the model made unwritable (0555), the receipt refused
+// with EACCES rather than EROFS. Root ignores modes: as root, cairn runs as
+// the unprivileged user nobody (65534) instead.
+func TestRun_ReadOnlyDirChmod(t *testing.T) {
 	e := newAgentEnv(t)
+	if os.Geteuid() == 0 {
+		e.as = &syscall.Credential{Uid: 65534, Gid: 65534}
+		openUp(t, filepath.Dir(e.bin), 0o755)
+		openUp(t, e.baseDir, 0o755)
+	}
 	ref := e.push(t, "models/m:v1", e.model(), e.key)
-	dir := filepath.Join(t.TempDir(), "m")
+	base := t.TempDir()
+	if e.as != nil {
+		openUp(t, base, 0o755)
+	}
+	dir := filepath.Join(base, "m")
 	mustRun(t, "pull", ref, dir, "--cache", e.cache, "--key", e.key+".pub")
 	var dirs []string
 	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
