@@ -1,7 +1,13 @@
 # cairn: one static binary on a minimal, non-root runtime image.
 #
 #   docker build -t cairn .                      # the registry (last stage)
-#   docker run -p 5000:5000 -v cairn-data:/data cairn
+#   docker run -p 5000:5000 -v cairn-data:/data -v ./certs:/certs:ro cairn \
+#       serve --addr 0.0.0.0:5000 --data /data --tls-cert /certs/cert.pem --tls-key /certs/key.pem
+#
+#   The default command (no TLS) turns authentication on, since it listens on
+#   every address, and warns that passwords then cross the network in clear
+#   text: give it a certificate as above, or put a TLS-terminating proxy in
+#   front and name its token endpoint with --realm https://HOST/token.
 #
 #   docker build --target agent -t serve .       # journey 2: verify at startup
 #   docker run -v ./policy:/etc/cairn:ro -v models:/models serve \

@@ -55,8 +55,9 @@ func (r *Registry) GC(ctx context.Context, opts GCOptions) (GCReport, error) {
 				}
 			}
 			rep.UploadsRemoved++
-			return nil
 		}
+		// Counted once: the walk below skips the ingest files of every
+		// session, so a dry run does not count an expired one twice.
 		sessions[s.ID] = true
 		return nil
 	})
@@ -80,15 +81,16 @@ func (r *Registry) GC(ctx context.Context, opts GCOptions) (GCReport, error) {
 	}
 
 	// Blobs: mark from metadata, then sweep the store.
+	// The dry run marks with the same transaction as the real run, rolled
+	// back (storage.LivePreviewer), so it reports exactly what a real run
+	// would remove.
 	var live map[digest.Digest]bool
 	if opts.DryRun {
-		live = map[digest.Digest]bool{}
-		err = r.meta.Manifests(ctx, func(m *storage.Manifest) error {
-			for _, b := range m.Blobs {
-				live[b] = true
-			}
-			return nil
-		})
+		p, ok := r.meta.(storage.LivePreviewer)
+		if !ok {
+			return rep, fmt.Errorf("gc: %T cannot preview a collection: no dry run", r.meta)
+		}
+		live, err = p.PreviewLiveBlobs(ctx, cutoff)
 	} else {
 		live, err = r.meta.LiveBlobs(ctx, cutoff)
 	}
@@ -124,12 +126,14 @@ func (r *Registry) GC(ctx context.Context, opts GCOptions) (GCReport, error) {
 func (r *Registry) sweep(ctx context.Context, b storage.BlobInfo, cutoff time.Time, dryRun bool) (bool, error) {
 	r.gcMu.Lock()
 	defer r.gcMu.Unlock()
+	if dryRun {
+		// Nothing was removed by the rolled-back mark: BlobLive would
+		// still see the stale links the real run removes.
+		return true, nil
+	}
 	live, err := r.meta.BlobLive(ctx, b.Digest)
 	if err != nil || live {
 		return false, err
-	}
-	if dryRun {
-		return true, nil
 	}
 	err = r.blobs.Delete(ctx, b.Digest)
 	if errors.Is(err, storage.ErrBlobUnknown) {

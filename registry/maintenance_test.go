@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -143,5 +144,63 @@ func TestHandler_SlowBody(t *testing.T) {
 	st.Body.Close()
 	if r := st.Header.Get("Range"); r != "0-0" || !strings.HasPrefix(st.Status, "204") {
 		t.Fatalf("upload status after stalled PATCH: %s Range %q", st.Status, r)
+	}
+}
+
+// TestRegistry_GCDryRunAgrees: a dry run reports exactly what the real run
+// then removes, and removes nothing itself. The old dry run marked from
+// manifests alone and asked BlobLive, which still saw the stale upload
+// links the real run drops: it reported none of the orphans the real run
+// removed.
+func TestRegistry_GCDryRunAgrees(t *testing.T) {
+	clk := &clock{t: time.Now()}
+	srv := registrytest.NewServer(t, registry.Config{Now: clk.now, Limits: registry.Limits{UploadTTL: time.Hour}})
+	ctx := t.Context()
+	pushArtifact(t, srv, "models/m", "v1", map[string][]byte{"keep": []byte("referenced")}, nil)
+	gone := pushArtifact(t, srv, "models/old", "v1", map[string][]byte{"w": []byte("old weights")}, nil)
+	req, _ := http.NewRequest(http.MethodDelete, srv.URL+"/v2/models/old/manifests/"+gone.Digest.String(), nil)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("delete manifest: %v %v", resp, err)
+	}
+	for _, b := range []string{"orphan one", "orphan two"} {
+		resp, err := http.Post(srv.URL+"/v2/models/m/blobs/uploads/?digest="+digest.FromBytes([]byte(b)).String(), "application/octet-stream", strings.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	startUpload(t, srv, "models/m")
+	clk.t = clk.t.Add(2 * time.Hour)
+	opts := registry.GCOptions{Grace: time.Hour + time.Minute}
+
+	stored := func() int {
+		n := 0
+		srv.Blobs.Walk(ctx, func(storage.BlobInfo) error { n++; return nil })
+		return n
+	}
+	before := stored()
+	opts.DryRun = true
+	dry, err := srv.Registry.GC(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored() != before {
+		t.Fatalf("the dry run removed blobs: %d stored, %d before", stored(), before)
+	}
+	opts.DryRun = false
+	real, err := srv.Registry.GC(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if real.BlobsRemoved < 3 {
+		t.Fatalf("real run removed %d blobs, want the 2 orphans and the deleted manifest's layer: %v", real.BlobsRemoved, real.Removed)
+	}
+	slices.Sort(dry.Removed)
+	slices.Sort(real.Removed)
+	if !slices.Equal(dry.Removed, real.Removed) || dry.BlobsRemoved != real.BlobsRemoved || dry.BytesFreed != real.BytesFreed || dry.UploadsRemoved != real.UploadsRemoved {
+		t.Errorf("dry run %+v\nreal run %+v", dry, real)
+	}
+	if stored() != before-real.BlobsRemoved {
+		t.Errorf("%d blobs stored after removing %d of %d", stored(), real.BlobsRemoved, before)
 	}
 }

@@ -243,6 +243,22 @@ gen_random() {
 	fi
 }
 
+# gen_safetensors FILE MIB: a valid safetensors file of one U8 tensor of
+# MIB MiB of gen_random data (cairn pull scans every file and refuses a
+# malformed header, which random bytes are).
+gen_safetensors() {
+	local f=$1 n=$(($2 * 1024 * 1024)) i hdr
+	hdr="{\"w\":{\"dtype\":\"U8\",\"shape\":[$n],\"data_offsets\":[0,$n]}}"
+	while ((${#hdr} % 8)); do hdr+=" "; done
+	gen_random "$f.data" "$2"
+	{
+		for i in 0 1 2 3 4 5 6 7; do printf "\\x$(printf %02x $(((${#hdr} >> (8 * i)) & 255)))"; done
+		printf '%s' "$hdr"
+		cat "$f.data"
+	} >"$f"
+	rm -f "$f.data"
+}
+
 now() { date +%s.%N; }
 sub() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", a-b}'; }
 
@@ -484,10 +500,13 @@ if [[ -n ${CAIRN:-} ]]; then
 	MODEL=$WORK/model
 	mkdir -p "$MODEL"
 	log "generating a ${SIZE_MIB} MiB model of 4 files"
-	for i in 1 2 3 4; do gen_random "$MODEL/model-0000$i-of-00004.safetensors" $((SIZE_MIB / 4)); done
+	for i in 1 2 3 4; do gen_safetensors "$MODEL/model-0000$i-of-00004.safetensors" $((SIZE_MIB / 4)); done
 	peak() { local k=$1 v=$2; [[ -n $v ]] && ((v > MRSS[$k])) && MRSS[$k]=$v; return 0; }
 	for r in $(seq "$ROUNDS"); do
-		for f in "$MODEL"/*.safetensors; do printf 'cairn-bench model round %d\n' "$r" >>"$f"; done
+		# Overwrite the last bytes of each tensor (appending would make the
+		# safetensors file invalid).
+		msg=$(printf 'cairn-bench model round %06d' "$r")
+		for f in "$MODEL"/*.safetensors; do printf '%s' "$msg" | dd of="$f" bs=1 seek=$(($(stat -c %s "$f") - ${#msg})) conv=notrunc status=none; done
 		for k in $( ((r % 2)) && echo oras cairn || echo cairn oras); do
 			drop_caches
 			cat "$MODEL"/* >/dev/null

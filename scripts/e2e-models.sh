@@ -48,7 +48,15 @@ check() {
 # A model directory: nested files, a weight, configs, docs.
 M=$TMP/model
 mkdir -p "$M/weights/shard" "$M/docs"
-head -c 3000000 /dev/urandom >"$M/weights/shard/model-00001.safetensors"
+# A valid safetensors file (pull scans every file and refuses a weight it
+# finds unsafe: random bytes are a malformed header): a one-tensor header
+# padded to 8 bytes, then the tensor's 3000000 random bytes.
+st=$M/weights/shard/model-00001.safetensors
+hdr='{"w":{"dtype":"U8","shape":[3000000],"data_offsets":[0,3000000]}}'
+while ((${#hdr} % 8)); do hdr+=" "; done
+for i in 0 1 2 3 4 5 6 7; do printf "\\x$(printf %02x $(((${#hdr} >> (8 * i)) & 255)))"; done >"$st"
+printf '%s' "$hdr" >>"$st"
+head -c 3000000 /dev/urandom >>"$st"
 head -c 1000 /dev/urandom >"$M/weights/extra.bin"
 echo '{"architectures":["LlamaForCausalLM"],"torch_dtype":"bfloat16"}' >"$M/config.json"
 echo '# a model' >"$M/docs/README.md"
@@ -79,7 +87,10 @@ cfg=$(crane blob --insecure "$REG/e2e/llama@$(jq -r .config.digest <<<"$man")" 2
 # 3. A ModelPack artifact built by hand with oras push pulls with cairn.
 H=$TMP/hand
 mkdir -p "$H/sub"
-head -c 50000 /dev/urandom >"$H/model.gguf"
+# A GGUF header (magic, version 3, no tensors, no metadata) over random
+# bytes: pull scans it, and random bytes alone are no GGUF file.
+printf 'GGUF\x03\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00' >"$H/model.gguf"
+head -c 50000 /dev/urandom >>"$H/model.gguf"
 echo '{"hand":true}' >"$H/sub/params.json"
 echo '{"descriptor":{"name":"hand"},"config":{"format":"gguf"},"modelfs":{"type":"layers","diffIds":[]}}' >"$H/config.json"
 cat >"$H/annotations.json" <<JSON

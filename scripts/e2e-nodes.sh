@@ -91,7 +91,14 @@ same_tree() {
 }
 model() { # model DIR SEED SIZE_KIB: a model directory with one weight
 	mkdir -p "$1"
-	head -c $(($3 * 1024)) /dev/urandom >"$1/model.safetensors"
+	# A valid safetensors file (pull scans it; random bytes would be a
+	# malformed header): a one-tensor header padded to 8 bytes, then data.
+	local n=$(($3 * 1024)) i hdr
+	hdr="{\"w\":{\"dtype\":\"U8\",\"shape\":[$n],\"data_offsets\":[0,$n]}}"
+	while ((${#hdr} % 8)); do hdr+=" "; done
+	for i in 0 1 2 3 4 5 6 7; do printf "\\x$(printf %02x $(((${#hdr} >> (8 * i)) & 255)))"; done >"$1/model.safetensors"
+	printf '%s' "$hdr" >>"$1/model.safetensors"
+	head -c "$n" /dev/urandom >>"$1/model.safetensors"
 	echo "{\"seed\":\"$2\"}" >"$1/config.json"
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	intotov1 "github.com/in-toto/attestation/go/v1"
@@ -268,6 +269,12 @@ func Bundles(subject ocispec.Descriptor, bundles [][]byte, trust Trust) ([]Signe
 			}
 			res, err := v.v.Verify(b, policy)
 			if err != nil {
+				if !v.keyless && strings.Contains(err.Error(), "failed to verify signature") {
+					// sigstore-go says "accepted signatures do not match
+					// threshold, Found: 0, Expected 1": another key signed.
+					bundleReasons = append(bundleReasons, fmt.Errorf("bundle %d: %w: not signed by key %s (its signature does not verify with that key)", bi+1, ErrVerification, v.name))
+					continue
+				}
 				who := "keyless identities"
 				if !v.keyless {
 					who = "key " + v.name

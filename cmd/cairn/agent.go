@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"syscall"
 
@@ -33,7 +34,7 @@ func (o *agentOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.policy, "policy", "", "policy file (YAML): who must have signed, required attestations, allowed formats")
 	f.StringVar(&o.forRepo, "repository", "", "directory: the HOST/REPO whose policy rule applies (required with a policy whose rules differ by repository)")
 	f.StringVar(&o.digest, "digest", "", "directory: the manifest digest (sha256:...) the directory must hold; what a rule's pinDigest asks for")
-	f.StringVar(&o.receipt, "receipt", "", "write the JSON receipt of the checks here (default DIR/.cairn/receipt.json for a directory)")
+	f.StringVar(&o.receipt, "receipt", "", "write the JSON receipt of the checks here (default DIR/.cairn/receipt.json for a directory; a new $TMPDIR/cairn-receipt-*.json when DIR is read-only)")
 	f.BoolVar(&o.allowUnscanned, "allow-unscanned", false, "with --key or keyless flags: accept weight files whose content the scanner cannot judge (a policy says allowUnscanned instead)")
 }
 
@@ -89,9 +90,12 @@ func agentErr(err error) error {
 }
 
 // saveReceipt writes rc to --receipt, or to DIR/.cairn/receipt.json when
-// dir is set. A read-only model directory (a volume mounted read-only) is
-// no reason to refuse a model: then the default receipt is skipped with a
-// note.
+// dir is set. A read-only model directory (a volume mounted read-only, as
+// the serving container of the README's Kubernetes example has it) is no
+// reason to refuse a verified model: the default receipt then goes to a
+// new file in the temporary directory ($TMPDIR, named on stderr), and when
+// that cannot be written either it is skipped with a note. An explicit
+// --receipt that cannot be written is an error.
 func saveReceipt(cmd *cobra.Command, o agentOptions, dir string, rc *agent.Receipt) error {
 	path := o.receipt
 	if path == "" {
@@ -101,11 +105,23 @@ func saveReceipt(cmd *cobra.Command, o agentOptions, dir string, rc *agent.Recei
 		path = filepath.Join(dir, agent.MetaDir, agent.ReceiptFile)
 	}
 	err := rc.Write(path)
-	if err != nil && o.receipt == "" && (errors.Is(err, syscall.EROFS) || errors.Is(err, fs.ErrPermission)) {
-		fmt.Fprintf(cmd.ErrOrStderr(), "note: receipt not written (%v); give --receipt FILE to keep it\n", err)
-		return nil
+	if err == nil || o.receipt != "" || !(errors.Is(err, syscall.EROFS) || errors.Is(err, fs.ErrPermission)) {
+		return err
 	}
-	return err
+	// A new file of our own (CreateTemp: O_EXCL, a random name), never a
+	// fixed name in a shared directory.
+	f, terr := os.CreateTemp("", "cairn-receipt-*.json")
+	if terr == nil {
+		fallback := f.Name()
+		f.Close()
+		if terr = rc.Write(fallback); terr == nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "note: %s is read-only; receipt written to %s (give --receipt FILE to choose)\n", dir, fallback)
+			return nil
+		}
+		os.Remove(fallback)
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "note: receipt not written (%v; %v); give --receipt FILE to keep it\n", err, terr)
+	return nil
 }
 
 // finishReceipt records the outcome err of the agent's checks in rc,

@@ -37,7 +37,7 @@ seen before (fork) or a move that is not its leaf makes it exit 1.`,
   cairn history reg.example/models/llama:v1 --verify`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ref, err := parseRef(args[0])
+			ref, err := ro.parseRef(args[0])
 			if err != nil {
 				return err
 			}
@@ -48,7 +48,11 @@ seen before (fork) or a move that is not its leaf makes it exit 1.`,
 				}
 				tag = ref.Reference
 			}
-			r := &client.Remote{Client: ro.client(), Base: ro.baseURL(ref.Registry), Repository: ref.Repository}
+			hc, err := ro.client(ref.Registry)
+			if err != nil {
+				return err
+			}
+			r := &client.Remote{Client: hc, Base: ro.baseURL(ref.Registry), Repository: ref.Repository}
 			moves, err := r.History(cmd.Context(), tag)
 			if se := (*client.StatusError)(nil); errors.As(err, &se) {
 				return fmt.Errorf("%s: %d %s: %s", args[0], se.Status, http.StatusText(se.Status), se.Body)

@@ -69,7 +69,7 @@ for the others.`,
 				}
 				pass = string(b)
 			}
-			where, err := client.Login(cmd.Context(), store, host, auth.Credential{Username: user, Password: pass}, client.Options{PlainHTTP: ro.plainHTTP})
+			where, err := client.Login(cmd.Context(), store, host, auth.Credential{Username: user, Password: pass}, ro.options())
 			if err != nil {
 				return err
 			}

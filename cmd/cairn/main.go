@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+
+	"cairn.dev/cairn/registry/client"
 )
 
 // Exit codes, relied on by scripts: 0 success or verified, 1 refused or a
@@ -47,6 +49,7 @@ func run(args []string) int {
 	if err == nil {
 		return exitOK
 	}
+	err = client.Explain(err)
 	fmt.Fprintln(os.Stderr, "cairn:", err)
 	var ee *exitErr
 	if errors.As(err, &ee) {

@@ -4,18 +4,22 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"cairn.dev/cairn/registry/client"
 	"cairn.dev/cairn/verify/model"
+	"cairn.dev/cairn/verify/scan"
 )
 
 type pullOptions struct {
 	transferOptions
 	agentOptions
 	include []string
+	exclude []string
 	force   bool
+	unsafe  bool // --allow-unsafe
 }
 
 func newPullCmd() *cobra.Command {
@@ -39,8 +43,10 @@ and DIR/.cairn/ also keeps the checkpoint and the inclusion proof.
 
 The files stream into a staging directory inside DIR/.cairn (archive
 layers are extracted there, member by member) and move into DIR only when
-all of them arrived. (Without --policy or --key nothing is scanned: give
-either to refuse unsafe files.)
+all of them arrived. Every file is scanned (see cairn scan): one the
+scanner finds unsafe refuses the pull (exit 1, nothing left in DIR) unless
+--allow-unsafe; files whose content it cannot judge are listed as not
+scanned. With --policy or --key the policy decides instead.
 
 A DIR that already holds files the model does not have, or other versions
 of its files, is refused with nothing changed, unless --force; the same
@@ -56,7 +62,8 @@ checked before any file is fetched, the files stream into a staging
 directory and are scanned, and only a model that passes every check is
 moved into DIR (exit 1 otherwise, with nothing of it left in DIR).`,
 		Example: `  cairn pull 127.0.0.1:5000/models/llama:v1 ./llama-8b
-  cairn pull 127.0.0.1:5000/models/llama:v1 ./llama --include '*.json' --include 'tokenizer*'`,
+  cairn pull 127.0.0.1:5000/models/llama:v1 ./llama --include '*.json' --include 'tokenizer*'
+  cairn pull 127.0.0.1:5000/models/llama:v1 ./llama --exclude 'original/**' --exclude '*.gguf'`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runPull(cmd, o, args[0], args[1])
@@ -65,11 +72,14 @@ moved into DIR (exit 1 otherwise, with nothing of it left in DIR).`,
 	o.transferOptions.addFlags(cmd)
 	o.agentOptions.addFlags(cmd)
 	cmd.Flags().StringArrayVar(&o.include, "include", nil, "only files whose path matches GLOB (path.Match; 'dir/**' for a subtree; repeatable)")
+	cmd.Flags().StringArrayVar(&o.exclude, "exclude", nil, "leave out files whose path matches GLOB (as --include; repeatable); a later cairn verify DIR needs the same --exclude")
+	cmd.Flags().BoolVar(&o.unsafe, "allow-unsafe", false, "without --policy or --key: pull a model even when the scanner finds a file unsafe (never load such a file)")
 	cmd.Flags().BoolVar(&o.force, "force", false, "pull into a directory that holds other files, or other versions of the model's files (replaced)")
 	return cmd
 }
 
 func runPull(cmd *cobra.Command, o pullOptions, refStr, dir string) error {
+	o.include = model.Exclude(o.include, o.exclude)
 	if err := model.CheckInclude(o.include); err != nil {
 		return err
 	}
@@ -81,7 +91,7 @@ func runPull(cmd *cobra.Command, o pullOptions, refStr, dir string) error {
 		if err != nil {
 			return err
 		}
-		rc, err := pullChecked(cmd, o.transferOptions, ag, refStr, dir, o.include)
+		rc, err := pullChecked(cmd, o.transferOptions, ag, refStr, dir, o.include, o.force)
 		return finishReceipt(cmd, o.agentOptions, dir, rc, o.asJSON, err)
 	}
 	repo, err := o.open(refStr)
@@ -94,7 +104,7 @@ func runPull(cmd *cobra.Command, o pullOptions, refStr, dir string) error {
 	}
 	res, err := client.Pull(cmd.Context(), repo, dir, client.PullOptions{
 		Cache: cache, Include: o.include, Concurrency: o.concurrency, Progress: newProgress(cmd, "pulling"),
-		Force: o.force,
+		Force: o.force, AllowUnsafe: o.unsafe,
 	})
 	if err != nil {
 		return agentErr(err)
@@ -103,9 +113,26 @@ func runPull(cmd *cobra.Command, o pullOptions, refStr, dir string) error {
 	if o.asJSON {
 		return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]any{
 			"reference": refStr, "digest": d, "files": res.Files, "fetched": res.Fetched, "cached": res.Cached, "dir": dir,
+			"scans": res.Scans, "upToDate": res.UpToDate,
 		})
 	}
-	fmt.Fprintf(cmd.ErrOrStderr(), "pulled %s: %d files (%d layers fetched, %d from the cache), every digest checked\n", refStr, res.Files, res.Fetched, res.Cached)
+	if res.UpToDate {
+		fmt.Fprintf(cmd.ErrOrStderr(), "%s is up to date: %s holds it, unchanged since it was pulled\n", refStr, dir)
+		fmt.Fprintln(cmd.OutOrStdout(), d)
+		return nil
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "pulled %s: %d files (%d layers fetched, %d from the cache), every digest checked, every file scanned\n", refStr, res.Files, res.Fetched, res.Cached)
+	for _, s := range res.Scans {
+		if s.Verdict == scan.VerdictUnsafe {
+			fmt.Fprintf(cmd.ErrOrStderr(), "UNSAFE (pulled with --allow-unsafe; never load it): %s: %s\n", clean(s.Path), clean(s.Summary))
+		}
+	}
+	if ns := res.NotScanned(); len(ns) > 0 {
+		for i := range ns {
+			ns[i] = clean(ns[i])
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "not scanned (content the scanner cannot judge): %s\n", strings.Join(ns, ", "))
+	}
 	fmt.Fprintln(cmd.OutOrStdout(), d)
 	return nil
 }

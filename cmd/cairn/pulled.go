@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/spf13/cobra"
 
+	"cairn.dev/cairn/registry/client"
 	"cairn.dev/cairn/verify/model"
 )
 
@@ -12,6 +13,7 @@ func runVerifyPulled(cmd *cobra.Command, o verifyOptions, dir string) error {
 	if !o.agentOptions.enabled() {
 		return errNoSigners
 	}
+	o.include = model.Exclude(o.include, o.exclude)
 	if err := model.CheckInclude(o.include); err != nil {
 		return err
 	}
@@ -24,5 +26,6 @@ func runVerifyPulled(cmd *cobra.Command, o verifyOptions, dir string) error {
 		return err
 	}
 	rc, err := ag.CheckDir(cmd.Context(), dir, do)
+	err = client.ExplainOfflineDir(err, dir)
 	return finishReceipt(cmd, o.agentOptions, dir, rc, o.asJSON, err)
 }

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"os"
@@ -75,6 +77,27 @@ func random(n int) []byte {
 	return b
 }
 
+// randomSafetensors is a valid safetensors file of exactly n bytes: one U8
+// tensor of random bytes (pull scans every file, and random bytes named
+// .safetensors are a malformed, unsafe header).
+func randomSafetensors(n int) []byte {
+	m := n
+	var hdr []byte
+	for range 3 {
+		hdr = fmt.Appendf(nil, `{"w":{"dtype":"U8","shape":[%d],"data_offsets":[0,%d]}}`, m, m)
+		for len(hdr)%8 != 0 {
+			hdr = append(hdr, ' ')
+		}
+		m = n - 8 - len(hdr)
+	}
+	b := binary.LittleEndian.AppendUint64(nil, uint64(len(hdr)))
+	b = append(append(b, hdr...), random(m)...)
+	if len(b) != n {
+		panic(fmt.Sprintf("randomSafetensors(%d): %d bytes", n, len(b)))
+	}
+	return b
+}
+
 // countingServer serves a registry and counts the blob bytes it sends.
 type countingServer struct {
 	*registrytest.Server
@@ -115,7 +138,7 @@ func TestPushPull_RoundTrip(t *testing.T) {
 	src := t.TempDir()
 	files := map[string][]byte{
 		"config.json":                      []byte(`{"architectures":["LlamaForCausalLM"],"model_type":"llama","torch_dtype":"bfloat16"}`),
-		"model-00001-of-00002.safetensors": random(3 << 20),
+		"model-00001-of-00002.safetensors": randomSafetensors(3 << 20),
 		"nested/deeper/weights.bin":        random(1 << 20),
 		"README.md":                        []byte("# model\n"),
 		"tokenizer.json":                   []byte(`{"version":"1.0"}`),
@@ -312,8 +335,8 @@ func TestPull_ResumeAndShare(t *testing.T) {
 	srv := newCountingServer(t)
 	cache := t.TempDir()
 	src := t.TempDir()
-	shared := random(8 << 20)
-	writeTree(t, src, map[string][]byte{"a.safetensors": random(24 << 20), "shared.safetensors": shared})
+	shared := randomSafetensors(8 << 20)
+	writeTree(t, src, map[string][]byte{"a.safetensors": randomSafetensors(24 << 20), "shared.safetensors": shared})
 	if code, out := runCLI(t, "push", src, srv.Host+"/models/one:v1", "--cache", t.TempDir()); code != 0 {
 		t.Fatalf("push: %s", out)
 	}
@@ -355,7 +378,7 @@ func TestPull_ResumeAndShare(t *testing.T) {
 
 	// A second model with one new file and the shared one.
 	src2 := t.TempDir()
-	fresh := random(4 << 20)
+	fresh := randomSafetensors(4 << 20)
 	writeTree(t, src2, map[string][]byte{"b.safetensors": fresh, "shared.safetensors": shared})
 	if code, out := runCLI(t, "push", src2, srv.Host+"/models/two:v1", "--cache", t.TempDir()); code != 0 {
 		t.Fatalf("push two: %s", out)
@@ -428,5 +451,60 @@ func TestPull_NonEmptyDir(t *testing.T) {
 	mustRun(t, "pull", ref, dir, "--cache", cache, "--force")
 	if b, _ := os.ReadFile(filepath.Join(dir, "config.json")); string(b) != `{"a":1}` {
 		t.Errorf("--force did not replace the edited file: %s", b)
+	}
+}
+
+// TestPull_ScansByDefault: a plain pull (no --key, no --policy) of a model
+// carrying a malicious pickle is refused, naming it, with nothing left in
+// the directory; --allow-unsafe pulls it with a warning; files the scanner
+// cannot judge are listed. The old pull scanned nothing without --key.
+func TestPull_ScansByDefault(t *testing.T) {
+	srv := registrytest.NewServer(t, registry.Config{})
+	cache := t.TempDir()
+	src := t.TempDir()
+	writeTree(t, src, map[string][]byte{"config.json": []byte(`{}`), "model.pkl": maliciousPickle, "blob.bin": []byte("\x00\x01opaque")})
+	ref := srv.Host + "/models/evil:v1"
+	mustRun(t, "push", src, ref, "--cache", cache)
+
+	dir := filepath.Join(t.TempDir(), "m")
+	code, out := runCLI(t, "pull", ref, dir, "--cache", cache)
+	if code != exitRefused || !strings.Contains(out, "model.pkl: the scanner finds it unsafe") || !strings.Contains(out, "--allow-unsafe") {
+		t.Errorf("pull of an unsafe pickle: exit %d, want 1 naming it:\n%s", code, out)
+	}
+	if files := filesIn(t, dir); len(files) != 0 {
+		t.Errorf("a refused pull left %v", files)
+	}
+	code, out = runCLI(t, "pull", ref, dir, "--cache", cache, "--allow-unsafe")
+	if code != exitOK || !strings.Contains(out, "UNSAFE (pulled with --allow-unsafe; never load it): model.pkl") || !strings.Contains(out, "not scanned (content the scanner cannot judge): blob.bin") {
+		t.Errorf("pull --allow-unsafe: exit %d:\n%s", code, out)
+	}
+}
+
+// TestPull_ForceWithKey: --force works with --key too (the verified pull
+// used to drop it: an edited file could not be replaced).
+func TestPull_ForceWithKey(t *testing.T) {
+	t.Setenv(passwordEnv, "")
+	srv := registrytest.NewServer(t, registry.Config{})
+	cache := t.TempDir()
+	src := t.TempDir()
+	writeTree(t, src, map[string][]byte{"config.json": []byte(`{"a":1}`), "model.safetensors": randomSafetensors(4096)})
+	ref := srv.Host + "/models/m:v1"
+	mustRun(t, "push", src, ref, "--cache", cache)
+	key := writePair(t, t.TempDir(), "k")
+	mustRun(t, "sign", ref, "--key", key+".key")
+	dir := filepath.Join(t.TempDir(), "m")
+	mustRun(t, "pull", ref, dir, "--cache", cache, "--key", key+".pub")
+	p := filepath.Join(dir, "config.json")
+	os.Chmod(p, 0o644)
+	os.Remove(p)
+	os.WriteFile(p, []byte(`{"edited":true}`), 0o644)
+	if code, out := runCLI(t, "pull", ref, dir, "--cache", cache, "--key", key+".pub"); code != exitRefused || !strings.Contains(out, "--force") {
+		t.Errorf("verified pull over an edited file: exit %d:\n%s", code, out)
+	}
+	if code, out := runCLI(t, "pull", ref, dir, "--cache", cache, "--key", key+".pub", "--force"); code != exitOK {
+		t.Errorf("verified pull --force: exit %d:\n%s", code, out)
+	}
+	if b, _ := os.ReadFile(p); string(b) != `{"a":1}` {
+		t.Errorf("--force with --key did not replace the edited file: %s", b)
 	}
 }

@@ -28,7 +28,7 @@ Show a tag's moves: cairn history 127.0.0.1:5000/models/llama:v1`,
 		newPushCmd(),
 		newPullCmd(),
 		newTagCmd(),
-		newLoginCmd(),
+		newLoginCmd(), newLogoutCmd(),
 		newLsCmd(), newInspectCmd(), newDiffCmd(),
 		newKeygenCmd(),
 		newSignCmd(),
@@ -39,6 +39,7 @@ Show a tag's moves: cairn history 127.0.0.1:5000/models/llama:v1`,
 		newScanCmd(),
 		newUserCmd(), newAccessCmd(), newTokenCmd(),
 		newLogCmd(),
+		newRmCmd(), newCacheCmd(), newVersionCmd(),
 	)
 	return root
 }

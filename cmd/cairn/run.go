@@ -20,6 +20,7 @@ type runOptions struct {
 	ref     string
 	dir     string
 	include []string
+	exclude []string
 }
 
 func newRunCmd() *cobra.Command {
@@ -88,6 +89,7 @@ the checks is written to DIR/.cairn/receipt.json (or --receipt).`,
 	f.StringVar(&o.ref, "ref", "", "pull this model into DIR (verifying as it streams); without it DIR is verified as it is")
 	f.StringVar(&o.dir, "dir", "", "the model directory")
 	f.StringArrayVar(&o.include, "include", nil, "only files whose path matches GLOB (repeatable): with --ref, what to pull; without, the subset DIR holds")
+	f.StringArrayVar(&o.exclude, "exclude", nil, "leave out files whose path matches GLOB (repeatable): with --ref, not pulled; without, not in DIR")
 	cmd.MarkFlagRequired("dir")
 	return cmd
 }
@@ -102,6 +104,7 @@ func runRun(cmd *cobra.Command, o runOptions, argv []string) error {
 	if o.ref != "" && o.digest != "" {
 		return errors.New("--digest is for a directory without --ref; with --ref name the digest in the reference (REPO@sha256:...)")
 	}
+	o.include = model.Exclude(o.include, o.exclude)
 	if err := model.CheckInclude(o.include); err != nil {
 		return err
 	}
@@ -117,13 +120,14 @@ func runRun(cmd *cobra.Command, o runOptions, argv []string) error {
 	}
 	var rc *agent.Receipt
 	if o.ref != "" {
-		rc, err = pullChecked(cmd, o.transferOptions, ag, o.ref, o.dir, o.include)
+		rc, err = pullChecked(cmd, o.transferOptions, ag, o.ref, o.dir, o.include, false)
 	} else {
 		var do agent.DirOptions
 		if do, err = o.dirOptions(o.include); err != nil {
 			return err
 		}
 		rc, err = ag.CheckDir(cmd.Context(), o.dir, do)
+		err = client.ExplainOfflineDir(err, o.dir)
 	}
 	if err := finishReceipt(cmd, o.agentOptions, o.dir, rc, false, err); err != nil {
 		return err
@@ -136,7 +140,7 @@ func runRun(cmd *cobra.Command, o runOptions, argv []string) error {
 // signatures before any file, then a staged pull, scanned, moved into
 // place only when every check passed. With dir empty the files are
 // checked in a temporary directory and thrown away (cairn verify REF).
-func pullChecked(cmd *cobra.Command, o transferOptions, ag *agent.Agent, ref, dir string, include []string) (*agent.Receipt, error) {
+func pullChecked(cmd *cobra.Command, o transferOptions, ag *agent.Agent, ref, dir string, include []string, force bool) (*agent.Receipt, error) {
 	repo, err := o.open(ref)
 	if err != nil {
 		return nil, err
@@ -153,7 +157,7 @@ func pullChecked(cmd *cobra.Command, o transferOptions, ag *agent.Agent, ref, di
 		defer os.RemoveAll(target)
 	}
 	res, err := client.Pull(cmd.Context(), repo, target, client.PullOptions{
-		Cache: cache, Include: include, Concurrency: o.concurrency, Agent: ag, Progress: newProgress(cmd, "pulling"),
+		Cache: cache, Include: include, Concurrency: o.concurrency, Agent: ag, Progress: newProgress(cmd, "pulling"), Force: force,
 	})
 	if res != nil && res.Receipt != nil && dir == "" {
 		res.Receipt.Dir = ""

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"cairn.dev/cairn/registry"
@@ -31,6 +32,8 @@ type agentEnv struct {
 	cache   string
 	tiny    []byte // a valid safetensors file
 	baseDir string
+	// as, when set, is the user the binary runs as.
+	as *syscall.Credential
 }
 
 func newAgentEnv(t *testing.T) *agentEnv {
@@ -72,6 +75,9 @@ func (e *agentEnv) cairn(t *testing.T, args ...string) (int, string) {
 	t.Helper()
 	cmd := exec.Command(e.bin, args...)
 	cmd.Env = append(os.Environ(), "CAIRN_CACHE="+e.cache, passwordEnv+"=")
+	if e.as != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: e.as}
+	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()

@@ -270,6 +270,9 @@ func runServe(ctx context.Context, o serveOptions) error {
 	} else {
 		log.Warn("authentication is off: anyone who reaches this address may push, pull and delete", "addr", o.addr)
 	}
+	if cleartextAuth(o, authn != nil) {
+		log.Warn("PASSWORDS IN CLEAR TEXT: authentication is on over plain HTTP on a non-loopback address, so passwords and tokens cross the network readable by anyone on the path; serve HTTPS with --tls-cert and --tls-key, or behind a TLS-terminating proxy named by --realm https://HOST/token", "addr", o.addr)
+	}
 	var admins accesslog.Admins // nil, not a nil *auth.Auth, when auth is off
 	if authn != nil {
 		admins = authn
@@ -370,4 +373,15 @@ func setupAuth(ctx context.Context, o serveOptions, db metaStore, log *slog.Logg
 	}
 	log.Info("authentication is on", "realm", realm)
 	return a, nil
+}
+
+// cleartextAuth reports whether passwords would cross the network in clear
+// text: authentication on, plain HTTP, a non-loopback address, and no
+// https:// realm saying a TLS-terminating proxy stands in front.
+func cleartextAuth(o serveOptions, authOn bool) bool {
+	host, _, err := net.SplitHostPort(o.addr)
+	if err != nil || !authOn || o.tlsCert != "" || strings.HasPrefix(o.realm, "https://") {
+		return false
+	}
+	return !isLoopback(host)
 }

@@ -168,7 +168,7 @@ func TestCLI_SignVerify(t *testing.T) {
 		{"signature of another digest", []string{repoName + ":misbound", "--key", right + ".pub"}, exitRefused, "no signature verifies"},
 		{"missing key file", []string{repoName + ":signed", "--key", filepath.Join(keys, "absent.pub")}, exitError, "absent.pub"},
 		{"private key as public", []string{repoName + ":signed", "--key", right + ".key"}, exitError, "holds a private key"},
-		{"unknown tag", []string{repoName + ":nope", "--key", right + ".pub"}, exitError, "resolve"},
+		{"unknown tag", []string{repoName + ":nope", "--key", right + ".pub"}, exitError, `tag "nope" not found in`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out := runCLI(t, append([]string{"verify"}, tc.args...)...)

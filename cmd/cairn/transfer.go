@@ -43,7 +43,7 @@ func (o *transferOptions) openCache() (*client.Cache, error) {
 
 // open returns the repository of a reference.
 func (o *remoteOptions) open(refStr string) (*client.Repository, error) {
-	return client.Open(refStr, client.Options{PlainHTTP: o.plainHTTP})
+	return client.Open(refStr, o.options())
 }
 
 // repository returns the oras-go repository and the raw remote for a

@@ -132,7 +132,7 @@ func (o *tlogVerifyOptions) update(ctx context.Context, ro *remoteOptions, host 
 	if _, err := client.ConfigDir(); err != nil {
 		return nil, err
 	}
-	v, err := client.UpdateTransparencyLog(ctx, host, key, client.Options{PlainHTTP: ro.plainHTTP})
+	v, err := client.UpdateTransparencyLog(ctx, host, key, ro.options())
 	if errors.Is(err, tlog.ErrVerification) {
 		return nil, refused(fmt.Errorf("%s: %w", host, err))
 	}

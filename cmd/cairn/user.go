@@ -42,7 +42,11 @@ func (o *adminOptions) admin(ctx context.Context, f func(context.Context, *clien
 	if o.registry == "" {
 		return errors.New("--registry HOST:PORT is required (or set CAIRN_REGISTRY)")
 	}
-	err := f(ctx, &client.Admin{Client: o.client(), Base: o.baseURL(o.registry)})
+	hc, err := o.client(o.registry)
+	if err != nil {
+		return err
+	}
+	err = f(ctx, &client.Admin{Client: hc, Base: o.baseURL(o.registry)})
 	switch {
 	case errors.Is(err, client.ErrUnauthorized):
 		return fmt.Errorf("%w (log in first: cairn login %s)", err, o.registry)

@@ -18,6 +18,7 @@ type verifyOptions struct {
 	agentOptions
 	signaturesOnly bool     // --signatures-only: REF without fetching files
 	include        []string // --include: DIR holds this subset of the model
+	exclude        []string // --exclude: DIR holds the model without these
 
 	// OpenSSF Model Signing of a local directory or file.
 	signature   string   // --signature: model.sig
@@ -110,6 +111,7 @@ policy, network).`,
 	f := cmd.Flags()
 	f.BoolVar(&o.signaturesOnly, "signatures-only", false, "REF: check the reference, signatures and attestations, not the files")
 	f.StringArrayVar(&o.include, "include", nil, "DIR: the subset (GLOB, repeatable) a partial pull wrote")
+	f.StringArrayVar(&o.exclude, "exclude", nil, "DIR: the files (GLOB, repeatable) a partial pull left out")
 	f.StringVar(&o.signature, "signature", "", "local model: the OpenSSF Model Signing signature (default PATH/model.sig)")
 	f.StringArrayVar(&o.certChains, "certificate-chain", nil, "local model: PEM certificates trusted as signing CAs; repeatable")
 	f.StringArrayVar(&o.ignorePaths, "ignore-paths", nil, "local model: paths left out of the signature; repeatable")
@@ -149,7 +151,7 @@ func runVerify(cmd *cobra.Command, o verifyOptions, refStr string) error {
 			return err
 		}()
 	} else {
-		rc, err = pullChecked(cmd, o.transferOptions, ag, refStr, "", nil)
+		rc, err = pullChecked(cmd, o.transferOptions, ag, refStr, "", nil, false)
 	}
 	return finishReceipt(cmd, o.agentOptions, "", rc, o.asJSON, err)
 }

@@ -23,6 +23,7 @@ type Metadata interface {
 	storage.Quarantines
 	storage.Accounts
 	storage.AccessLog
+	storage.LivePreviewer
 	Close() error
 }
 

@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 )
@@ -148,4 +150,73 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	return out.Close()
+}
+
+// CacheEntry is one blob of the cache.
+type CacheEntry struct {
+	Digest digest.Digest `json:"digest"`
+	Size   int64         `json:"size"`
+	// Cached is when the blob entered the cache (its file's modification
+	// time: a pull that finds it does not change it, since the same file
+	// is hard-linked into pulled directories).
+	Cached time.Time `json:"cached"`
+}
+
+// List returns the blobs of the cache, oldest first, and the partial
+// downloads and push records beside them (files under ingest/ and
+// uploads/).
+func (c *Cache) List() (blobs []CacheEntry, partial int, err error) {
+	entries, err := os.ReadDir(filepath.Join(c.root, "blobs", "sha256"))
+	if err != nil {
+		return nil, 0, fmt.Errorf("cache: %w", err)
+	}
+	for _, e := range entries {
+		d := digest.NewDigestFromEncoded(digest.SHA256, e.Name())
+		if d.Validate() != nil || !e.Type().IsRegular() {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil {
+			continue // removed meanwhile
+		}
+		blobs = append(blobs, CacheEntry{Digest: d, Size: fi.Size(), Cached: fi.ModTime()})
+	}
+	slices.SortFunc(blobs, func(a, b CacheEntry) int { return a.Cached.Compare(b.Cached) })
+	for _, d := range []string{"ingest", "uploads"} {
+		es, _ := os.ReadDir(filepath.Join(c.root, d))
+		partial += len(es)
+	}
+	return blobs, partial, nil
+}
+
+// Prune removes the blobs that entered the cache before cutoff, and the
+// partial downloads and push records not written since (a pull or push
+// still running writes its files; one interrupted for longer than the cut
+// starts over). Pulled directories keep their files: they are links or
+// copies, not the cache's. It returns the blobs removed.
+func (c *Cache) Prune(cutoff time.Time) ([]CacheEntry, error) {
+	blobs, _, err := c.List()
+	if err != nil {
+		return nil, err
+	}
+	var removed []CacheEntry
+	for _, b := range blobs {
+		if !b.Cached.Before(cutoff) {
+			continue
+		}
+		if err := os.Remove(c.Path(b.Digest)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return removed, fmt.Errorf("cache: %w", err)
+		}
+		removed = append(removed, b)
+	}
+	for _, d := range []string{"ingest", "uploads"} {
+		dir := filepath.Join(c.root, d)
+		es, _ := os.ReadDir(dir)
+		for _, e := range es {
+			if fi, err := e.Info(); err == nil && fi.ModTime().Before(cutoff) {
+				os.RemoveAll(filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+	return removed, nil
 }

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"cairn.dev/cairn/verify"
 	"cairn.dev/cairn/verify/agent"
 	"cairn.dev/cairn/verify/model"
+	"cairn.dev/cairn/verify/scan"
 )
 
 // Progress is told how a transfer goes; the CLI draws a bar with it.
@@ -33,7 +35,8 @@ type Progress interface {
 }
 
 // PullOptions configure Pull. The zero value pulls every file, four at a
-// time, without checks beyond the digests.
+// time, checking every digest and scanning every file: one the scanner
+// finds unsafe refuses the pull (see AllowUnsafe).
 type PullOptions struct {
 	// Cache is the local blob cache the files go through; required.
 	Cache *Cache
@@ -51,6 +54,20 @@ type PullOptions struct {
 	// the model's and leave files the model does not have; without it such
 	// a directory is refused, with nothing changed.
 	Force bool
+	// AllowUnsafe pulls a model even when the scanner finds a file unsafe
+	// (a pickle that imports, a malformed safetensors header...); such a
+	// file must never be loaded. It applies without an Agent: with one,
+	// the policy decides (its allowUnsafe).
+	AllowUnsafe bool
+}
+
+// ScanResult is the scanner's verdict on one pulled file.
+type ScanResult struct {
+	Path    string       `json:"path"`
+	Format  string       `json:"format"`
+	Verdict scan.Verdict `json:"verdict"`
+	// Summary says why, for a file not safe.
+	Summary string `json:"summary,omitempty"`
 }
 
 // PullResult is what Pull did.
@@ -64,6 +81,23 @@ type PullResult struct {
 	// Fetched and Cached count the layers downloaded and found in the
 	// cache.
 	Fetched, Cached int
+	// UpToDate is true when dir already held this version, unchanged
+	// since an earlier pull wrote it: nothing was fetched or written.
+	UpToDate bool
+	// Scans are the scanner's verdicts on the files, in path order,
+	// without an Agent (whose Receipt has them otherwise).
+	Scans []ScanResult
+}
+
+// NotScanned lists the files whose content the scanner could not judge.
+func (r *PullResult) NotScanned() []string {
+	var out []string
+	for _, s := range r.Scans {
+		if s.Verdict == scan.VerdictNotScanned {
+			out = append(out, s.Path)
+		}
+	}
+	return out
 }
 
 // LoadTarget resolves the repository's reference and fetches what the
@@ -137,6 +171,13 @@ func Pull(ctx context.Context, r *Repository, dir string, o PullOptions) (*PullR
 		return res, err
 	}
 	res.Target = t
+	// The same version pulled here before, and nothing in dir changed
+	// since (Cache.upToDate): nothing to do. With an Agent the checks run
+	// again (the policy may have changed).
+	if o.Agent == nil && !o.Force && o.Cache.upToDate(dir, t.Desc.Digest, o.Include, referrersPrint(t)) {
+		res.UpToDate = true
+		return res, nil
+	}
 	var rule *verify.Rule
 	if o.Agent != nil {
 		if err := AddTransparency(ctx, r, t, o.Agent, res.Receipt); err != nil {
@@ -191,6 +232,8 @@ func Pull(ctx context.Context, r *Repository, dir string, o PullOptions) (*PullR
 		if err := o.Agent.CheckFiles(ctx, rule, t, staging, agent.FileOptions{Streamed: true, Include: o.Include, Members: members}, res.Receipt); err != nil {
 			return res, err
 		}
+	} else if err := scanStaged(ctx, staging, paths, o.AllowUnsafe, res); err != nil {
+		return res, err
 	}
 	// What dir holds already: a file of the model with other content, or a
 	// file that is not the model's, would be replaced or left beside it
@@ -213,6 +256,10 @@ func Pull(ctx context.Context, r *Repository, dir string, o PullOptions) (*PullR
 		res.Receipt.Dir = dir
 		res.Receipt.Verified = true
 	}
+	// The keys are taken once nothing else links the files: removing
+	// the staging directory's links would change their change times.
+	os.RemoveAll(staging)
+	o.Cache.saveState(dir, t.Desc.Digest, o.Include, referrersPrint(t))
 	return res, nil
 }
 
@@ -455,4 +502,40 @@ func writeRecord(ctx context.Context, r *Repository, dir string, rec agent.Recor
 		}
 	}
 	return agent.WriteRecord(dir, &agent.DirRecord{Pull: rec, Manifest: t.Manifest, Config: t.Config, Referrers: refs, Blobs: blobs, Transparency: t.Transparency})
+}
+
+// scanStaged scans the files of a pull without an agent (several at a
+// time), records the verdicts in res.Scans, and refuses, naming the file,
+// when one is unsafe, unless allowUnsafe.
+func scanStaged(ctx context.Context, staging string, paths []string, allowUnsafe bool, res *PullResult) error {
+	scans := make([]ScanResult, len(paths))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(4)
+	for i, p := range paths {
+		g.Go(func() error {
+			rep, err := scan.File(gctx, filepath.Join(staging, filepath.FromSlash(p)))
+			if err != nil {
+				return fmt.Errorf("scan %s: %w", p, err)
+			}
+			scans[i] = ScanResult{Path: p, Format: rep.Format, Verdict: rep.Judge()}
+			if scans[i].Verdict != scan.VerdictSafe {
+				scans[i].Summary = rep.Summary()
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	slices.SortFunc(scans, func(a, b ScanResult) int { return strings.Compare(a.Path, b.Path) })
+	res.Scans = scans
+	if allowUnsafe {
+		return nil
+	}
+	for _, s := range scans {
+		if s.Verdict == scan.VerdictUnsafe {
+			return fmt.Errorf("%w: %s: the scanner finds it unsafe (%s); nothing was pulled: loading it could run code or crash the loader; give --allow-unsafe to pull it anyway, and never load it", verify.ErrVerification, s.Path, s.Summary)
+		}
+	}
+	return nil
 }

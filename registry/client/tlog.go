@@ -71,7 +71,8 @@ func PinnedLogKey(host string) (string, error) {
 // check wraps verify.ErrVerification; agent.Agent.CheckMetadata then
 // checks the evidence itself.
 func ProveTransparency(ctx context.Context, r *Repository, t *agent.Target, rule *verify.Rule) error {
-	o := Options{PlainHTTP: strings.HasPrefix(r.Remote.Base, "http://"), Client: r.Remote.Client}
+	plain := strings.HasPrefix(r.Remote.Base, "http://")
+	o := Options{PlainHTTP: plain, HTTPS: !plain, Client: r.Remote.Client}
 	c := tlogproof.Claim{Repository: t.Repository, Tag: t.Tag, Digest: t.Desc.Digest}
 	var moves []storage.TagMove
 	if c.Tag != "" {
@@ -102,19 +103,17 @@ func updateLog(ctx context.Context, host, key string, w tlogproof.Witnesses, o O
 	if err != nil {
 		return nil, err
 	}
-	scheme := "https://"
-	if o.PlainHTTP || IsLoopback(host) {
-		scheme = "http://"
+	host, o = o.WithScheme(host)
+	hc, err := o.HTTPClient(host)
+	if err != nil {
+		return nil, err
 	}
 	c := &tlog.Client{
-		URL:       scheme + host + tlog.PathPrefix,
-		HTTP:      o.Client,
+		URL:       o.BaseURL(host) + tlog.PathPrefix,
+		HTTP:      hc,
 		Key:       key,
 		State:     logState(dir, host),
 		Witnesses: w,
-	}
-	if c.HTTP == nil {
-		c.HTTP = DefaultClient()
 	}
 	return c.Update(ctx)
 }

@@ -519,6 +519,19 @@ func (db *DB) Uploads(ctx context.Context, fn func(storage.UploadSession) error)
 
 // LiveBlobs implements storage.Metadata.
 func (db *DB) LiveBlobs(ctx context.Context, cutoff time.Time) (map[digest.Digest]bool, error) {
+	return db.liveBlobs(ctx, cutoff, true)
+}
+
+// PreviewLiveBlobs implements storage.LivePreviewer: LiveBlobs's
+// transaction, rolled back.
+func (db *DB) PreviewLiveBlobs(ctx context.Context, cutoff time.Time) (map[digest.Digest]bool, error) {
+	return db.liveBlobs(ctx, cutoff, false)
+}
+
+// errRollback ends a transaction that must change nothing.
+var errRollback = errors.New("meta: rolled back")
+
+func (db *DB) liveBlobs(ctx context.Context, cutoff time.Time, commit bool) (map[digest.Digest]bool, error) {
 	live := map[digest.Digest]bool{}
 	err := db.db.Update(func(tx *bolt.Tx) error {
 		clear(live)
@@ -541,7 +554,7 @@ func (db *DB) LiveBlobs(ctx context.Context, cutoff time.Time) (map[digest.Diges
 		// A recent link in one repository must not keep an old link in
 		// another: only manifest references protect old links.
 		referenced := maps.Clone(live)
-		return repos.ForEachBucket(func(name []byte) error {
+		err = repos.ForEachBucket(func(name []byte) error {
 			blobs := repos.Bucket(name).Bucket(bucketBlobs)
 			var stale [][]byte
 			err := blobs.ForEach(func(k, v []byte) error {
@@ -567,7 +580,14 @@ func (db *DB) LiveBlobs(ctx context.Context, cutoff time.Time) (map[digest.Diges
 			}
 			return nil
 		})
+		if err == nil && !commit {
+			return errRollback
+		}
+		return err
 	})
+	if errors.Is(err, errRollback) {
+		err = nil
+	}
 	return live, err
 }
 

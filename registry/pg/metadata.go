@@ -465,6 +465,19 @@ func (db *DB) Uploads(ctx context.Context, fn func(storage.UploadSession) error)
 // LiveBlobs implements storage.Metadata. It holds the collector's advisory
 // lock exclusively, so no manifest is stored on any node while it marks.
 func (db *DB) LiveBlobs(ctx context.Context, cutoff time.Time) (map[digest.Digest]bool, error) {
+	return db.liveBlobs(ctx, cutoff, true)
+}
+
+// PreviewLiveBlobs implements storage.LivePreviewer: LiveBlobs's
+// transaction, rolled back.
+func (db *DB) PreviewLiveBlobs(ctx context.Context, cutoff time.Time) (map[digest.Digest]bool, error) {
+	return db.liveBlobs(ctx, cutoff, false)
+}
+
+// errRollback ends a transaction that must change nothing.
+var errRollback = errors.New("pg: rolled back")
+
+func (db *DB) liveBlobs(ctx context.Context, cutoff time.Time, commit bool) (map[digest.Digest]bool, error) {
 	live := map[digest.Digest]bool{}
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		clear(live)
@@ -485,9 +498,12 @@ func (db *DB) LiveBlobs(ctx context.Context, cutoff time.Time) (map[digest.Diges
 		for _, d := range ds {
 			live[digest.Digest(d)] = true
 		}
+		if !commit {
+			return errRollback
+		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, errRollback) {
 		return nil, err
 	}
 	return live, nil

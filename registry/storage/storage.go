@@ -198,3 +198,12 @@ type Metadata interface {
 	// point at.
 	TagsByDigest(ctx context.Context, repo string) (map[digest.Digest][]string, error)
 }
+
+// LivePreviewer is implemented by metadata stores whose LiveBlobs can run
+// without committing: PreviewLiveBlobs runs the very same transaction as
+// LiveBlobs (stale links removed, the set computed) and rolls it back, so
+// that a garbage collector's dry run reports exactly what a real run would
+// remove and changes nothing.
+type LivePreviewer interface {
+	PreviewLiveBlobs(ctx context.Context, cutoff time.Time) (map[digest.Digest]bool, error)
+}

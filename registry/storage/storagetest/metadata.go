@@ -892,9 +892,25 @@ func testLiveBlobs(t *testing.T, newMeta func(t *testing.T) storage.Metadata) {
 	linkBlob(t, md, b, sharedOld, 6)
 	linkBlob(t, md, a, sharedNew, 7)
 
+	// A preview (the garbage collector's dry run) computes the same set
+	// and removes no link.
+	var preview map[digest.Digest]bool
+	if p, ok := md.(storage.LivePreviewer); ok {
+		var err error
+		if preview, err = p.PreviewLiveBlobs(ctx, cutoff); err != nil {
+			t.Fatalf("PreviewLiveBlobs: %v", err)
+		}
+		if _, err := md.BlobLink(ctx, a, oldOrphan); err != nil {
+			t.Errorf("BlobLink(old orphan) after PreviewLiveBlobs = %v: the preview removed a link", err)
+		}
+	}
+
 	live, err := md.LiveBlobs(ctx, cutoff)
 	if err != nil {
 		t.Fatalf("LiveBlobs: %v", err)
+	}
+	if preview != nil && !maps.Equal(preview, live) {
+		t.Errorf("PreviewLiveBlobs %v, LiveBlobs %v", preview, live)
 	}
 	want := []digest.Digest{cfg, layer, foreignRef, unlinkedRef, fresh, sharedOld, sharedNew}
 	var got []digest.Digest
