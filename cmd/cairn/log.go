@@ -45,6 +45,8 @@ func (o *logOptions) addFlags(cmd *cobra.Command) {
 type logSource interface {
 	walk(ctx context.Context, f storage.AccessFilter, fn func(storage.AccessRecord) error) error
 	verify(ctx context.Context) (storage.AccessChainState, error)
+	// accessTree reads the access log's transparency log (logtree.go).
+	accessTree(ctx context.Context, o *accessTreeOptions, data string) (*accessTree, error)
 	Close() error
 }
 
@@ -221,6 +223,7 @@ func newLogVerifyCmd() *cobra.Command {
 	var (
 		o    logOptions
 		head string
+		tree accessTreeOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "verify",
@@ -287,11 +290,12 @@ chain (a rewrite changes every hash after the first record it touched).`,
 					fmt.Fprintf(out, "the head %s exported earlier is in the chain\n", want)
 				}
 			}
-			return nil
+			return tree.check(cmd.Context(), out, src, o.data, o.json)
 		},
 	}
 	o.addFlags(cmd)
 	cmd.Flags().StringVar(&head, "head", "", "a head printed by an earlier verify (SEQ:HASH) that must still be in the chain")
+	tree.addFlags(cmd)
 	return cmd
 }
 

@@ -272,6 +272,8 @@ func runServe(ctx context.Context, o serveOptions) error {
 	front = rec.AdminAPI(front, accessLogPath, db, admins) // GET /_cairn/admin/log[/verify], administrators only
 	// GET /_cairn/tlog/...: the transparency log of names.
 	front = transparencyLogAPI(front, names, authn)
+	// GET /_cairn/tlog/access/...: the access log's, administrators only.
+	front = accessTransparencyLogAPI(front, names, rec, admins)
 	front = auth.SecurityHeaders(front, o.tlsCert != "")
 
 	ln, err := net.Listen("tcp", o.addr)

@@ -47,6 +47,22 @@ type Client struct {
 	// State is the directory of this log's client state (the files
 	// verifier and checkpoint). Required.
 	State string
+	// Origin gives the checkpoints' origin line from the key's name; nil
+	// means the key's name (the log of names). The access log's is
+	// AccessOrigin.
+	Origin func(keyName string) string
+}
+
+// origin is the origin line checkpoints signed with vkey must have.
+func (c *Client) origin(vkey string) (string, error) {
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		return "", fmt.Errorf("%w: verifier key: %v", ErrMalformed, err)
+	}
+	if c.Origin == nil {
+		return v.Name(), nil
+	}
+	return c.Origin(v.Name()), nil
 }
 
 // Verified is a checkpoint whose signature was checked and which extends
@@ -136,6 +152,12 @@ func (c *Client) verifierKey(ctx context.Context) (key, previous string, pinnedN
 // OpenCheckpoint checks a signed checkpoint against a verifier key and
 // returns its body. The origin must be the key's name.
 func OpenCheckpoint(msg []byte, vkey string) (Checkpoint, error) {
+	return OpenCheckpointOf(msg, vkey, "")
+}
+
+// OpenCheckpointOf is OpenCheckpoint for a log whose origin line is
+// origin (empty: the key's name), such as the access log's.
+func OpenCheckpointOf(msg []byte, vkey, origin string) (Checkpoint, error) {
 	v, err := note.NewVerifier(vkey)
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("%w: verifier key: %v", ErrMalformed, err)
@@ -151,8 +173,11 @@ func OpenCheckpoint(msg []byte, vkey string) (Checkpoint, error) {
 	if err != nil {
 		return Checkpoint{}, err
 	}
-	if cp.Origin != v.Name() {
-		return Checkpoint{}, fmt.Errorf("%w: origin %q, the key is %q's", ErrSignature, cp.Origin, v.Name())
+	if origin == "" {
+		origin = v.Name()
+	}
+	if cp.Origin != origin {
+		return Checkpoint{}, fmt.Errorf("%w: origin %q, want %q", ErrSignature, cp.Origin, origin)
 	}
 	return cp, nil
 }
@@ -174,7 +199,11 @@ func (c *Client) Update(ctx context.Context) (*Verified, error) {
 	if err != nil {
 		return nil, err
 	}
-	cp, err := OpenCheckpoint(msg, vkey)
+	origin, err := c.origin(vkey)
+	if err != nil {
+		return nil, err
+	}
+	cp, err := OpenCheckpointOf(msg, vkey, origin)
 	if err != nil {
 		return nil, err
 	}
@@ -187,9 +216,13 @@ func (c *Client) Update(ctx context.Context) (*Verified, error) {
 		return nil, err
 	}
 	if old != nil {
-		prev, err := OpenCheckpoint(old, vkey)
+		prev, err := OpenCheckpointOf(old, vkey, origin)
 		if err != nil && prevKey != "" {
-			prev, err = OpenCheckpoint(old, prevKey) // signed before a rotation
+			// Signed before a rotation, under the old key's name.
+			var po string
+			if po, err = c.origin(prevKey); err == nil {
+				prev, err = OpenCheckpointOf(old, prevKey, po)
+			}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("the checkpoint kept in %s: %w", file, err)
@@ -385,4 +418,46 @@ func orNone(d digest.Digest) string {
 		return "(none)"
 	}
 	return string(d)
+}
+
+// Leaves returns every leaf of the tree, fetched a tile of entries at a
+// time and checked together: the tree they hash to must be the
+// checkpoint's. For reading a whole log (the access log's check); Entry
+// proves one leaf at a time.
+func (v *Verified) Leaves() ([][]byte, error) {
+	out := make([][]byte, 0, v.N)
+	for start := int64(0); start < v.N; start += 1 << TileHeight {
+		t := tlog.Tile{H: TileHeight, L: -1, N: start >> TileHeight, W: int(min(v.N-start, 1<<TileHeight))}
+		b, err := v.c.do(v.ctx, TilePath(t), MaxEntryTileSize)
+		if err != nil {
+			return nil, err
+		}
+		entries, err := DecodeBundle(b)
+		if err != nil {
+			return nil, err
+		}
+		if len(entries) != t.W {
+			return nil, fmt.Errorf("%w: %s holds %d entries", ErrMalformed, TilePath(t), len(entries))
+		}
+		out = append(out, entries...)
+	}
+	hashes := make([]tlog.Hash, 0, tlog.StoredHashCount(v.N))
+	r := tlog.HashReaderFunc(func(ix []int64) ([]tlog.Hash, error) {
+		h := make([]tlog.Hash, len(ix))
+		for i, x := range ix {
+			h[i] = hashes[x]
+		}
+		return h, nil
+	})
+	for i, e := range out {
+		hs, err := tlog.StoredHashes(int64(i), e, r)
+		if err != nil {
+			return nil, err
+		}
+		hashes = append(hashes, hs...)
+	}
+	if root, err := tlog.TreeHash(v.N, r); err != nil || root != v.Hash {
+		return nil, fmt.Errorf("%w: the entries do not hash to the checkpoint's root", ErrBadTiles)
+	}
+	return out, nil
 }
