@@ -276,6 +276,11 @@ func TestLogVerify_Attacks(t *testing.T) {
 				t.Fatalf("after the attack: exit %d, want 1 naming %q\n%s%s", code, tc.want, out, errs)
 			}
 			t.Logf("%s", bytes.TrimSpace([]byte(errs)))
+			// cairn scrub checks the records against the leaves too (not
+			// against a checkpoint: a rebuilt log is for --checkpoint).
+			if code, out, errs := runCode(t, "", "scrub", "--data", dir); !tc.rebuild && (code != exitRefused || !strings.Contains(out, "(access log)")) {
+				t.Errorf("scrub after the attack: exit %d, want 1 naming the access log\n%s%s", code, out, errs)
+			}
 		})
 	}
 }
@@ -306,6 +311,9 @@ func TestLogVerify_Retention(t *testing.T) {
 		t.Fatalf("the log has %d leaves after the prune, want %d (the leaves kept, the prune record's added)", after, first+1)
 	}
 	db.Close()
+	if code, out, errs := runCode(t, "", "scrub", "--data", dir); code != exitOK {
+		t.Fatalf("scrub after retention: exit %d\n%s%s", code, out, errs)
+	}
 	code, out, errs := runCode(t, "", "log", "verify", "--data", dir, "--checkpoint", cp, "--retention", "30m")
 	if code != exitOK || !strings.Contains(out, fmt.Sprintf("%d removed by retention (their leaves kept)", n)) || !strings.Contains(out, "extends the checkpoint kept") {
 		t.Fatalf("verify after retention: exit %d\n%s%s", code, out, errs)

@@ -77,17 +77,7 @@ func readKey(v string) (string, error) {
 // accessTree reads the local store's log: its leaves and the root of its
 // stored hashes; the key is --log-key or DATA/log.key when there is one.
 func (l localLog) accessTree(ctx context.Context, o *accessTreeOptions, data string) (*accessTree, error) {
-	n, err := l.LogSize(ctx, storage.LogAccess)
-	if err != nil {
-		return nil, err
-	}
-	leaves, err := l.LogEntries(ctx, storage.LogAccess, 0, n)
-	if err != nil {
-		return nil, err
-	}
-	root, err := tlog.TreeHash(n, tlog.HashReaderFunc(func(ix []int64) ([]tlog.Hash, error) {
-		return l.LogHashes(ctx, storage.LogAccess, ix)
-	}))
+	leaves, tree, err := ctlog.ReadAccessLog(ctx, l)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +91,7 @@ func (l localLog) accessTree(ctx context.Context, o *accessTreeOptions, data str
 	if err != nil {
 		return nil, fmt.Errorf("--log-key: %w", err)
 	}
-	return &accessTree{leaves: leaves, tree: tlog.Tree{N: n, Hash: root}, vkey: vkey}, nil
+	return &accessTree{leaves: leaves, tree: tree, vkey: vkey}, nil
 }
 
 // accessTree fetches the registry's access log checkpoint and leaves as
