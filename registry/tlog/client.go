@@ -282,35 +282,56 @@ func (v *Verified) Entry(i int64) ([]byte, error) {
 	}
 	t := tlog.TileForIndex(TileHeight, tlog.StoredHashIndex(0, i))
 	t.L = -1
-	v.mu.Lock()
-	entries, ok := v.bundles[t.N]
-	v.mu.Unlock()
-	if !ok {
-		// The widest bundle this tree has for the tile.
-		t.W = int(min(v.N-t.N<<TileHeight, 1<<TileHeight))
-		b, err := v.c.do(v.ctx, TilePath(t), MaxEntryTileSize)
-		if err != nil {
-			return nil, err
-		}
-		if entries, err = DecodeBundle(b); err != nil {
-			return nil, err
-		}
-		if len(entries) != t.W {
-			return nil, fmt.Errorf("%w: %s holds %d entries", ErrMalformed, TilePath(t), len(entries))
-		}
-		v.mu.Lock()
-		v.bundles[t.N] = entries
-		v.mu.Unlock()
+	// The entry's bundle and its proof's tiles are fetched concurrently.
+	var (
+		proof    tlog.RecordProof
+		proofErr error
+		wg       sync.WaitGroup
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		proof, proofErr = tlog.ProveRecord(v.N, i, v.hashes)
+	}()
+	entries, err := v.bundle(t)
+	wg.Wait()
+	if err != nil {
+		return nil, err
+	}
+	if proofErr != nil {
+		return nil, tileError(proofErr)
 	}
 	data := entries[i-t.N<<TileHeight]
-	proof, err := tlog.ProveRecord(v.N, i, v.hashes)
-	if err != nil {
-		return nil, tileError(err)
-	}
 	if err := tlog.CheckRecord(proof, v.N, v.Hash, i, tlog.RecordHash(data)); err != nil {
 		return nil, fmt.Errorf("%w: leaf %d: %v", ErrNotInLog, i, err)
 	}
 	return bytes.Clone(data), nil
+}
+
+// bundle returns the entries of tile t (L -1), the widest bundle this
+// tree has for it, fetched once per checkpoint.
+func (v *Verified) bundle(t tlog.Tile) ([][]byte, error) {
+	v.mu.Lock()
+	entries, ok := v.bundles[t.N]
+	v.mu.Unlock()
+	if ok {
+		return entries, nil
+	}
+	t.W = int(min(v.N-t.N<<TileHeight, 1<<TileHeight))
+	b, err := v.c.do(v.ctx, TilePath(t), MaxEntryTileSize)
+	if err != nil {
+		return nil, err
+	}
+	if entries, err = DecodeBundle(b); err != nil {
+		return nil, err
+	}
+	if len(entries) != t.W {
+		return nil, fmt.Errorf("%w: %s holds %d entries", ErrMalformed, TilePath(t), len(entries))
+	}
+	v.mu.Lock()
+	v.bundles[t.N] = entries
+	v.mu.Unlock()
+	return entries, nil
 }
 
 // fetchError is a tile that could not be fetched (not one that was wrong).
@@ -334,7 +355,11 @@ type tileReader struct {
 func (r *tileReader) Height() int { return TileHeight }
 
 func (r *tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
+	// A proof needs a few tiles at once (one per level): they are fetched
+	// concurrently, so a proof costs one round trip, not one per level.
 	out := make([][]byte, len(tiles))
+	errs := make([]error, len(tiles))
+	var wg sync.WaitGroup
 	for i, t := range tiles {
 		r.mu.Lock()
 		b, ok := r.saved[t]
@@ -343,14 +368,25 @@ func (r *tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 			out[i] = b
 			continue
 		}
-		b, err := r.c.do(r.ctx, TilePath(t), int64(t.W)*tlog.HashSize)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b, err := r.c.do(r.ctx, TilePath(t), int64(t.W)*tlog.HashSize)
+			switch {
+			case err != nil:
+				errs[i] = &fetchError{err}
+			case len(b) != t.W*tlog.HashSize:
+				errs[i] = fmt.Errorf("%w: %s: %d bytes", ErrMalformed, TilePath(t), len(b))
+			default:
+				out[i] = b
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
 		if err != nil {
-			return nil, &fetchError{err}
+			return nil, err
 		}
-		if len(b) != t.W*tlog.HashSize {
-			return nil, fmt.Errorf("%w: %s: %d bytes", ErrMalformed, TilePath(t), len(b))
-		}
-		out[i] = b
 	}
 	return out, nil
 }
