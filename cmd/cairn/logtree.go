@@ -31,7 +31,7 @@ func (o *accessTreeOptions) addFlags(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&o.checkpoint, "checkpoint", "", "a checkpoint of the access log kept earlier (GET /_cairn/tlog/access/checkpoint, or a witness's): the log must extend it")
 	fl.StringVar(&o.key, "log-key", "", "the log's verifier key (NAME+HASH+BASE64) or a file holding it or the signing key (default: DATA/log.key with --data, the key pinned on first use with --registry)")
-	fl.Var(&o.retention, "retention", "the server's --log-retention: a prune that removed records younger than this is forged (default: not checked)")
+	fl.Var(&o.retention, "retention", "the server's --log-retention: a prune that removed records younger than this is forged (0: not checked)")
 }
 
 // accessTree is an access log's transparency log as a source holds it.

@@ -88,7 +88,10 @@ transparency log of names, served as C2SP tlog-tiles at /_cairn/tlog/ with
 checkpoints signed by the log key (created at first start in DATA/log.key,
 or --log-key FILE: keep it off the machine's data disk in production, so
 that whoever can rewrite the database cannot sign). cairn history --verify
-checks it.
+checks it. Every access record is a leaf of a second log, the access log's
+(origin KEYNAME/access, same key), served to administrators at
+/_cairn/tlog/access/; retention removes records, never their leaves, and
+cairn log verify --checkpoint checks the records against it.
 
 Authentication is on whenever --addr is not a loopback address (unless
 --insecure-no-auth) and on loopback with --auth: docker-style token auth, the
