@@ -178,7 +178,11 @@ func (ab accessBuckets) appendChain(recs []storage.AccessRecord) error {
 			}
 		}
 		head = storage.ChainPoint{Seq: r.Seq, Hash: sum}
-		if _, err := appendLeaf(ab.tx, storage.LogAccess, storage.EncodeAccessLeaf(storage.AccessLeafOf(*r))); err != nil {
+		leaf, err := storage.StoredAccessLeaf(enc, r.Hash)
+		if err != nil {
+			return fmt.Errorf("meta: append access: %w", err)
+		}
+		if _, err := appendLeaf(ab.tx, storage.LogAccess, leaf); err != nil {
 			return fmt.Errorf("meta: append access: %w", err)
 		}
 	}

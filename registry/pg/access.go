@@ -109,7 +109,11 @@ func appendChain(ctx context.Context, tx pgx.Tx, recs []storage.AccessRecord) er
 		r.Hash = hex.EncodeToString(sum[:])
 		rows[i] = []any{int64(r.Seq), sum[:], enc, nullable(r.Repository), nullable(r.Principal), []byte(r.Action), []byte(r.Result)}
 		h = storage.ChainPoint{Seq: r.Seq, Hash: sum}
-		if err := leaves.addData(storage.EncodeAccessLeaf(storage.AccessLeafOf(*r)), nil); err != nil {
+		leaf, err := storage.StoredAccessLeaf(enc, r.Hash)
+		if err != nil {
+			return fmt.Errorf("pg: append access: %w", err)
+		}
+		if err := leaves.addData(leaf, nil); err != nil {
 			return err
 		}
 	}

@@ -48,6 +48,19 @@ func AccessLeafOf(r AccessRecord) AccessLeaf {
 	return AccessLeaf{Seq: r.Seq, Time: r.Time.UTC(), Record: digest.NewDigestFromBytes(digest.SHA256, sum[:])}
 }
 
+// StoredAccessLeaf returns the leaf of the record a store keeps as enc
+// (EncodeAccessRecord) under hash: the leaf of the record as it will be
+// read back, so that a field the encoding does not keep is in neither
+// (and a field it keeps is in both).
+func StoredAccessLeaf(enc []byte, hash string) ([]byte, error) {
+	r, err := DecodeAccessRecord(enc)
+	if err != nil {
+		return nil, err
+	}
+	r.Hash = hash
+	return EncodeAccessLeaf(AccessLeafOf(r)), nil
+}
+
 // EncodeAccessLeaf returns the bytes of leaf l: compact JSON.
 func EncodeAccessLeaf(l AccessLeaf) []byte {
 	b, err := json.Marshal(l)
