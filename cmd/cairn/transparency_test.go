@@ -475,7 +475,13 @@ func TestServe_TransparencyLogNodes(t *testing.T) {
 	if err != nil || res.Size != 14 {
 		t.Fatalf("outside verifier on B after moves through both: %v, size %d, want 14", err, res.Size)
 	}
-	// The nodes share one access log, and one transparency log of it.
+	// The nodes share one access log, and one transparency log of it,
+	// which the outside verifier rebuilds too (auth is off here, so no
+	// login is needed for it).
+	acc, err := tlogcheck.Check(t.Context(), nil, "http://"+hostB+tlog.AccessPathPrefix, key.VerifierKey())
+	if err != nil || acc.Origin != "test.example/nodes/access" || acc.Size == 0 {
+		t.Fatalf("outside verifier on B's access log: %v, %+v", err, acc)
+	}
 	for _, host := range []string{hostA, hostB} {
 		if code, out, errOut := runCode(t, "", "log", "verify", "--registry", host, "--log-key", key.VerifierKey()); code != exitOK || !strings.Contains(out, "records match their leaves") {
 			t.Fatalf("log verify through %s: exit %d\n%s%s", host, code, out, errOut)
