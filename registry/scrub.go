@@ -111,6 +111,17 @@ func Scrub(ctx context.Context, blobs storage.BlobStore, meta storage.Metadata) 
 			add(Problem{Kind: "log", Where: fmt.Sprintf("log of names, leaf %d", f.Leaf), Detail: f.Detail})
 		}
 	}
+	if logs, ok := meta.(storage.TransparencyLogs); ok {
+		if access, ok := meta.(storage.AccessLog); ok {
+			_, err := tlog.AuditAccess(ctx, logs, access)
+			switch {
+			case errors.Is(err, tlog.ErrVerification):
+				add(Problem{Kind: "log", Where: "access log", Detail: err.Error()})
+			case err != nil:
+				return rep, fmt.Errorf("scrub: access log: %w", err)
+			}
+		}
+	}
 	return rep, nil
 }
 

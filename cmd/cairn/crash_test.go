@@ -98,6 +98,12 @@ func buildCairn(t *testing.T) string {
 // test has not waited for it; its log is shown when the test failed.
 func startServer(t *testing.T, bin, dataDir string) (addr string, cmd *exec.Cmd) {
 	t.Helper()
+	return startServerWith(t, bin, dataDir)
+}
+
+// startServerWith is startServer with more serve flags.
+func startServerWith(t *testing.T, bin, dataDir string, flags ...string) (addr string, cmd *exec.Cmd) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +115,7 @@ func startServer(t *testing.T, bin, dataDir string) (addr string, cmd *exec.Cmd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd = exec.Command(bin, "serve", "--addr", addr, "--data", dataDir, "--log-level", "warn")
+	cmd = exec.Command(bin, append([]string{"serve", "--addr", addr, "--data", dataDir, "--log-level", "warn"}, flags...)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()

@@ -45,6 +45,8 @@ func (o *logOptions) addFlags(cmd *cobra.Command) {
 type logSource interface {
 	walk(ctx context.Context, f storage.AccessFilter, fn func(storage.AccessRecord) error) error
 	verify(ctx context.Context) (storage.AccessChainState, error)
+	// accessTree reads the access log's transparency log (logtree.go).
+	accessTree(ctx context.Context, o *accessTreeOptions, data string) (*accessTree, error)
 	Close() error
 }
 
@@ -116,7 +118,9 @@ The log is read from the database under --data while the server is stopped,
 or from a running server with --registry HOST:PORT (as an administrator,
 with the credential cairn login stored).
 
-The log is a hash chain; cairn log verify checks it.`,
+The log is a hash chain, and each record is a leaf of the access log's
+transparency log (/_cairn/tlog/access/, administrators only); cairn log
+verify checks both.`,
 		Example: `  cairn log --data ./cairn-data --repo models/llama
   cairn log --registry 127.0.0.1:5000 --action denied --limit 20
   cairn log --data ./cairn-data --principal alice --json --limit 0`,
@@ -221,22 +225,34 @@ func newLogVerifyCmd() *cobra.Command {
 	var (
 		o    logOptions
 		head string
+		tree accessTreeOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "verify",
-		Short: "Check the access log's hash chain: exit 0 intact, 1 broken, 2 could not read",
+		Short: "Check the access log against its hash chain and its transparency log: exit 0 intact, 1 broken, 2 could not read",
 		Long: `Re-compute the access log's hash chain from its anchor to its head and report
-the first record that was edited, removed, moved or inserted. Exit 0 when
-the chain is intact, printing how many records were checked and the head
-(SEQ:HASH); exit 1 when it is broken, naming the record; exit 2 when the log
-could not be read.
+the first record that was edited, removed, moved or inserted. Then check
+every record against its leaf in the access log's transparency log (the
+record's seq, time and SHA-256 of its JSON) and the leaves against the tree:
+a removed, edited or reordered record, a truncated tail and a forged prune
+are each named. Exit 0 when everything verifies, printing how many records
+were checked and the head (SEQ:HASH); exit 1 when anything is broken,
+naming it; exit 2 when the log could not be read.
 
-Keep the printed head somewhere the registry's host cannot write: someone
-with the database file could rewrite the whole chain consistently, and
---head SEQ:HASH checks that a head printed earlier is still part of the
-chain (a rewrite changes every hash after the first record it touched).`,
+Someone with the database file could rewrite the chain and rebuild the
+transparency log consistently. Keep a checkpoint of the access log
+somewhere the registry's host cannot write (GET /_cairn/tlog/access/checkpoint
+as an administrator, or a witness's copy): --checkpoint FILE checks that
+the log still extends it (a rebuilt log is a fork, a shorter one a
+truncation). Retention removes records but keeps their leaves; every
+removed record must be covered by a prune record in the log whose cutoff
+it is older than, and --retention (the server's --log-retention) also
+refuses a prune that removed records younger than that. With --registry,
+the newest checkpoint is remembered under the user configuration directory
+and a later one must extend it. --head SEQ:HASH checks that a head printed
+earlier is still part of the chain.`,
 		Example: `  cairn log verify --data ./cairn-data
-  cairn log verify --registry 127.0.0.1:5000
+  cairn log verify --registry 127.0.0.1:5000 --checkpoint access.checkpoint --retention 365d
   cairn log verify --data ./cairn-data --head 1234:9f86d081884c7d65...`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -287,11 +303,12 @@ chain (a rewrite changes every hash after the first record it touched).`,
 					fmt.Fprintf(out, "the head %s exported earlier is in the chain\n", want)
 				}
 			}
-			return nil
+			return tree.check(cmd.Context(), out, src, o.data, o.json)
 		},
 	}
 	o.addFlags(cmd)
 	cmd.Flags().StringVar(&head, "head", "", "a head printed by an earlier verify (SEQ:HASH) that must still be in the chain")
+	tree.addFlags(cmd)
 	return cmd
 }
 

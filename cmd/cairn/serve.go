@@ -93,6 +93,10 @@ submitted to those witnesses (cairn witness), in the background and with a
 timeout (a witness that is down never blocks a write), and served with the
 cosignatures they answered, so that a client whose policy requires witnesses
 accepts it.
+Every access record is a leaf of a second log, the access log's
+(origin KEYNAME/access, same key), served to administrators at
+/_cairn/tlog/access/; retention removes records, never their leaves, and
+cairn log verify --checkpoint checks the records against it.
 
 Authentication is on whenever --addr is not a loopback address (unless
 --insecure-no-auth) and on loopback with --auth: docker-style token auth, the
@@ -280,6 +284,8 @@ func runServe(ctx context.Context, o serveOptions) error {
 	front = rec.AdminAPI(front, accessLogPath, db, admins) // GET /_cairn/admin/log[/verify], administrators only
 	// GET /_cairn/tlog/...: the transparency log of names.
 	front = transparencyLogAPI(front, names, authn)
+	// GET /_cairn/tlog/access/...: the access log's, administrators only.
+	front = accessTransparencyLogAPI(front, names, rec, admins)
 	front = auth.SecurityHeaders(front, o.tlsCert != "")
 
 	ln, err := net.Listen("tcp", o.addr)

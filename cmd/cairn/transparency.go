@@ -14,9 +14,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"cairn.dev/cairn/registry/accesslog"
 	"cairn.dev/cairn/registry/auth"
 	"cairn.dev/cairn/registry/backend"
 	"cairn.dev/cairn/registry/client"
+	"cairn.dev/cairn/registry/storage"
 	"cairn.dev/cairn/registry/tlog"
 )
 
@@ -101,6 +103,27 @@ func transparencyLogAPI(next http.Handler, srv *tlog.Server, authn *auth.Auth) h
 				http.Error(w, "authentication required", http.StatusUnauthorized)
 				return
 			}
+		}
+		srv.ServeHTTP(w, r)
+	})
+}
+
+// accessTransparencyLogAPI serves the access log's transparency log
+// (storage.LogAccess, origin tlog.AccessOrigin) under
+// tlog.AccessPathPrefix in front of next, with the key of the log of
+// names. Its leaves are records' times and hashes, and its checkpoints
+// count the requests a registry answered: like the access log itself, the
+// whole prefix is for administrators (admins nil: authentication off).
+func accessTransparencyLogAPI(next http.Handler, names *tlog.Server, rec *accesslog.Recorder, admins accesslog.Admins) http.Handler {
+	if names == nil {
+		return next
+	}
+	srv := rec.AdminOnly(names.Log(storage.LogAccess, tlog.AccessOrigin(names.Key().Name())), admins,
+		"the access log's transparency log is for administrators of the registry")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, tlog.AccessPathPrefix) {
+			next.ServeHTTP(w, r)
+			return
 		}
 		srv.ServeHTTP(w, r)
 	})

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -208,12 +209,66 @@ func TestServe_TransparencyLogKill9(t *testing.T) {
 	}
 	bin := buildCairn(t)
 	dir := t.TempDir()
-	addr, cmd := startServer(t, bin, dir)
-	base := "http://" + addr
+	killDuringMoves(t, bin, []string{dir}, nil, func() { wantScrubClean(t, bin, dir) })
+}
+
+// TestServe_TransparencyLogKill9Nodes is acceptance 3 with two nodes on
+// PostgreSQL and one S3 bucket: the 50 moves go through both, both are
+// killed with SIGKILL, and after a restart the log served by each holds
+// every acknowledged move and extends every checkpoint either published;
+// cairn scrub of the shared stores finds the log and the history in
+// agreement.
+func TestServe_TransparencyLogKill9Nodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts and kills the cairn binary")
+	}
+	bucket := os.Getenv("CAIRN_TEST_S3")
+	if bucket == "" {
+		t.Skip("CAIRN_TEST_S3 is not set: no S3 store to share between nodes (scripts/services.sh start)")
+	}
+	db := testDatabase(t)
+	// A prefix of its own in the shared test bucket, so that scrub sees
+	// this test's blobs only.
+	base, query, _ := strings.Cut(bucket, "?")
+	store := base + "/" + filepath.Base(t.TempDir()) + "?" + query
+	bin := buildCairn(t)
+	key := filepath.Join(t.TempDir(), "log.key")
+	flags := []string{"--metadata", db, "--storage", store, "--log-key", key}
+	killDuringMoves(t, bin, []string{t.TempDir(), t.TempDir()}, flags, func() {
+		var stdout, stderr bytes.Buffer
+		cmd := exec.Command(bin, "scrub", "--data", t.TempDir(), "--metadata", db, "--storage", store)
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil || !strings.Contains(stdout.String(), ": 0 problems") {
+			t.Errorf("cairn scrub of the shared stores: %v, want exit 0 and 0 problems\n%s%s", err, stdout.String(), stderr.String())
+		}
+	})
+}
+
+// killDuringMoves starts a node per data directory (with flags), sends 50
+// concurrent tag moves through them in turn while fetching checkpoints
+// from each, kills every node with SIGKILL after 20 moves were
+// acknowledged, restarts them and checks the log each serves; then, with
+// the nodes killed again, calls scrub.
+func killDuringMoves(t *testing.T, bin string, dirs, flags []string, scrub func()) {
+	t.Helper()
+	var (
+		addrs []string
+		cmds  []*exec.Cmd
+	)
+	start := func() {
+		addrs, cmds = nil, nil
+		for _, dir := range dirs {
+			addr, cmd := startServerWith(t, bin, dir, flags...)
+			addrs, cmds = append(addrs, addr), append(cmds, cmd)
+		}
+	}
+	start()
 	const repo, moves, killAfter = "crash/tlog", 50, 20
 	cfg, layer := []byte("{}"), []byte("layer")
-	put(t, "POST", base+"/v2/"+repo+"/blobs/uploads/?digest="+digest.FromBytes(cfg).String(), "application/octet-stream", cfg)
-	put(t, "POST", base+"/v2/"+repo+"/blobs/uploads/?digest="+digest.FromBytes(layer).String(), "application/octet-stream", layer)
+	for _, addr := range addrs {
+		put(t, "POST", "http://"+addr+"/v2/"+repo+"/blobs/uploads/?digest="+digest.FromBytes(cfg).String(), "application/octet-stream", cfg)
+		put(t, "POST", "http://"+addr+"/v2/"+repo+"/blobs/uploads/?digest="+digest.FromBytes(layer).String(), "application/octet-stream", layer)
+	}
 
 	type ack struct {
 		tag  string
@@ -234,7 +289,7 @@ func TestServe_TransparencyLogKill9(t *testing.T) {
 			tag := fmt.Sprintf("t%d", i%5)
 			man := fmt.Appendf(nil, `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"%s","size":2},"layers":[{"mediaType":"application/octet-stream","digest":"%s","size":%d}],"annotations":{"n":"%d"}}`,
 				digest.FromBytes(cfg), digest.FromBytes(layer), len(layer), i)
-			req, _ := http.NewRequest(http.MethodPut, base+"/v2/"+repo+"/manifests/"+tag, bytes.NewReader(man))
+			req, _ := http.NewRequest(http.MethodPut, "http://"+addrs[i%len(addrs)]+"/v2/"+repo+"/manifests/"+tag, bytes.NewReader(man))
 			req.Header.Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
 			resp, err := hc.Do(req)
 			if err != nil {
@@ -250,28 +305,30 @@ func TestServe_TransparencyLogKill9(t *testing.T) {
 	}
 	stop := make(chan struct{})
 	var cpDone sync.WaitGroup
-	cpDone.Add(1)
-	go func() {
-		defer cpDone.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
+	for _, addr := range addrs {
+		cpDone.Add(1)
+		go func() {
+			defer cpDone.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := hc.Get("http://" + addr + tlog.PathPrefix + "checkpoint")
+				if err != nil {
+					return
+				}
+				b, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err == nil && resp.StatusCode == http.StatusOK {
+					mu.Lock()
+					checkpoints = append(checkpoints, b)
+					mu.Unlock()
+				}
 			}
-			resp, err := hc.Get(base + tlog.PathPrefix + "checkpoint")
-			if err != nil {
-				return
-			}
-			b, err := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if err == nil && resp.StatusCode == http.StatusOK {
-				mu.Lock()
-				checkpoints = append(checkpoints, b)
-				mu.Unlock()
-			}
-		}
-	}()
+		}()
+	}
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
 		mu.Lock()
 		n := len(acked)
@@ -280,17 +337,25 @@ func TestServe_TransparencyLogKill9(t *testing.T) {
 			break
 		}
 	}
-	killServer(t, cmd)
+	for _, cmd := range cmds {
+		killServer(t, cmd)
+	}
 	close(stop)
 	wg.Wait()
 	cpDone.Wait()
 	if len(acked) == 0 || len(checkpoints) == 0 {
 		t.Fatalf("%d moves acknowledged and %d checkpoints fetched before the kill", len(acked), len(checkpoints))
 	}
-	t.Logf("%d of %d moves acknowledged before the kill, %d checkpoints fetched", len(acked), moves, len(checkpoints))
+	t.Logf("%d of %d moves acknowledged through %d nodes before the kill, %d checkpoints fetched", len(acked), moves, len(addrs), len(checkpoints))
 
-	addr, cmd = startServer(t, bin, dir)
-	skey, err := os.ReadFile(filepath.Join(dir, logKeyFile))
+	start()
+	keyFile := filepath.Join(dirs[0], logKeyFile)
+	for i, f := range flags {
+		if f == "--log-key" {
+			keyFile = flags[i+1]
+		}
+	}
+	skey, err := os.ReadFile(keyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,41 +363,45 @@ func TestServe_TransparencyLogKill9(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	url := "http://" + addr + tlog.PathPrefix
-	res, err := tlogcheck.Check(t.Context(), nil, url, key.VerifierKey())
-	if err != nil {
-		t.Fatalf("outside verifier after the restart: %v", err)
+	for _, addr := range addrs {
+		url := "http://" + addr + tlog.PathPrefix
+		res, err := tlogcheck.Check(t.Context(), nil, url, key.VerifierKey())
+		if err != nil {
+			t.Fatalf("outside verifier on %s after the restart: %v", addr, err)
+		}
+		pushed, moved := map[digest.Digest]bool{}, map[ack]bool{}
+		for _, b := range res.Entries {
+			var e storage.LogEntry
+			if err := json.Unmarshal(b, &e); err != nil {
+				t.Fatal(err)
+			}
+			switch e.Kind {
+			case storage.EntryManifestPush:
+				pushed[e.Digest] = true
+			case storage.EntryTag:
+				moved[ack{e.Tag, e.New}] = true
+			}
+		}
+		for _, a := range acked {
+			if !pushed[a.dgst] || !moved[a] {
+				t.Errorf("%s: acknowledged move of %s to %s: push leaf %v, move leaf %v", addr, a.tag, a.dgst, pushed[a.dgst], moved[a])
+			}
+		}
+		for i, cp := range checkpoints {
+			state := t.TempDir()
+			if err := os.WriteFile(filepath.Join(state, "checkpoint"), cp, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c := &tlog.Client{URL: url, Key: key.VerifierKey(), State: state}
+			if _, err := c.Update(t.Context()); err != nil {
+				t.Fatalf("%s: checkpoint %d published before the kill: %v", addr, i, err)
+			}
+		}
 	}
-	pushed, moved := map[digest.Digest]bool{}, map[ack]bool{}
-	for _, b := range res.Entries {
-		var e storage.LogEntry
-		if err := json.Unmarshal(b, &e); err != nil {
-			t.Fatal(err)
-		}
-		switch e.Kind {
-		case storage.EntryManifestPush:
-			pushed[e.Digest] = true
-		case storage.EntryTag:
-			moved[ack{e.Tag, e.New}] = true
-		}
+	for _, cmd := range cmds {
+		killServer(t, cmd)
 	}
-	for _, a := range acked {
-		if !pushed[a.dgst] || !moved[a] {
-			t.Errorf("acknowledged move of %s to %s: push leaf %v, move leaf %v", a.tag, a.dgst, pushed[a.dgst], moved[a])
-		}
-	}
-	for i, cp := range checkpoints {
-		state := t.TempDir()
-		if err := os.WriteFile(filepath.Join(state, "checkpoint"), cp, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		c := &tlog.Client{URL: url, Key: key.VerifierKey(), State: state}
-		if _, err := c.Update(t.Context()); err != nil {
-			t.Fatalf("checkpoint %d published before the kill: %v", i, err)
-		}
-	}
-	killServer(t, cmd)
-	wantScrubClean(t, bin, dir)
+	scrub()
 }
 
 // TestServe_TransparencyLogNodes is acceptance 1 on PostgreSQL with two
@@ -373,6 +442,50 @@ func TestServe_TransparencyLogNodes(t *testing.T) {
 	}
 	if code, out, errOut := runCode(t, "", "history", hostA+"/models/m:v1", "--verify", "--log-key", key.VerifierKey()); code != exitOK || strings.Count(out, "sha256:") != 7 {
 		t.Fatalf("history --verify through A: exit %d\n%s%s", code, out, errOut)
+	}
+
+	// A move through one node is in the checkpoint the other serves within
+	// a second: both sign the tree of the shared database when asked.
+	for i, via := range []string{hostA, hostB, hostA} {
+		other := hostB
+		if via == hostB {
+			other = hostA
+		}
+		pushImage(t, "http://"+via, "models/m", "v1", fmt.Appendf(nil, "later layer %d", i))
+		want := int64(8 + 2*(i+1))
+		var got int64
+		for deadline := time.Now().Add(time.Second); got < want; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("1 s after a move through %s, %s serves a tree of %d leaves, want %d", via, other, got, want)
+			}
+			resp, err := http.Get("http://" + other + tlog.PathPrefix + "checkpoint")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			cp, err := tlog.OpenCheckpoint(b, key.VerifierKey())
+			if err != nil {
+				t.Fatalf("checkpoint of %s: %v", other, err)
+			}
+			got = cp.N
+		}
+	}
+	res, err := tlogcheck.Check(t.Context(), nil, "http://"+hostB+tlog.PathPrefix, key.VerifierKey())
+	if err != nil || res.Size != 14 {
+		t.Fatalf("outside verifier on B after moves through both: %v, size %d, want 14", err, res.Size)
+	}
+	// The nodes share one access log, and one transparency log of it,
+	// which the outside verifier rebuilds too (auth is off here, so no
+	// login is needed for it).
+	acc, err := tlogcheck.Check(t.Context(), nil, "http://"+hostB+tlog.AccessPathPrefix, key.VerifierKey())
+	if err != nil || acc.Origin != "test.example/nodes/access" || acc.Size == 0 {
+		t.Fatalf("outside verifier on B's access log: %v, %+v", err, acc)
+	}
+	for _, host := range []string{hostA, hostB} {
+		if code, out, errOut := runCode(t, "", "log", "verify", "--registry", host, "--log-key", key.VerifierKey()); code != exitOK || !strings.Contains(out, "records match their leaves") {
+			t.Fatalf("log verify through %s: exit %d\n%s%s", host, code, out, errOut)
+		}
 	}
 
 	// Another key on the same database: refused.

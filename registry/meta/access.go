@@ -8,10 +8,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
-	"github.com/opencontainers/go-digest"
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 
@@ -80,11 +78,13 @@ func indexKey(name string, seq uint64) []byte {
 // accessBuckets are the access log's buckets in one transaction; in a read
 // transaction on a database that never logged, they are nil.
 type accessBuckets struct {
+	tx                           *bolt.Tx
 	recs, chain, repo, principal *bolt.Bucket
 }
 
 func viewAccess(tx *bolt.Tx) accessBuckets {
 	return accessBuckets{
+		tx:        tx,
 		recs:      tx.Bucket(bucketAccess),
 		chain:     tx.Bucket(bucketAccessChain),
 		repo:      tx.Bucket(bucketAccessRepo),
@@ -93,7 +93,7 @@ func viewAccess(tx *bolt.Tx) accessBuckets {
 }
 
 func createAccess(tx *bolt.Tx) (accessBuckets, error) {
-	var ab accessBuckets
+	ab := accessBuckets{tx: tx}
 	for _, p := range []struct {
 		b    **bolt.Bucket
 		name []byte
@@ -144,10 +144,14 @@ func checkStored(v []byte) (r storage.AccessRecord, stored [sha256.Size]byte, in
 }
 
 // appendChain appends recs after the current head, setting Seq, Prev and
-// Hash, and moves the head.
+// Hash, moves the head, and appends each record's leaf to the access log's
+// transparency log (leaf Seq-1) in the same transaction.
 func (ab accessBuckets) appendChain(recs []storage.AccessRecord) error {
 	head, err := ab.head()
 	if err != nil {
+		return err
+	}
+	if err := ab.catchUpLeaves(head.Seq); err != nil {
 		return err
 	}
 	for i := range recs {
@@ -174,8 +178,39 @@ func (ab accessBuckets) appendChain(recs []storage.AccessRecord) error {
 			}
 		}
 		head = storage.ChainPoint{Seq: r.Seq, Hash: sum}
+		leaf, err := storage.StoredAccessLeaf(enc, r.Hash)
+		if err != nil {
+			return fmt.Errorf("meta: append access: %w", err)
+		}
+		if _, err := appendLeaf(ab.tx, storage.LogAccess, leaf); err != nil {
+			return fmt.Errorf("meta: append access: %w", err)
+		}
 	}
 	return ab.chain.Put(keyAccessHead, encodePoint(head))
+}
+
+// catchUpLeaves gives the records of a database older than the access
+// log's transparency log their leaves (storage.AccessLeaves), so that leaf
+// i is always the record with seq i+1.
+func (ab accessBuckets) catchUpLeaves(head uint64) error {
+	have := int64(0)
+	if b := ab.tx.Bucket(logBucket(storage.LogAccess)); b != nil {
+		have = bucketLogSize(b)
+	}
+	if uint64(have) >= head {
+		return nil
+	}
+	return storage.AccessLeaves(uint64(have)+1, head, func(seq uint64) (storage.AccessRecord, bool, error) {
+		v := ab.recs.Get(seqKey(seq))
+		if v == nil {
+			return storage.AccessRecord{}, false, nil
+		}
+		r, _, err := decodeStored(v)
+		return r, true, err
+	}, func(leaf []byte) error {
+		_, err := appendLeaf(ab.tx, storage.LogAccess, leaf)
+		return err
+	})
 }
 
 // AppendAccess implements storage.AccessLog.
@@ -498,15 +533,7 @@ func pruneChunk(ab accessBuckets, before, now time.Time) (int, error) {
 	if err := ab.chain.Put(keyAccessAnchor, encodePoint(prev)); err != nil {
 		return 0, err
 	}
-	rec := storage.AccessRecord{
-		Time:      now,
-		Principal: storage.PrincipalSystem,
-		Action:    storage.ActionPrune,
-		Reference: strconv.FormatUint(prev.Seq, 10),
-		Digest:    digest.Digest("sha256:" + prev.Hex()),
-		Result:    storage.ResultOK,
-		Detail:    fmt.Sprintf("retention removed %d records older than %s", len(drop), before.UTC().Format(time.RFC3339)),
-	}
+	rec := storage.PruneRecord(prev, len(drop), before, now)
 	if err := ab.appendChain([]storage.AccessRecord{rec}); err != nil {
 		return 0, err
 	}

@@ -6,11 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/opencontainers/go-digest"
 
 	"cairn.dev/cairn/registry/storage"
 )
@@ -86,10 +84,16 @@ func nullable(s string) []byte {
 }
 
 // appendChain appends recs after the head in tx, which holds lockAccess,
-// setting Seq, Prev and Hash, and moves the head.
+// setting Seq, Prev and Hash, moves the head, and appends each record's
+// leaf to the access log's transparency log (leaf Seq-1) in the same
+// transaction.
 func appendChain(ctx context.Context, tx pgx.Tx, recs []storage.AccessRecord) error {
 	h, err := head(ctx, tx)
 	if err != nil {
+		return err
+	}
+	leaves := &leafBatch{log: storage.LogAccess}
+	if err := catchUpLeaves(ctx, tx, h.Seq, leaves); err != nil {
 		return err
 	}
 	rows := make([][]any, len(recs))
@@ -105,12 +109,59 @@ func appendChain(ctx context.Context, tx pgx.Tx, recs []storage.AccessRecord) er
 		r.Hash = hex.EncodeToString(sum[:])
 		rows[i] = []any{int64(r.Seq), sum[:], enc, nullable(r.Repository), nullable(r.Principal), []byte(r.Action), []byte(r.Result)}
 		h = storage.ChainPoint{Seq: r.Seq, Hash: sum}
+		leaf, err := storage.StoredAccessLeaf(enc, r.Hash)
+		if err != nil {
+			return fmt.Errorf("pg: append access: %w", err)
+		}
+		if err := leaves.addData(leaf, nil); err != nil {
+			return err
+		}
 	}
 	_, err = tx.CopyFrom(ctx, pgx.Identifier{"access_log"}, []string{"seq", "hash", "enc", "repository", "principal", "action", "result"}, pgx.CopyFromRows(rows))
 	if err != nil {
 		return fmt.Errorf("pg: append access: %w", err)
 	}
+	if err := leaves.flush(ctx, tx); err != nil {
+		return err
+	}
 	return setPoint(ctx, tx, "head", h)
+}
+
+// catchUpLeaves queues the leaves of the records of a database older than
+// the access log's transparency log (storage.AccessLeaves), so that leaf i
+// is always the record with seq i+1.
+func catchUpLeaves(ctx context.Context, tx pgx.Tx, head uint64, leaves *leafBatch) error {
+	var have int64
+	if err := tx.QueryRow(ctx, "SELECT COALESCE(max(idx) + 1, 0) FROM tlog_leaves WHERE log = $1", storage.LogAccess).Scan(&have); err != nil {
+		return fmt.Errorf("pg: log %s: size: %w", storage.LogAccess, err)
+	}
+	if uint64(have) >= head {
+		return nil
+	}
+	rows, err := tx.Query(ctx, "SELECT seq, hash, enc FROM access_log WHERE seq > $1 AND seq <= $2 ORDER BY seq", have, int64(head))
+	if err != nil {
+		return fmt.Errorf("pg: read access log: %w", err)
+	}
+	recs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (stored, error) {
+		var s stored
+		err := row.Scan(&s.seq, &s.hash, &s.enc)
+		return s, err
+	})
+	if err != nil {
+		return fmt.Errorf("pg: read access log: %w", err)
+	}
+	bySeq := make(map[uint64]*stored, len(recs))
+	for i := range recs {
+		bySeq[uint64(recs[i].seq)] = &recs[i]
+	}
+	return storage.AccessLeaves(uint64(have)+1, head, func(seq uint64) (storage.AccessRecord, bool, error) {
+		s := bySeq[seq]
+		if s == nil {
+			return storage.AccessRecord{}, false, nil
+		}
+		r, _, err := s.decode()
+		return r, true, err
+	}, func(leaf []byte) error { return leaves.addData(leaf, nil) })
 }
 
 // AppendAccess implements storage.AccessLog.
@@ -402,15 +453,7 @@ func pruneChunk(ctx context.Context, tx pgx.Tx, before, now time.Time) (int, err
 	if err := setPoint(ctx, tx, "anchor", prev); err != nil {
 		return 0, err
 	}
-	rec := storage.AccessRecord{
-		Time:      now,
-		Principal: storage.PrincipalSystem,
-		Action:    storage.ActionPrune,
-		Reference: strconv.FormatUint(prev.Seq, 10),
-		Digest:    digest.Digest("sha256:" + prev.Hex()),
-		Result:    storage.ResultOK,
-		Detail:    fmt.Sprintf("retention removed %d records older than %s", n, before.UTC().Format(time.RFC3339)),
-	}
+	rec := storage.PruneRecord(prev, n, before, now)
 	if err := appendChain(ctx, tx, []storage.AccessRecord{rec}); err != nil {
 		return 0, err
 	}

@@ -27,7 +27,11 @@ type leafBatch struct {
 
 // add queues e; done (may be nil) learns its leaf index at flush.
 func (b *leafBatch) add(e storage.LogEntry, done func(leaf int64) error) error {
-	data := storage.EncodeLogEntry(e)
+	return b.addData(storage.EncodeLogEntry(e), done)
+}
+
+// addData queues the leaf data.
+func (b *leafBatch) addData(data []byte, done func(leaf int64) error) error {
 	if len(data) > storage.MaxLogEntrySize {
 		return fmt.Errorf("pg: log %s: entry of %d bytes, more than %d", b.log, len(data), storage.MaxLogEntrySize)
 	}

@@ -69,7 +69,10 @@ var million = sync.OnceValue(func() *memLogs { return newMemLogs(1_000_000) })
 // 1,000,000-leaf log, as a fresh cairn history --verify does: fetch and
 // check the checkpoint, prove it extends the one seen before (1,000 leaves
 // older), fetch and prove one random entry. Tiles come over loopback HTTP
-// with no cache between operations.
+// with no cache between operations: the checkpoint, then the consistency
+// proof's tiles (fetched concurrently), then the entry's bundle and its
+// inclusion proof's tiles (concurrently): three round trips, and the
+// fsync that stores the newer checkpoint (BenchmarkClient_StoreCheckpoint).
 func BenchmarkClient_ProveEntry(b *testing.B) {
 	logs := million()
 	key, _, err := tlog.LoadOrCreateKey(filepath.Join(b.TempDir(), "k"), "bench.example/log")

@@ -51,6 +51,22 @@ type Client struct {
 	// Witnesses is what the client demands of a checkpoint's
 	// cosignatures; the zero value demands none.
 	Witnesses tlogproof.Witnesses
+	// Origin gives the checkpoints' origin line from the key's name; nil
+	// means the key's name (the log of names). The access log's is
+	// AccessOrigin.
+	Origin func(keyName string) string
+}
+
+// origin is the origin line checkpoints signed with vkey must have.
+func (c *Client) origin(vkey string) (string, error) {
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		return "", fmt.Errorf("%w: verifier key: %v", ErrMalformed, err)
+	}
+	if c.Origin == nil {
+		return v.Name(), nil
+	}
+	return c.Origin(v.Name()), nil
 }
 
 // Verified is a checkpoint whose signature was checked and which extends
@@ -140,7 +156,13 @@ func (c *Client) verifierKey(ctx context.Context) (key, previous string, pinnedN
 // OpenCheckpoint checks a signed checkpoint against a verifier key and
 // returns its body. The origin must be the key's name.
 func OpenCheckpoint(msg []byte, vkey string) (Checkpoint, error) {
-	return tlogproof.OpenCheckpoint(msg, vkey, tlogproof.Witnesses{})
+	return OpenCheckpointOf(msg, vkey, "")
+}
+
+// OpenCheckpointOf is OpenCheckpoint for a log whose origin line is
+// origin (empty: the key's name), such as the access log's.
+func OpenCheckpointOf(msg []byte, vkey, origin string) (Checkpoint, error) {
+	return tlogproof.OpenCheckpointOf(msg, vkey, origin, tlogproof.Witnesses{})
 }
 
 // Update fetches the registry's checkpoint, checks its signature and that
@@ -160,7 +182,11 @@ func (c *Client) Update(ctx context.Context) (*Verified, error) {
 	if err != nil {
 		return nil, err
 	}
-	cp, err := tlogproof.OpenCheckpoint(msg, vkey, c.Witnesses)
+	origin, err := c.origin(vkey)
+	if err != nil {
+		return nil, err
+	}
+	cp, err := tlogproof.OpenCheckpointOf(msg, vkey, origin, c.Witnesses)
 	if err != nil {
 		return nil, err
 	}
@@ -173,9 +199,13 @@ func (c *Client) Update(ctx context.Context) (*Verified, error) {
 		return nil, err
 	}
 	if old != nil {
-		prev, err := OpenCheckpoint(old, vkey)
+		prev, err := OpenCheckpointOf(old, vkey, origin)
 		if err != nil && prevKey != "" {
-			prev, err = OpenCheckpoint(old, prevKey) // signed before a rotation
+			// Signed before a rotation, under the old key's name.
+			var po string
+			if po, err = c.origin(prevKey); err == nil {
+				prev, err = OpenCheckpointOf(old, prevKey, po)
+			}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("the checkpoint kept in %s: %w", file, err)
@@ -241,35 +271,56 @@ func (v *Verified) prove(i int64) ([]byte, tlog.RecordProof, error) {
 	}
 	t := tlog.TileForIndex(TileHeight, tlog.StoredHashIndex(0, i))
 	t.L = -1
-	v.mu.Lock()
-	entries, ok := v.bundles[t.N]
-	v.mu.Unlock()
-	if !ok {
-		// The widest bundle this tree has for the tile.
-		t.W = int(min(v.N-t.N<<TileHeight, 1<<TileHeight))
-		b, err := v.c.do(v.ctx, TilePath(t), MaxEntryTileSize)
-		if err != nil {
-			return nil, nil, err
-		}
-		if entries, err = DecodeBundle(b); err != nil {
-			return nil, nil, err
-		}
-		if len(entries) != t.W {
-			return nil, nil, fmt.Errorf("%w: %s holds %d entries", ErrMalformed, TilePath(t), len(entries))
-		}
-		v.mu.Lock()
-		v.bundles[t.N] = entries
-		v.mu.Unlock()
+	// The entry's bundle and its proof's tiles are fetched concurrently.
+	var (
+		proof    tlog.RecordProof
+		proofErr error
+		wg       sync.WaitGroup
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		proof, proofErr = tlog.ProveRecord(v.N, i, v.hashes)
+	}()
+	entries, err := v.bundle(t)
+	wg.Wait()
+	if err != nil {
+		return nil, nil, err
+	}
+	if proofErr != nil {
+		return nil, nil, tileError(proofErr)
 	}
 	data := entries[i-t.N<<TileHeight]
-	proof, err := tlog.ProveRecord(v.N, i, v.hashes)
-	if err != nil {
-		return nil, nil, tileError(err)
-	}
 	if err := tlogproof.CheckInclusion(v.Checkpoint, i, data, proof); err != nil {
 		return nil, nil, err
 	}
 	return bytes.Clone(data), proof, nil
+}
+
+// bundle returns the entries of tile t (L -1), the widest bundle this
+// tree has for it, fetched once per checkpoint.
+func (v *Verified) bundle(t tlog.Tile) ([][]byte, error) {
+	v.mu.Lock()
+	entries, ok := v.bundles[t.N]
+	v.mu.Unlock()
+	if ok {
+		return entries, nil
+	}
+	t.W = int(min(v.N-t.N<<TileHeight, 1<<TileHeight))
+	b, err := v.c.do(v.ctx, TilePath(t), MaxEntryTileSize)
+	if err != nil {
+		return nil, err
+	}
+	if entries, err = DecodeBundle(b); err != nil {
+		return nil, err
+	}
+	if len(entries) != t.W {
+		return nil, fmt.Errorf("%w: %s holds %d entries", ErrMalformed, TilePath(t), len(entries))
+	}
+	v.mu.Lock()
+	v.bundles[t.N] = entries
+	v.mu.Unlock()
+	return entries, nil
 }
 
 // fetchError is a tile that could not be fetched (not one that was wrong).
@@ -293,7 +344,11 @@ type tileReader struct {
 func (r *tileReader) Height() int { return TileHeight }
 
 func (r *tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
+	// A proof needs a few tiles at once (one per level): they are fetched
+	// concurrently, so a proof costs one round trip, not one per level.
 	out := make([][]byte, len(tiles))
+	errs := make([]error, len(tiles))
+	var wg sync.WaitGroup
 	for i, t := range tiles {
 		r.mu.Lock()
 		b, ok := r.saved[t]
@@ -302,14 +357,25 @@ func (r *tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 			out[i] = b
 			continue
 		}
-		b, err := r.c.do(r.ctx, TilePath(t), int64(t.W)*tlog.HashSize)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b, err := r.c.do(r.ctx, TilePath(t), int64(t.W)*tlog.HashSize)
+			switch {
+			case err != nil:
+				errs[i] = &fetchError{err}
+			case len(b) != t.W*tlog.HashSize:
+				errs[i] = fmt.Errorf("%w: %s: %d bytes", ErrMalformed, TilePath(t), len(b))
+			default:
+				out[i] = b
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
 		if err != nil {
-			return nil, &fetchError{err}
+			return nil, err
 		}
-		if len(b) != t.W*tlog.HashSize {
-			return nil, fmt.Errorf("%w: %s: %d bytes", ErrMalformed, TilePath(t), len(b))
-		}
-		out[i] = b
 	}
 	return out, nil
 }
@@ -377,4 +443,46 @@ func orNone(d digest.Digest) string {
 		return "(none)"
 	}
 	return string(d)
+}
+
+// Leaves returns every leaf of the tree, fetched a tile of entries at a
+// time and checked together: the tree they hash to must be the
+// checkpoint's. For reading a whole log (the access log's check); Entry
+// proves one leaf at a time.
+func (v *Verified) Leaves() ([][]byte, error) {
+	out := make([][]byte, 0, v.N)
+	for start := int64(0); start < v.N; start += 1 << TileHeight {
+		t := tlog.Tile{H: TileHeight, L: -1, N: start >> TileHeight, W: int(min(v.N-start, 1<<TileHeight))}
+		b, err := v.c.do(v.ctx, TilePath(t), MaxEntryTileSize)
+		if err != nil {
+			return nil, err
+		}
+		entries, err := DecodeBundle(b)
+		if err != nil {
+			return nil, err
+		}
+		if len(entries) != t.W {
+			return nil, fmt.Errorf("%w: %s holds %d entries", ErrMalformed, TilePath(t), len(entries))
+		}
+		out = append(out, entries...)
+	}
+	hashes := make([]tlog.Hash, 0, tlog.StoredHashCount(v.N))
+	r := tlog.HashReaderFunc(func(ix []int64) ([]tlog.Hash, error) {
+		h := make([]tlog.Hash, len(ix))
+		for i, x := range ix {
+			h[i] = hashes[x]
+		}
+		return h, nil
+	})
+	for i, e := range out {
+		hs, err := tlog.StoredHashes(int64(i), e, r)
+		if err != nil {
+			return nil, err
+		}
+		hashes = append(hashes, hs...)
+	}
+	if root, err := tlog.TreeHash(v.N, r); err != nil || root != v.Hash {
+		return nil, fmt.Errorf("%w: the entries do not hash to the checkpoint's root", ErrBadTiles)
+	}
+	return out, nil
 }

@@ -39,3 +39,24 @@ var (
 
 // ErrTileUnknown means a tile lies beyond the current tree.
 var ErrTileUnknown = errors.New("tile beyond the tree")
+
+// Failures of the access log's check (CheckAccess), each naming how the
+// records and the leaves that committed to them disagree.
+var (
+	// ErrRecordRemoved means a record whose leaf is in the log is gone
+	// from the database, and no prune in the log removed it.
+	ErrRecordRemoved = fmt.Errorf("%w: access record removed", ErrVerification)
+	// ErrRecordEdited means a record differs from what its leaf committed to.
+	ErrRecordEdited = fmt.Errorf("%w: access record edited", ErrVerification)
+	// ErrReordered means records are in another order than their leaves.
+	ErrReordered = fmt.Errorf("%w: access records reordered", ErrVerification)
+	// ErrTruncated means the log or the records end before a checkpoint
+	// kept earlier, or before the log's own leaves: the tail was removed.
+	ErrTruncated = fmt.Errorf("%w: access log truncated", ErrVerification)
+	// ErrForgedPrune means records were removed by a prune record that is
+	// not in the log, that does not cover them, or that removed records
+	// younger than the retention.
+	ErrForgedPrune = fmt.Errorf("%w: forged prune", ErrVerification)
+	// ErrRecordAdded means a record is not in the log at all.
+	ErrRecordAdded = fmt.Errorf("%w: access record not in the log", ErrVerification)
+)

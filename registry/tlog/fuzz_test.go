@@ -2,8 +2,12 @@ package tlog_test
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"strings"
 	"testing"
 
+	"cairn.dev/cairn/registry/storage"
 	"cairn.dev/cairn/registry/tlog"
 )
 
@@ -49,6 +53,24 @@ func FuzzParseTilePath(f *testing.F) {
 		}
 		if back := tlog.TilePath(tile); back != p {
 			t.Fatalf("%q parsed as %+v, which is %q", p, tile, back)
+		}
+	})
+}
+
+// An access log's leaf comes from a registry or an edited database: it
+// parses only as the canonical encoding of what it holds, and CheckAccess
+// of any leaves either verifies or refuses with ErrVerification.
+func FuzzParseAccessLeaf(f *testing.F) {
+	f.Add([]byte(`{"seq":1,"time":"2026-01-02T03:04:05.000000006Z","record":"sha256:` + strings.Repeat("ab", 32) + `"}`))
+	f.Add([]byte(`{"seq":1,"time":"2026-01-02T03:04:05Z","record":"sha256:x"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		l, err := storage.ParseAccessLeaf(b)
+		if err == nil && !bytes.Equal(storage.EncodeAccessLeaf(l), b) {
+			t.Fatalf("%q parsed as %+v, which encodes as %q", b, l, storage.EncodeAccessLeaf(l))
+		}
+		_, err = tlog.CheckAccess(context.Background(), tlog.AccessLogInput{Leaves: [][]byte{b}})
+		if err != nil && !errors.Is(err, tlog.ErrVerification) {
+			t.Fatalf("CheckAccess of %q: %v, not a verification failure", b, err)
 		}
 	})
 }

@@ -102,6 +102,16 @@ func New(cfg Config) (*Server, error) {
 // Origin returns the checkpoint origin line of the log.
 func (s *Server) Origin() string { return s.origin }
 
+// Log returns another server of the same store and key for the store's
+// log named log, whose checkpoints start with origin: the access log
+// (storage.LogAccess, AccessOrigin) beside the log of names.
+func (s *Server) Log(log, origin string) *Server {
+	return &Server{store: s.store, key: s.key, log: log, origin: origin, logger: s.logger}
+}
+
+// Key returns the key that signs the log's checkpoints.
+func (s *Server) Key() *Key { return s.key }
+
 // hashReader reads the store's stored hashes.
 func (s *Server) hashReader(ctx context.Context) tlog.HashReader {
 	return tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {

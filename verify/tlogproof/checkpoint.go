@@ -97,6 +97,13 @@ func (w Witnesses) Verifiers() ([]note.Verifier, error) {
 // know are ignored; a signature by a known key that does not verify is a
 // refusal.
 func OpenCheckpoint(msg []byte, logKey string, w Witnesses) (Checkpoint, error) {
+	return OpenCheckpointOf(msg, logKey, "", w)
+}
+
+// OpenCheckpointOf is OpenCheckpoint for a log whose origin line is origin
+// rather than the key's name (empty: the key's name), such as the access
+// log's, whose checkpoints the same key signs.
+func OpenCheckpointOf(msg []byte, logKey, origin string, w Witnesses) (Checkpoint, error) {
 	lv, err := note.NewVerifier(logKey)
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("%w: verifier key: %v", ErrMalformed, err)
@@ -116,8 +123,11 @@ func OpenCheckpoint(msg []byte, logKey string, w Witnesses) (Checkpoint, error) 
 	if err != nil {
 		return Checkpoint{}, err
 	}
-	if cp.Origin != lv.Name() {
-		return Checkpoint{}, fmt.Errorf("%w: origin %q, the key is %q's", ErrSignature, cp.Origin, lv.Name())
+	if origin == "" {
+		origin = lv.Name()
+	}
+	if cp.Origin != origin {
+		return Checkpoint{}, fmt.Errorf("%w: origin %q, want %q (the key is %q's)", ErrSignature, cp.Origin, origin, lv.Name())
 	}
 	if w.Threshold == 0 {
 		return cp, nil

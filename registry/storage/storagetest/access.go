@@ -13,6 +13,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"cairn.dev/cairn/registry/storage"
+	"cairn.dev/cairn/registry/tlog"
 )
 
 // TestAccessLog runs the conformance suite for storage.AccessLog: appends,
@@ -29,6 +30,71 @@ func TestAccessLog(t *testing.T, newLog func(t *testing.T) storage.AccessLog) {
 	t.Run("Concurrent", func(t *testing.T) { testAccessConcurrent(t, newLog(t)) })
 	t.Run("Prune", func(t *testing.T) { testAccessPrune(t, newLog(t)) })
 	t.Run("PrunePrefixOnly", func(t *testing.T) { testAccessPrunePrefix(t, newLog(t)) })
+	t.Run("Leaves", func(t *testing.T) { testAccessLeaves(t, newLog(t)) })
+}
+
+// testAccessLeaves checks, for a store that also keeps transparency logs,
+// that every record is the leaf of its seq in storage.LogAccess, appended
+// with it (concurrent appends included), and that retention removes
+// records but never their leaves: the records still check against the
+// leaves (tlog.AuditAccess), and the tree only grows.
+func testAccessLeaves(t *testing.T, l storage.AccessLog) {
+	logs, ok := l.(storage.TransparencyLogs)
+	if !ok {
+		t.Skip("this store keeps no transparency log")
+	}
+	t0 := time.Now().Add(-48 * time.Hour).UTC()
+	for i := range 4 { // 12 old records first: retention removes them
+		appendRecords(t, l, sampleRecords(3, t0.Add(time.Duration(i-10)*time.Minute))...)
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 4 {
+				in := sampleRecords(3, t0.Add(time.Duration(g*5+i)*time.Minute))
+				if _, err := l.AppendAccess(t.Context(), in...); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	size := func() int64 {
+		n, err := logs.LogSize(t.Context(), storage.LogAccess)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := size(); n != 60 {
+		t.Fatalf("%d leaves for 60 records", n)
+	}
+	rep, err := tlog.AuditAccess(t.Context(), logs, l)
+	if err != nil || rep.Records != 60 {
+		t.Fatalf("AuditAccess = %+v, %v, want 60 records matching their leaves", rep, err)
+	}
+	before := rep.Tree
+	pruned, err := l.PruneAccess(t.Context(), t0.Add(-time.Minute))
+	if err != nil || pruned != 12 {
+		t.Fatalf("PruneAccess = %d, %v", pruned, err)
+	}
+	if n := size(); n != 61 {
+		t.Fatalf("%d leaves after a prune, want 61 (the leaves kept, the prune record's added)", n)
+	}
+	rep, err = tlog.AuditAccess(t.Context(), logs, l)
+	if err != nil || rep.Pruned != int64(pruned) || rep.Records != int64(61-pruned) {
+		t.Fatalf("AuditAccess after pruning %d = %+v, %v", pruned, rep, err)
+	}
+	// The tree after the prune extends the one before.
+	in := tlog.AccessLogInput{Kept: &before, Records: collect(t, l, storage.AccessFilter{})}
+	if in.Leaves, err = logs.LogEntries(t.Context(), storage.LogAccess, 0, 61); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tlog.CheckAccess(t.Context(), in); err != nil {
+		t.Fatalf("the tree after pruning does not extend the one before: %v", err)
+	}
 }
 
 // AccessTamper edits a log's stored state behind its back, as someone with
