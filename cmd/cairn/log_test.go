@@ -60,7 +60,7 @@ func serveInProcess(t *testing.T, args ...string) (string, func()) {
 		}
 	}
 	t.Cleanup(stop)
-	for deadline := time.Now().Add(10 * time.Second); ; {
+	for deadline := time.Now().Add(60 * time.Second); ; {
 		resp, err := http.Get("http://" + addr + "/v2/")
 		if err == nil {
 			resp.Body.Close()
