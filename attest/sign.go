@@ -238,8 +238,8 @@ func Attach(ctx context.Context, dst content.Storage, subject ocispec.Descriptor
 		annotations[AnnotationIdentity] = claim.Identity
 	}
 	desc, err := oras.PackManifest(ctx, mem, oras.PackManifestVersion1_1, MediaTypeBundle, oras.PackManifestOptions{
-		Layers:  []ocispec.Descriptor{layer},
-		Subject: &subj,
+		Layers:              []ocispec.Descriptor{layer},
+		Subject:             &subj,
 		ManifestAnnotations: annotations,
 	})
 	if err != nil {
