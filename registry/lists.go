@@ -14,6 +14,8 @@ import (
 
 	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"cairn.dev/cairn/registry/storage"
 )
 
 // pageParams reads n and last, capping n at the page limit.
@@ -112,24 +114,10 @@ func (r *Registry) referrers(w http.ResponseWriter, req *http.Request, name, ref
 		}
 		n = min(v, r.limits.ReferrersPageSize)
 	}
-	last := q.Get("last")
-	descs, err := r.meta.Referrers(req.Context(), name, dgst)
+	last, at := q.Get("last"), q.Get("artifactType")
+	page, more, err := r.referrersPage(req, name, dgst, at, last, n)
 	if err != nil {
 		return err
-	}
-	at := q.Get("artifactType")
-	slices.SortFunc(descs, func(a, b ocispec.Descriptor) int { return strings.Compare(string(a.Digest), string(b.Digest)) })
-	page := make([]ocispec.Descriptor, 0, min(len(descs), n))
-	more := false
-	for _, d := range descs {
-		if (at != "" && d.ArtifactType != at) || (last != "" && string(d.Digest) <= last) {
-			continue
-		}
-		if len(page) == n {
-			more = true
-			break
-		}
-		page = append(page, d)
 	}
 	if at != "" {
 		w.Header().Set("OCI-Filters-Applied", "artifactType")
@@ -148,6 +136,30 @@ func (r *Registry) referrers(w http.ResponseWriter, req *http.Request, name, ref
 	}
 	writeJSON(w, ocispec.MediaTypeImageIndex, idx)
 	return nil
+}
+
+// referrersPage lists one page of referrers: through the store's
+// ReferrerPager when it has one, else from the whole list.
+func (r *Registry) referrersPage(req *http.Request, name string, dgst digest.Digest, at, last string, n int) ([]ocispec.Descriptor, bool, error) {
+	if p, ok := r.meta.(storage.ReferrerPager); ok {
+		return p.ReferrersPage(req.Context(), name, dgst, at, last, n)
+	}
+	descs, err := r.meta.Referrers(req.Context(), name, dgst)
+	if err != nil {
+		return nil, false, err
+	}
+	slices.SortFunc(descs, func(a, b ocispec.Descriptor) int { return strings.Compare(string(a.Digest), string(b.Digest)) })
+	page := make([]ocispec.Descriptor, 0, min(len(descs), n))
+	for _, d := range descs {
+		if (at != "" && d.ArtifactType != at) || (last != "" && string(d.Digest) <= last) {
+			continue
+		}
+		if len(page) == n {
+			return page, true, nil
+		}
+		page = append(page, d)
+	}
+	return page, false, nil
 }
 
 func (r *Registry) history(w http.ResponseWriter, req *http.Request, name string) error {

@@ -2,13 +2,16 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -16,6 +19,8 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"cairn.dev/cairn/attest"
+	"cairn.dev/cairn/registry"
+	"cairn.dev/cairn/registry/client"
 	"cairn.dev/cairn/registry/gate"
 	"cairn.dev/cairn/registry/registrytest"
 	"cairn.dev/cairn/verify"
@@ -27,13 +32,20 @@ import (
 // signature (so newest-first alone would read only junk). Every other one
 // names a key id (not the trusted key's) as its signer hint. It returns
 // their digests.
-func floodReferrers(t *testing.T, srv *registrytest.Server, repo string, subject ocispec.Descriptor, n int, otherKeyID string) []digest.Digest {
+func floodReferrers(t testing.TB, srv *registrytest.Server, repo string, subject ocispec.Descriptor, n int, otherKeyID string) []digest.Digest {
 	t.Helper()
 	base := srv.URL + "/v2/" + repo
 	junk := []byte(`{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","junk":true}`)
 	empty := []byte("{}")
 	for _, b := range [][]byte{junk, empty} {
-		put(t, "POST", base+"/blobs/uploads/?digest="+digest.FromBytes(b).String(), "application/octet-stream", b)
+		resp, err := http.Post(base+"/blobs/uploads/?digest="+digest.FromBytes(b).String(), "application/octet-stream", bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("push blob: %s", resp.Status)
+		}
 	}
 	start := time.Now().Add(time.Hour)
 	out := make([]digest.Digest, n)
@@ -167,5 +179,111 @@ func TestAttack_ReferrerFlood(t *testing.T) {
 	err = g.Check(t.Context(), "models/flooded", "v1", m)
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("gate over junk only: %v, want %q", err, want)
+	}
+}
+
+// TestReferrers_Pages: 15,000 referrers of one manifest are all listed,
+// page by page (Link headers), through oras-go's Referrers and through
+// `cairn ls --all`; none is cut.
+func TestReferrers_Pages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("pushes 15,000 referrers")
+	}
+	const n = 15_000
+	srv := registrytest.NewServer(t, registry.Config{})
+	pushImage(t, srv.URL, "models/many", "v1", []byte("weights"))
+	repo := srv.Repository(t, "models/many")
+	subject, err := repo.Resolve(t.Context(), "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pushed := floodReferrers(t, srv, "models/many", subject, n, "0000")
+
+	for _, at := range []string{"", attest.MediaTypeBundle} {
+		seen := map[digest.Digest]bool{}
+		pages := 0
+		err := repo.Referrers(t.Context(), subject, at, func(page []ocispec.Descriptor) error {
+			pages++
+			for _, d := range page {
+				seen[d.Digest] = true
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := n / registry.DefaultReferrersPageSize; pages != want {
+			t.Errorf("artifactType %q: %d pages, want %d of %d", at, pages, want, registry.DefaultReferrersPageSize)
+		}
+		for _, d := range pushed {
+			if !seen[d] {
+				t.Fatalf("artifactType %q: referrer %s not listed (%d of %d seen)", at, d, len(seen), n)
+			}
+		}
+	}
+
+	out := mustRun(t, "ls", srv.Host+"/models/many", "--all", "--json")
+	var res client.VersionList
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	listed := 0
+	for _, v := range res.Versions {
+		if v.Subject == subject.Digest {
+			listed++
+		}
+	}
+	if listed != n {
+		t.Errorf("cairn ls --all listed %d referrers, want %d", listed, n)
+	}
+}
+
+// BenchmarkVerify_ReferrerFlood measures `cairn verify REF --key
+// --signatures-only` (a process, as users run it) on a signed model with
+// no other referrers and with 10,000 junk sigstore-typed referrers: the
+// time per verify and the largest resident set of the process.
+func BenchmarkVerify_ReferrerFlood(b *testing.B) {
+	srv := registrytest.NewServer(b, registry.Config{})
+	bin := buildCairn(b)
+	key := writePair(b, b.TempDir(), "release")
+	cache := b.TempDir()
+	tiny, err := os.ReadFile("../../testdata/model/tiny.safetensors")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cairn := func(args ...string) *exec.Cmd {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "CAIRN_CACHE="+cache, passwordEnv+"=")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			b.Fatalf("cairn %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return cmd
+	}
+	for _, n := range []int{0, 10_000} {
+		repo := fmt.Sprintf("models/flood%d", n)
+		ref := srv.Host + "/" + repo + ":v1"
+		dir := b.TempDir()
+		os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"model_type":"llama"}`), 0o644)
+		os.WriteFile(filepath.Join(dir, "model.safetensors"), tiny, 0o644)
+		cairn("push", dir, ref, "--cache", cache)
+		cairn("sign", ref, "--key", key+".key")
+		subject, err := srv.Repository(b, repo).Resolve(b.Context(), "v1")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n > 0 {
+			floodReferrers(b, srv, repo, subject, n, "00")
+		}
+		b.Run(fmt.Sprintf("referrers=%d", n), func(b *testing.B) {
+			var maxRSS int64
+			for b.Loop() {
+				cmd := cairn("verify", ref, "--key", key+".pub", "--signatures-only")
+				if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+					maxRSS = max(maxRSS, ru.Maxrss) // KiB on Linux
+				}
+			}
+			b.ReportMetric(float64(maxRSS)/1024, "maxrss-MiB")
+		})
 	}
 }

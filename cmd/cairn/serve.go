@@ -135,7 +135,7 @@ URL of the bucket, so the bytes do not pass through the node.`,
 	f.Var(&o.maxBlobSize, "max-blob-size", "largest blob accepted (e.g. 500GiB)")
 	f.DurationVar(&o.uploadTTL, "upload-ttl", registry.DefaultUploadTTL, "how long an upload session may stay open")
 	f.DurationVar(&o.gcInterval, "gc-interval", 24*time.Hour, "collect garbage this often while serving (0 disables)")
-	f.DurationVar(&o.gcGrace, "gc-grace", registry.DefaultGCGrace, "age below which unreferenced blobs are kept")
+	f.DurationVar(&o.gcGrace, "gc-grace", registry.DefaultGCGrace, "age below which unreferenced blobs and idle uploads are kept; at least 2m (0s means 2m), which keeps uploads in progress safe")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&o.logFormat, "log-format", "text", "text or json")
 	f.BoolVar(&o.auth, "auth", false, "require authentication on a loopback address too (it is always on elsewhere)")
@@ -167,6 +167,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 		return err
 	}
 	defer db.Close()
+	o.gcGrace = registry.EffectiveGrace(o.gcGrace, false)
 	protectRecent(blobs, o.gcGrace)
 	// The access log, appended in batches; flushed after the server has
 	// stopped and before the database closes.

@@ -26,7 +26,8 @@ type Server struct {
 }
 
 // NewServer starts a registry over a fresh data directory. cfg may set
-// Limits and Now; its Blobs and Meta are replaced. The server and database
+// Limits and Now (the database's clock too); its Blobs and Meta are
+// replaced. The server and database
 // are closed when the test ends.
 func NewServer(t testing.TB, cfg registry.Config) *Server {
 	t.Helper()
@@ -35,7 +36,8 @@ func NewServer(t testing.TB, cfg registry.Config) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := meta.Open(filepath.Join(dir, "meta.db"), nil)
+	// The database keeps link times by the registry's clock.
+	db, err := meta.Open(filepath.Join(dir, "meta.db"), &meta.Options{Now: cfg.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
