@@ -72,6 +72,11 @@ func toError(err error) *Error {
 		return &Error{Status: http.StatusBadRequest, Code: codeSizeInvalid, Message: "provided length did not match content length", Err: err}
 	case errors.Is(err, storage.ErrUnsupportedDigest):
 		return &Error{Status: http.StatusBadRequest, Code: codeDigestInvalid, Message: "unsupported digest (sha256 and sha512 are supported)", Err: err}
+	case storage.IsFull(err):
+		// The spec has no code for it: DENIED (the write is refused, and
+		// retrying will not help until an operator frees space), with 507.
+		return &Error{Status: http.StatusInsufficientStorage, Code: codeDenied,
+			Message: "storage is full: the registry cannot store this; an operator must free space (delete versions, then garbage-collect)", Err: err}
 	case errors.Is(err, errBodyTooLarge):
 		return &Error{Status: http.StatusRequestEntityTooLarge, Code: codeSizeInvalid, Message: err.Error(), Err: err}
 	}

@@ -84,7 +84,8 @@ func (r *Registry) GC(ctx context.Context, opts GCOptions) (GCReport, error) {
 		if expired || abandoned {
 			if !opts.DryRun {
 				r.blobs.DeleteUpload(ctx, s.ID)
-				if err := r.meta.DeleteUpload(ctx, s.ID); err != nil && !errors.Is(err, storage.ErrUploadUnknown) {
+				err := r.reserve.RetryFull(func() error { return r.meta.DeleteUpload(ctx, s.ID) })
+				if err != nil && !errors.Is(err, storage.ErrUploadUnknown) {
 					return err
 				}
 			}
@@ -122,7 +123,11 @@ func (r *Registry) GC(ctx context.Context, opts GCOptions) (GCReport, error) {
 			return nil
 		})
 	} else {
-		live, err = r.meta.LiveBlobs(ctx, cutoff)
+		// At 100% full the mark (a metadata write) may need the reserve.
+		err = r.reserve.RetryFull(func() (err error) {
+			live, err = r.meta.LiveBlobs(ctx, cutoff)
+			return err
+		})
 	}
 	if err != nil {
 		return rep, fmt.Errorf("gc: mark: %w", err)
@@ -146,6 +151,11 @@ func (r *Registry) GC(ctx context.Context, opts GCOptions) (GCReport, error) {
 			rep.BlobsRemoved++
 			rep.BytesFreed += b.Size
 			rep.Removed = append(rep.Removed, b.Digest)
+		}
+	}
+	if rep.BytesFreed > 0 && !opts.DryRun && !r.reserve.Held() {
+		if err := r.reserve.Restore(); err != nil {
+			r.log.Warn("garbage collection: could not make the storage reserve again", "err", err)
 		}
 	}
 	return rep, nil

@@ -51,7 +51,11 @@ to start while a node holds it.`,
 				return err
 			}
 			defer db.Close()
-			reg, err := registry.New(registry.Config{Blobs: blobs, Meta: db})
+			reserve, err := openReserve(data, backends)
+			if err != nil {
+				return err
+			}
+			reg, err := registry.New(registry.Config{Blobs: blobs, Meta: db, Reserve: reserve})
 			if err != nil {
 				return err
 			}

@@ -175,7 +175,11 @@ func runServe(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return fmt.Errorf("--trusted-proxy %w", err)
 	}
-	rec := accesslog.New(db, accesslog.Options{Logger: log, TrustedProxies: proxies})
+	reserve, err := openReserve(o.data, o.backends)
+	if err != nil {
+		return err
+	}
+	rec := accesslog.New(db, accesslog.Options{Logger: log, TrustedProxies: proxies, Reserve: reserve})
 	defer closeAccessLog(rec, log)
 	names, err := openTransparencyLog(o, db, log)
 	if err != nil {
@@ -207,6 +211,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 		Logger:  log,
 		Metrics: metrics,
 		Limits:  registry.Limits{MaxBlobSize: int64(o.maxBlobSize), UploadTTL: o.uploadTTL},
+		Reserve: reserve,
 	}
 	// The UI shows the gate's verdicts: it asks the gate, never decides.
 	var uiGate web.Gate
