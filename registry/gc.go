@@ -25,6 +25,11 @@ const DefaultGCGrace = time.Hour
 // to be followed by their manifest needs a longer grace (the default).
 const MinGCGrace = 2 * time.Minute
 
+// UploadClockSkew is how far the clocks of nodes sharing stores may
+// disagree for GC to judge an upload row with no bytes behind it lost: it
+// must have started at least this long before the bytes were listed.
+const UploadClockSkew = 5 * time.Second
+
 // GCOptions configures GC.
 type GCOptions struct {
 	// Grace protects recent blobs, links and uploads; values below
@@ -69,6 +74,7 @@ func (r *Registry) GC(ctx context.Context, opts GCOptions) (GCReport, error) {
 	// moved before the cutoff, or with no bytes behind them at all, as
 	// after an outage of the blob store). Last, bytes without a session.
 	moved := map[string]time.Time{}
+	walked := r.now()
 	err := r.blobs.WalkUploads(ctx, func(id string, modified time.Time) error {
 		moved[id] = modified
 		return nil
@@ -81,7 +87,12 @@ func (r *Registry) GC(ctx context.Context, opts GCOptions) (GCReport, error) {
 		m, hasBytes := moved[s.ID]
 		expired := r.now().After(s.Started.Add(r.limits.UploadTTL))
 		abandoned := s.Started.Before(cutoff) && (!hasBytes || m.Before(cutoff))
-		if expired || abandoned {
+		// A session's bytes are made before its row (startUpload), so a
+		// row older than the walk with no bytes lost them: an outage of
+		// the blob store, a cancel whose row delete failed. It goes
+		// whatever the grace.
+		lost := !hasBytes && s.Started.Before(walked.Add(-UploadClockSkew))
+		if expired || abandoned || lost {
 			if !opts.DryRun {
 				r.blobs.DeleteUpload(ctx, s.ID)
 				err := r.reserve.RetryFull(func() error { return r.meta.DeleteUpload(ctx, s.ID) })
