@@ -105,6 +105,7 @@ func TestAttack_ReferrerFlood(t *testing.T) {
 	}
 	const flood = 10_000
 	e := newAgentEnv(t)
+	e.srv = registrytest.NewServerNoSync(t, registry.Config{}) // 10,000 commits
 	ref := e.push(t, "models/flooded:v1", e.model(), e.key)
 	repo := e.srv.Repository(t, "models/flooded")
 	subject, err := repo.Resolve(t.Context(), "v1")
@@ -190,7 +191,7 @@ func TestReferrers_Pages(t *testing.T) {
 		t.Skip("pushes 15,000 referrers")
 	}
 	const n = 15_000
-	srv := registrytest.NewServer(t, registry.Config{})
+	srv := registrytest.NewServerNoSync(t, registry.Config{})
 	pushImage(t, srv.URL, "models/many", "v1", []byte("weights"))
 	repo := srv.Repository(t, "models/many")
 	subject, err := repo.Resolve(t.Context(), "v1")
@@ -243,7 +244,7 @@ func TestReferrers_Pages(t *testing.T) {
 // no other referrers and with 10,000 junk sigstore-typed referrers: the
 // time per verify and the largest resident set of the process.
 func BenchmarkVerify_ReferrerFlood(b *testing.B) {
-	srv := registrytest.NewServer(b, registry.Config{})
+	srv := registrytest.NewServerNoSync(b, registry.Config{})
 	bin := buildCairn(b)
 	key := writePair(b, b.TempDir(), "release")
 	cache := b.TempDir()

@@ -31,13 +31,26 @@ type Server struct {
 // are closed when the test ends.
 func NewServer(t testing.TB, cfg registry.Config) *Server {
 	t.Helper()
+	return newServer(t, cfg, false)
+}
+
+// NewServerNoSync is NewServer with the database's fsync off (meta.Options
+// NoSync): for tests that push thousands of manifests, where a commit's
+// fsync is all the time spent and durability is not what is tested.
+func NewServerNoSync(t testing.TB, cfg registry.Config) *Server {
+	t.Helper()
+	return newServer(t, cfg, true)
+}
+
+func newServer(t testing.TB, cfg registry.Config, noSync bool) *Server {
+	t.Helper()
 	dir := t.TempDir()
 	blobs, err := cas.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The database keeps link times by the registry's clock.
-	db, err := meta.Open(filepath.Join(dir, "meta.db"), &meta.Options{Now: cfg.Now})
+	db, err := meta.Open(filepath.Join(dir, "meta.db"), &meta.Options{Now: cfg.Now, NoSync: noSync})
 	if err != nil {
 		t.Fatal(err)
 	}
