@@ -214,7 +214,8 @@ func Sign(ctx context.Context, kp sign.Keypair, subject ocispec.Descriptor, name
 // Attach pushes bundle to dst as a referrer of subject, the way cosign v3
 // does: an image manifest with artifactType MediaTypeBundle, the empty
 // config, one layer holding the bundle, subject set, and the annotations
-// AnnotationBundleContent, AnnotationPredicateType and the creation time.
+// AnnotationBundleContent, AnnotationPredicateType and the creation time,
+// and cairn's hint of the signer (AnnotationKeyID or AnnotationIdentity).
 // It returns the referrer manifest's descriptor. dst is usually an oras-go
 // remote.Repository.
 func Attach(ctx context.Context, dst content.Storage, subject ocispec.Descriptor, predicateType string, bundle []byte) (ocispec.Descriptor, error) {
@@ -224,13 +225,22 @@ func Attach(ctx context.Context, dst content.Storage, subject ocispec.Descriptor
 		return ocispec.Descriptor{}, err
 	}
 	subj := ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}
+	annotations := map[string]string{
+		AnnotationBundleContent: "dsse-envelope",
+		AnnotationPredicateType: predicateType,
+	}
+	// The signer's hint, so that a verifier reads this bundle first among
+	// many (Collect); it is read from the bundle, never trusted.
+	switch claim := verify.ClaimedSigner(bundle); {
+	case claim.KeyID != "":
+		annotations[AnnotationKeyID] = claim.KeyID
+	case claim.Identity != "":
+		annotations[AnnotationIdentity] = claim.Identity
+	}
 	desc, err := oras.PackManifest(ctx, mem, oras.PackManifestVersion1_1, MediaTypeBundle, oras.PackManifestOptions{
-		Layers:  []ocispec.Descriptor{layer},
-		Subject: &subj,
-		ManifestAnnotations: map[string]string{
-			AnnotationBundleContent: "dsse-envelope",
-			AnnotationPredicateType: predicateType,
-		},
+		Layers:              []ocispec.Descriptor{layer},
+		Subject:             &subj,
+		ManifestAnnotations: annotations,
 	})
 	if err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("pack referrer: %w", err)

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,10 +18,15 @@ func (r *Registry) getBlob(w http.ResponseWriter, req *http.Request, name, ref s
 		return err
 	}
 	ctx := req.Context()
-	if _, err := r.meta.BlobLink(ctx, name, dgst); err != nil {
+	size, err := r.meta.BlobLink(ctx, name, dgst)
+	if err != nil {
 		return err
 	}
-	if req.Method != http.MethodHead {
+	if req.Method == http.MethodHead {
+		if err := r.renewLink(ctx, name, dgst, size); err != nil {
+			return err
+		}
+	} else {
 		if err := r.checkBlobPull(ctx, name, dgst); err != nil {
 			return err
 		}
@@ -143,3 +149,18 @@ type writerOnly struct{ io.Writer }
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
 
 func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+// renewLink answers a HEAD of a blob, which a client sends to skip an
+// upload it is about to reference: the link is renewed, so that the
+// collector keeps the blob for a grace from now, not from when it was
+// first linked. Under the lock that GC's sweep takes, the blob is either
+// still there (and now kept) or already gone (404: the client uploads it
+// again); a link is never renewed to a blob GC has taken.
+func (r *Registry) renewLink(ctx context.Context, name string, dgst digest.Digest, size int64) error {
+	r.gcMu.RLock()
+	defer r.gcMu.RUnlock()
+	if _, err := r.blobs.Stat(ctx, dgst); err != nil {
+		return err
+	}
+	return r.meta.LinkBlob(ctx, name, dgst, size)
+}

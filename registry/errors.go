@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"syscall"
 
 	"cairn.dev/cairn/registry/storage"
 )
@@ -51,6 +53,17 @@ const (
 	codeTagInvalid          = "TAG_INVALID"
 )
 
+// codeUnknown is the distribution spec's catch-all (not in its table, but
+// what registries and clients use for server-side failures).
+const codeUnknown = "UNKNOWN"
+
+// unavailable reports whether err is a failure to reach a store over the
+// network (PostgreSQL or S3 down or restarting).
+func unavailable(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) || errors.Is(err, syscall.ECONNREFUSED)
+}
+
 // toError maps errors from the stores and handlers to an OCI error.
 func toError(err error) *Error {
 	var e *Error
@@ -72,6 +85,14 @@ func toError(err error) *Error {
 		return &Error{Status: http.StatusBadRequest, Code: codeSizeInvalid, Message: "provided length did not match content length", Err: err}
 	case errors.Is(err, storage.ErrUnsupportedDigest):
 		return &Error{Status: http.StatusBadRequest, Code: codeDigestInvalid, Message: "unsupported digest (sha256 and sha512 are supported)", Err: err}
+	case unavailable(err):
+		return &Error{Status: http.StatusServiceUnavailable, Code: codeUnknown,
+			Message: "a storage service of the registry is unavailable (the database or the blob store did not answer); retry later", Err: err}
+	case storage.IsFull(err):
+		// The spec has no code for it: DENIED (the write is refused, and
+		// retrying will not help until an operator frees space), with 507.
+		return &Error{Status: http.StatusInsufficientStorage, Code: codeDenied,
+			Message: "storage is full: the registry cannot store this; an operator must free space (delete versions, then garbage-collect)", Err: err}
 	case errors.Is(err, errBodyTooLarge):
 		return &Error{Status: http.StatusRequestEntityTooLarge, Code: codeSizeInvalid, Message: err.Error(), Err: err}
 	}

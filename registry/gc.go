@@ -16,12 +16,41 @@ import (
 // blobs arrive before the manifest that references them.
 const DefaultGCGrace = time.Hour
 
+// MinGCGrace is the least grace the collector applies beside a running
+// server, whatever it is given (0 included), in cairn serve --gc-grace and
+// in cairn gc --grace over shared stores alike: an upload whose bytes moved within it is in progress (it
+// is twice the default stall limit of a request body, so a body still
+// flowing is never taken), and a blob linked within it may be waiting for
+// the manifest of its push. A push whose blobs take longer than the grace
+// to be followed by their manifest needs a longer grace (the default).
+const MinGCGrace = 2 * time.Minute
+
+// UploadClockSkew is how far the clocks of nodes sharing stores may
+// disagree for GC to judge an upload row with no bytes behind it lost: it
+// must have started at least this long before the bytes were listed.
+const UploadClockSkew = 5 * time.Second
+
 // GCOptions configures GC.
 type GCOptions struct {
-	// Grace protects recent blobs and links; zero means DefaultGCGrace.
+	// Grace protects recent blobs, links and uploads; values below
+	// MinGCGrace (zero included) mean MinGCGrace unless Exclusive.
 	Grace time.Duration
+	// Exclusive says nothing else uses the stores (cairn gc over --data,
+	// holding the database's lock while the server is stopped): no upload
+	// or push is in progress, so Grace applies as given, zero meaning none.
+	Exclusive bool
 	// DryRun reports what would be removed and removes nothing.
 	DryRun bool
+}
+
+// EffectiveGrace is the grace GC applies: as little as is safe. Beside a
+// running server (exclusive false) it is at least MinGCGrace; with the
+// stores to itself, grace as given.
+func EffectiveGrace(grace time.Duration, exclusive bool) time.Duration {
+	if exclusive {
+		return max(grace, 0)
+	}
+	return max(grace, MinGCGrace)
 }
 
 // GCReport says what a collection removed.
@@ -38,19 +67,36 @@ type GCReport struct {
 // take, that the blob is still unreferenced and old.
 func (r *Registry) GC(ctx context.Context, opts GCOptions) (GCReport, error) {
 	var rep GCReport
-	grace := opts.Grace
-	if grace <= 0 {
-		grace = DefaultGCGrace
-	}
-	cutoff := r.now().Add(-grace)
+	cutoff := r.now().Add(-EffectiveGrace(opts.Grace, opts.Exclusive))
 
-	// Uploads: expired sessions, and ingest files without a session.
+	// Uploads. The bytes first: when each upload last moved. Then the
+	// sessions: expired ones go, and so do abandoned ones (started and last
+	// moved before the cutoff, or with no bytes behind them at all, as
+	// after an outage of the blob store). Last, bytes without a session.
+	moved := map[string]time.Time{}
+	walked := r.now()
+	err := r.blobs.WalkUploads(ctx, func(id string, modified time.Time) error {
+		moved[id] = modified
+		return nil
+	})
+	if err != nil {
+		return rep, fmt.Errorf("gc: ingest: %w", err)
+	}
 	sessions := map[string]bool{}
-	err := r.meta.Uploads(ctx, func(s storage.UploadSession) error {
-		if r.now().After(s.Started.Add(r.limits.UploadTTL)) {
+	err = r.meta.Uploads(ctx, func(s storage.UploadSession) error {
+		m, hasBytes := moved[s.ID]
+		expired := r.now().After(s.Started.Add(r.limits.UploadTTL))
+		abandoned := s.Started.Before(cutoff) && (!hasBytes || m.Before(cutoff))
+		// A session's bytes are made before its row (startUpload), so a
+		// row older than the walk with no bytes lost them: an outage of
+		// the blob store, a cancel whose row delete failed. It goes
+		// whatever the grace.
+		lost := !hasBytes && s.Started.Before(walked.Add(-UploadClockSkew))
+		if expired || abandoned || lost {
 			if !opts.DryRun {
 				r.blobs.DeleteUpload(ctx, s.ID)
-				if err := r.meta.DeleteUpload(ctx, s.ID); err != nil && !errors.Is(err, storage.ErrUploadUnknown) {
+				err := r.reserve.RetryFull(func() error { return r.meta.DeleteUpload(ctx, s.ID) })
+				if err != nil && !errors.Is(err, storage.ErrUploadUnknown) {
 					return err
 				}
 			}
@@ -64,20 +110,18 @@ func (r *Registry) GC(ctx context.Context, opts GCOptions) (GCReport, error) {
 	if err != nil {
 		return rep, fmt.Errorf("gc: uploads: %w", err)
 	}
-	err = r.blobs.WalkUploads(ctx, func(id string, modified time.Time) error {
-		if sessions[id] || modified.After(cutoff) {
-			return nil
+	var orphans []string
+	for id, m := range moved {
+		if !sessions[id] && m.Before(cutoff) {
+			orphans = append(orphans, id)
 		}
-		if !opts.DryRun {
-			if err := r.blobs.DeleteUpload(ctx, id); err != nil && !errors.Is(err, storage.ErrUploadUnknown) {
-				return err
-			}
+	}
+	if len(orphans) > 0 {
+		n, err := r.removeOrphanUploads(ctx, orphans, opts.DryRun)
+		rep.UploadsRemoved += n
+		if err != nil {
+			return rep, fmt.Errorf("gc: ingest: %w", err)
 		}
-		rep.UploadsRemoved++
-		return nil
-	})
-	if err != nil {
-		return rep, fmt.Errorf("gc: ingest: %w", err)
 	}
 
 	// Blobs: mark from metadata, then sweep the store.
@@ -92,7 +136,11 @@ func (r *Registry) GC(ctx context.Context, opts GCOptions) (GCReport, error) {
 		}
 		live, err = p.PreviewLiveBlobs(ctx, cutoff)
 	} else {
-		live, err = r.meta.LiveBlobs(ctx, cutoff)
+		// At 100% full the mark (a metadata write) may need the reserve.
+		err = r.reserve.RetryFull(func() (err error) {
+			live, err = r.meta.LiveBlobs(ctx, cutoff)
+			return err
+		})
 	}
 	if err != nil {
 		return rep, fmt.Errorf("gc: mark: %w", err)
@@ -118,7 +166,39 @@ func (r *Registry) GC(ctx context.Context, opts GCOptions) (GCReport, error) {
 			rep.Removed = append(rep.Removed, b.Digest)
 		}
 	}
+	if rep.BytesFreed > 0 && !opts.DryRun && !r.reserve.Held() {
+		if err := r.reserve.Restore(); err != nil {
+			r.log.Warn("garbage collection: could not make the storage reserve again", "err", err)
+		}
+	}
 	return rep, nil
+}
+
+// removeOrphanUploads removes upload bytes that had no session when the
+// sessions were read, each re-checked under the lock that starting an
+// upload takes (its bytes and its session are made under it), so that an
+// upload started meanwhile is never taken.
+func (r *Registry) removeOrphanUploads(ctx context.Context, ids []string, dryRun bool) (int, error) {
+	r.gcMu.Lock()
+	defer r.gcMu.Unlock()
+	n := 0
+	for _, id := range ids {
+		if _, err := r.meta.Upload(ctx, id); err == nil {
+			continue
+		} else if !errors.Is(err, storage.ErrUploadUnknown) {
+			return n, err
+		}
+		if !dryRun {
+			if err := r.blobs.DeleteUpload(ctx, id); err != nil {
+				if errors.Is(err, storage.ErrUploadUnknown) {
+					continue
+				}
+				return n, err
+			}
+		}
+		n++
+	}
+	return n, nil
 }
 
 // sweep deletes one candidate blob if it is still unreferenced, holding the

@@ -17,8 +17,9 @@ type Limits struct {
 	// BodyIdleTimeout fails a request whose body sends nothing for this long
 	// (a slow-loris upload).
 	BodyIdleTimeout time.Duration
-	// MaxReferrers caps the entries of one referrers answer.
-	MaxReferrers int
+	// ReferrersPageSize caps the descriptors of one page of the referrers
+	// API; longer lists are paginated with a Link header, never cut.
+	ReferrersPageSize int
 }
 
 // Default limits.
@@ -28,7 +29,9 @@ const (
 	DefaultUploadTTL       = 24 * time.Hour
 	DefaultMaxPageSize     = 1000
 	DefaultBodyIdleTimeout = time.Minute
-	DefaultMaxReferrers    = 10000
+	// DefaultReferrersPageSize keeps a page of referrers (about 500 bytes
+	// each with annotations) under the 4 MiB oras-go reads by default.
+	DefaultReferrersPageSize = 1000
 )
 
 // HTTP server limits that cmd/cairn applies to its http.Server; they live
@@ -58,8 +61,8 @@ func (l Limits) withDefaults() Limits {
 	if l.BodyIdleTimeout <= 0 {
 		l.BodyIdleTimeout = DefaultBodyIdleTimeout
 	}
-	if l.MaxReferrers <= 0 {
-		l.MaxReferrers = DefaultMaxReferrers
+	if l.ReferrersPageSize <= 0 {
+		l.ReferrersPageSize = DefaultReferrersPageSize
 	}
 	return l
 }

@@ -14,6 +14,8 @@ import (
 
 	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"cairn.dev/cairn/registry/storage"
 )
 
 // pageParams reads n and last, capping n at the page limit.
@@ -93,35 +95,71 @@ func nonNil(s []string) []string {
 	return s
 }
 
+// referrers answers the referrers API a page at a time, in digest order:
+// at most Limits.ReferrersPageSize descriptors (or n, when smaller), with a
+// Link header to the next page when there may be more (the OCI
+// distribution spec's pagination; oras-go and cairn's clients follow it).
+// Nothing is cut: every referrer is on some page.
 func (r *Registry) referrers(w http.ResponseWriter, req *http.Request, name, ref string) error {
 	dgst, err := digestParam(ref)
 	if err != nil {
 		return err
 	}
-	descs, err := r.meta.Referrers(req.Context(), name, dgst)
+	q := req.URL.Query()
+	n := r.limits.ReferrersPageSize
+	if s := q.Get("n"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 1 {
+			return newError(http.StatusBadRequest, codeUnsupported, "invalid n %q", truncate(s))
+		}
+		n = min(v, r.limits.ReferrersPageSize)
+	}
+	last, at := q.Get("last"), q.Get("artifactType")
+	page, more, err := r.referrersPage(req, name, dgst, at, last, n)
 	if err != nil {
 		return err
 	}
-	if at := req.URL.Query().Get("artifactType"); at != "" {
-		kept := descs[:0]
-		for _, d := range descs {
-			if d.ArtifactType == at {
-				kept = append(kept, d)
-			}
-		}
-		descs = kept
+	if at != "" {
 		w.Header().Set("OCI-Filters-Applied", "artifactType")
 	}
-	if len(descs) > r.limits.MaxReferrers {
-		descs = descs[:r.limits.MaxReferrers]
+	if more {
+		next := url.Values{"n": {strconv.Itoa(n)}, "last": {string(page[len(page)-1].Digest)}}
+		if at != "" {
+			next.Set("artifactType", at)
+		}
+		w.Header().Set("Link", fmt.Sprintf(`</v2/%s/referrers/%s?%s>; rel="next"`, name, dgst, next.Encode()))
 	}
 	idx := ocispec.Index{
 		Versioned: specs.Versioned{SchemaVersion: 2},
 		MediaType: ocispec.MediaTypeImageIndex,
-		Manifests: descs,
+		Manifests: page,
 	}
 	writeJSON(w, ocispec.MediaTypeImageIndex, idx)
 	return nil
+}
+
+// referrersPage lists one page of referrers: through the store's
+// ReferrerPager when it has one, else from the whole list.
+func (r *Registry) referrersPage(req *http.Request, name string, dgst digest.Digest, at, last string, n int) ([]ocispec.Descriptor, bool, error) {
+	if p, ok := r.meta.(storage.ReferrerPager); ok {
+		return p.ReferrersPage(req.Context(), name, dgst, at, last, n)
+	}
+	descs, err := r.meta.Referrers(req.Context(), name, dgst)
+	if err != nil {
+		return nil, false, err
+	}
+	slices.SortFunc(descs, func(a, b ocispec.Descriptor) int { return strings.Compare(string(a.Digest), string(b.Digest)) })
+	page := make([]ocispec.Descriptor, 0, min(len(descs), n))
+	for _, d := range descs {
+		if (at != "" && d.ArtifactType != at) || (last != "" && string(d.Digest) <= last) {
+			continue
+		}
+		if len(page) == n {
+			return page, true, nil
+		}
+		page = append(page, d)
+	}
+	return page, false, nil
 }
 
 func (r *Registry) history(w http.ResponseWriter, req *http.Request, name string) error {

@@ -35,6 +35,10 @@ type Config struct {
 	// Quarantined versions are refused (GET and HEAD) before the gate is
 	// asked, when Meta implements storage.Quarantines.
 	PullGate PullGate
+	// Reserve, when set, is released when a write that frees space (a
+	// DELETE, garbage collection) fails for a full disk, and the write is
+	// tried once more; GC makes it again once it freed space.
+	Reserve *storage.Reserve
 }
 
 // PullGate decides what a reader may fetch (see Config.PullGate).
@@ -56,6 +60,7 @@ type Registry struct {
 	metrics *Metrics
 	now     func() time.Time
 	gate    PullGate
+	reserve *storage.Reserve
 
 	// gcMu makes "commit a blob, then link it" atomic with respect to the
 	// garbage collector's "check the blob is unreferenced, then delete it".
@@ -77,6 +82,7 @@ func New(cfg Config) (*Registry, error) {
 		metrics: cfg.Metrics,
 		now:     cfg.Now,
 		gate:    cfg.PullGate,
+		reserve: cfg.Reserve,
 	}
 	if r.log == nil {
 		r.log = slog.Default()
@@ -230,11 +236,11 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	case "manifest PUT":
 		err = r.putManifest(w, req, rt.name, rt.arg)
 	case "manifest DELETE":
-		err = r.deleteManifest(w, req, rt.name, rt.arg)
+		err = r.reserve.RetryFull(func() error { return r.deleteManifest(w, req, rt.name, rt.arg) })
 	case "blob GET", "blob HEAD":
 		err = r.getBlob(w, req, rt.name, rt.arg)
 	case "blob DELETE":
-		err = r.deleteBlob(w, req, rt.name, rt.arg)
+		err = r.reserve.RetryFull(func() error { return r.deleteBlob(w, req, rt.name, rt.arg) })
 	case "uploads POST":
 		err = r.startUpload(w, req, rt.name)
 	case "upload GET":
@@ -244,9 +250,18 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	case "upload PUT":
 		err = r.putUpload(w, req, rt.name, rt.arg)
 	case "upload DELETE":
-		err = r.cancelUpload(w, req, rt.name, rt.arg)
+		err = r.reserve.RetryFull(func() error { return r.cancelUpload(w, req, rt.name, rt.arg) })
 	default:
 		err = newError(http.StatusMethodNotAllowed, codeUnsupported, "%s is not supported on this endpoint", req.Method)
+	}
+	if storage.IsFull(err) && (rt.kind == "upload" || rt.kind == "uploads") && rt.arg != "" {
+		// A session whose bytes cannot be written is over: its partial
+		// bytes go now, not after the grace.
+		ctx := context.WithoutCancel(req.Context())
+		r.reserve.RetryFull(func() error {
+			r.blobs.DeleteUpload(ctx, rt.arg)
+			return r.meta.DeleteUpload(ctx, rt.arg)
+		})
 	}
 	if err != nil && err != errAnswered {
 		r.fail(w, req, err)

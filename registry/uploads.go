@@ -45,6 +45,10 @@ func (r *Registry) startUpload(w http.ResponseWriter, req *http.Request, name st
 		}
 		return r.putMonolithic(w, req, name, dgst)
 	}
+	// The bytes and the session are made under the collector's read lock:
+	// GC never sees the one without the other (removeOrphanUploads).
+	r.gcMu.RLock()
+	defer r.gcMu.RUnlock()
 	u, err := r.blobs.NewUpload(ctx)
 	if err != nil {
 		return err

@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -74,6 +76,20 @@ func (id Identity) String() string {
 		i = "~" + id.IssuerRegexp
 	}
 	return s + " (" + i + ")"
+}
+
+// Matches reports whether a certificate's subject and issuer match id, as
+// sigstore-go's certificate identity does (regular expressions unanchored).
+// It decides nothing about trust: it is for ordering what is read.
+func (id Identity) Matches(subject, issuer string) bool {
+	match := func(exact, re, s string) bool {
+		if re == "" {
+			return exact == s
+		}
+		ok, err := regexp.MatchString(re, s)
+		return err == nil && ok
+	}
+	return match(id.Subject, id.SubjectRegexp, subject) && match(id.Issuer, id.IssuerRegexp, issuer)
 }
 
 // Trust is what bundles are verified against: public keys, and keyless
@@ -352,7 +368,20 @@ func (v *Verified) Signature() (Signed, error) {
 		}
 		reasons = append(reasons, fmt.Errorf("bundle %d: predicate type %q, not a signature (%s)", s.Index+1, s.PredicateType(), PredicateCosignSign))
 	}
-	return Signed{}, fmt.Errorf("%s: %w: %w", v.subject.Digest, ErrUntrustedSignature, errors.Join(reasons...))
+	return Signed{}, fmt.Errorf("%s: %w: %w", v.subject.Digest, ErrUntrustedSignature, errors.Join(firstReasons(reasons)...))
+}
+
+// maxReasons is how many bundles' reasons a refusal lists; a flood of junk
+// bundles would otherwise make it a page long.
+const maxReasons = 10
+
+// firstReasons keeps the first maxReasons reasons and counts the rest.
+func firstReasons(reasons []error) []error {
+	if len(reasons) <= maxReasons {
+		return reasons
+	}
+	out := slices.Clone(reasons[:maxReasons])
+	return append(out, fmt.Errorf("and %d more reasons", len(reasons)-maxReasons))
 }
 
 // Newest is the latest verified time among the verified bundles of

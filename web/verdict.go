@@ -289,10 +289,15 @@ func (u *UI) bundlesOf(ctx context.Context, host, repo string, m *storage.Manife
 	}
 	desc := ocispec.Descriptor{MediaType: m.MediaType, Digest: m.Digest, Size: m.Size}
 	src := &storage.ContentSource{Meta: u.cfg.Meta, Blobs: u.cfg.Blobs, Repository: repo}
-	bundles, err := attest.CollectBundles(ctx, src, desc)
+	var sel attest.Selection
+	if rule != nil {
+		sel = attest.SelectionFor(rule.Trust())
+	}
+	col, err := attest.Collect(ctx, src, desc, sel)
 	if err != nil {
 		return nil, err
 	}
+	bundles := col.Bundles
 	for _, b := range bundles {
 		bv := bundleView{Referrer: b.Referrer.Digest}
 		if r := byDigest[b.Referrer.Digest]; r != nil {

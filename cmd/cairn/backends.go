@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"time"
 
 	"cairn.dev/cairn/registry"
@@ -55,3 +56,16 @@ func collectShared(ctx context.Context, _ *slog.Logger, reg *registry.Registry, 
 
 // describeBackends is for the "serving" log line.
 func describeBackends(dir string, b backendFlags) string { return b.options(dir, 0).String() }
+
+// reserveFile is the reserve's name in the data directory.
+const reserveFile = "reserve"
+
+// openReserve keeps the storage reserve (storage.Reserve) in the data
+// directory when the stores are the embedded ones on its filesystem; with
+// shared stores there is none (nil).
+func openReserve(dir string, b backendFlags) (*storage.Reserve, error) {
+	if b.storage != "" || b.metadata != "" {
+		return nil, nil
+	}
+	return storage.OpenReserve(filepath.Join(dir, reserveFile), storage.DefaultReserveSize)
+}

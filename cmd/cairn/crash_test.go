@@ -66,7 +66,7 @@ func TestMain(m *testing.M) {
 
 // buildCairn builds cmd/cairn with the go command once and returns the
 // binary's path. It skips the test when there is no go command.
-func buildCairn(t *testing.T) string {
+func buildCairn(t testing.TB) string {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {

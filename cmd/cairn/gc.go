@@ -23,7 +23,13 @@ func newGCCmd() *cobra.Command {
 		Use:   "gc",
 		Short: "Remove unreferenced blobs and stale uploads from --data",
 		Long: `Remove blobs that no manifest references and uploads that expired or were
-abandoned. Blobs younger than --grace are kept, so pushes in progress are safe.
+abandoned. Unreferenced blobs, and uploads whose bytes have not moved, younger
+than --grace are kept. 0s means as little as is safe, as in cairn serve
+--gc-grace: over --data alone (the server stopped, nothing in progress) no
+grace at all; over --storage and --metadata, beside running nodes, the
+minimum of 2m, which keeps uploads and pushes in progress safe. An upload
+session with nothing behind it (its bytes lost) or idle longer than the
+grace is removed.
 
 The server must not be running on DIR: gc takes the metadata database's lock
 and refuses to start while cairn serve holds it. A running server collects
@@ -45,15 +51,20 @@ to start while a node holds it.`,
 				return err
 			}
 			defer db.Close()
-			reg, err := registry.New(registry.Config{Blobs: blobs, Meta: db})
+			reserve, err := openReserve(data, backends)
 			if err != nil {
 				return err
 			}
-			if grace == 0 {
-				grace = time.Nanosecond // "0s" means no grace at all
+			reg, err := registry.New(registry.Config{Blobs: blobs, Meta: db, Reserve: reserve})
+			if err != nil {
+				return err
 			}
+			// Over --data alone, the lock says the server is stopped: nothing
+			// is in progress. Over shared stores, nodes may be pushing.
+			exclusive := backends.storage == "" && backends.metadata == ""
+			grace = registry.EffectiveGrace(grace, exclusive)
 			protectRecent(blobs, grace)
-			rep, err := reg.CollectOnce(cmd.Context(), "cairn gc", registry.GCOptions{Grace: grace, DryRun: dryRun})
+			rep, err := reg.CollectOnce(cmd.Context(), "cairn gc", registry.GCOptions{Grace: grace, Exclusive: exclusive, DryRun: dryRun})
 			if errors.Is(err, storage.ErrLeaseHeld) {
 				return fmt.Errorf("%w; the node holding it collects garbage itself every --gc-interval", err)
 			}
@@ -72,7 +83,7 @@ to start while a node holds it.`,
 		},
 	}
 	cmd.Flags().StringVar(&data, "data", "./cairn-data", "the server's data directory")
-	cmd.Flags().DurationVar(&grace, "grace", registry.DefaultGCGrace, "keep unreferenced blobs younger than this")
+	cmd.Flags().DurationVar(&grace, "grace", registry.DefaultGCGrace, "keep unreferenced blobs and idle uploads younger than this (0s: none over --data alone; at least 2m beside running nodes)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "report what would be removed, remove nothing")
 	cmd.Flags().StringVar(&backends.storage, "storage", "", storageFlagHelp)
 	cmd.Flags().StringVar(&backends.metadata, "metadata", "", metadataFlagHelp)

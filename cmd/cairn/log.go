@@ -292,6 +292,9 @@ earlier is still part of the chain.`,
 					fmt.Fprintf(out, ", after the %d records retention removed", st.AnchorSeq)
 				}
 				fmt.Fprintf(out, ")\nhead %d:%s\n", st.HeadSeq, st.Head)
+				if err := printGaps(cmd.Context(), out, src); err != nil {
+					return err
+				}
 			}
 			if want != nil {
 				if err := accesslog.CheckHead(cmd.Context(), src.walk, st, *want); errors.Is(err, storage.ErrAccessChainBroken) {
@@ -357,4 +360,35 @@ func closeAccessLog(rec *accesslog.Recorder, log *slog.Logger) {
 	if err := rec.Close(ctx); err != nil {
 		log.Error("access log: not everything recorded was written", "err", err)
 	}
+}
+
+// printGaps reports the gaps the log notes in itself: the records the
+// server dropped (a full disk, a stalled store) and wrote down as one
+// "dropped" record each. The chain can be intact with gaps: they are what
+// was never recorded, not what was removed.
+func printGaps(ctx context.Context, out io.Writer, src logSource) error {
+	var gaps, lost uint64
+	var seqs []string
+	err := src.walk(ctx, storage.AccessFilter{Action: storage.ActionDropped}, func(r storage.AccessRecord) error {
+		gaps++
+		var n uint64
+		if _, err := fmt.Sscanf(r.Detail, "%d ", &n); err == nil {
+			lost += n
+		}
+		if len(seqs) < 10 {
+			seqs = append(seqs, fmt.Sprint(r.Seq))
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read the log's gaps: %w", err)
+	}
+	if gaps > 0 {
+		more := ""
+		if gaps > uint64(len(seqs)) {
+			more = ", ..."
+		}
+		fmt.Fprintf(out, "gaps: %d records were dropped and never recorded, noted in %d records (seq %s%s)\n", lost, gaps, strings.Join(seqs, ", "), more)
+	}
+	return nil
 }

@@ -143,7 +143,7 @@ URL of the bucket, so the bytes do not pass through the node.`,
 	f.Var(&o.maxBlobSize, "max-blob-size", "largest blob accepted (e.g. 500GiB)")
 	f.DurationVar(&o.uploadTTL, "upload-ttl", registry.DefaultUploadTTL, "how long an upload session may stay open")
 	f.DurationVar(&o.gcInterval, "gc-interval", 24*time.Hour, "collect garbage this often while serving (0 disables)")
-	f.DurationVar(&o.gcGrace, "gc-grace", registry.DefaultGCGrace, "age below which unreferenced blobs are kept")
+	f.DurationVar(&o.gcGrace, "gc-grace", registry.DefaultGCGrace, "age below which unreferenced blobs and idle uploads are kept; at least 2m (0s means 2m), which keeps uploads in progress safe")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&o.logFormat, "log-format", "text", "text or json")
 	f.BoolVar(&o.auth, "auth", false, "require authentication on a loopback address too (it is always on elsewhere)")
@@ -176,6 +176,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 		return err
 	}
 	defer db.Close()
+	o.gcGrace = registry.EffectiveGrace(o.gcGrace, false)
 	protectRecent(blobs, o.gcGrace)
 	// The access log, appended in batches; flushed after the server has
 	// stopped and before the database closes.
@@ -183,7 +184,11 @@ func runServe(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return fmt.Errorf("--trusted-proxy %w", err)
 	}
-	rec := accesslog.New(db, accesslog.Options{Logger: log, TrustedProxies: proxies})
+	reserve, err := openReserve(o.data, o.backends)
+	if err != nil {
+		return err
+	}
+	rec := accesslog.New(db, accesslog.Options{Logger: log, TrustedProxies: proxies, Reserve: reserve})
 	defer closeAccessLog(rec, log)
 	names, err := openTransparencyLog(o, db, log)
 	if err != nil {
@@ -215,6 +220,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 		Logger:  log,
 		Metrics: metrics,
 		Limits:  registry.Limits{MaxBlobSize: int64(o.maxBlobSize), UploadTTL: o.uploadTTL},
+		Reserve: reserve,
 	}
 	// The UI shows the gate's verdicts: it asks the gate, never decides.
 	var uiGate web.Gate

@@ -23,7 +23,7 @@ import (
 
 // writePair writes an unencrypted key pair to dir/name.key and
 // dir/name.pub and returns the prefix.
-func writePair(t *testing.T, dir, name string) string {
+func writePair(t testing.TB, dir, name string) string {
 	t.Helper()
 	key, err := attest.GenerateKey()
 	if err != nil {

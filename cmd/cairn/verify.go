@@ -140,7 +140,7 @@ func runVerify(cmd *cobra.Command, o verifyOptions, refStr string) error {
 			if err != nil {
 				return err
 			}
-			t, err := client.LoadTarget(cmd.Context(), repo)
+			t, err := client.LoadTargetFor(cmd.Context(), repo, ag)
 			if err != nil {
 				return err
 			}

@@ -48,6 +48,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Reserve, when set, is released when Close cannot note the records
+	// it dropped because the disk is full, and the note is tried once more:
+	// a gap is always in the log itself when it can be.
+	Reserve *storage.Reserve
 }
 
 // Stats counts what a Recorder did.
@@ -73,6 +77,7 @@ type Recorder struct {
 	trusted  []netip.Prefix
 	log      *slog.Logger
 	now      func() time.Time
+	reserve  *storage.Reserve
 
 	ch       chan storage.AccessRecord
 	flushReq chan chan struct{}
@@ -99,6 +104,7 @@ func New(store storage.AccessLog, opts Options) *Recorder {
 		trusted:  opts.TrustedProxies,
 		log:      opts.Logger,
 		now:      opts.Now,
+		reserve:  opts.Reserve,
 		flushReq: make(chan chan struct{}),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
@@ -204,8 +210,19 @@ func (r *Recorder) Close(ctx context.Context) error {
 	r.mu.Unlock()
 	select {
 	case <-r.done:
-		if n := r.unnoted.Load(); n > 0 {
-			return fmt.Errorf("access log: %d records dropped and not noted in the log", n)
+		if n := r.unnoted.Swap(0); n > 0 {
+			// The last chance to note the gap in the log itself: with a
+			// full disk, in the room the reserve gives back.
+			note := dropNote(r.now(), n)
+			err := r.reserve.RetryFull(func() error {
+				_, err := r.store.AppendAccess(context.Background(), note)
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("access log: %d records dropped and not noted in the log: %w", n, err)
+			}
+			r.appended.Add(1)
+			r.log.Warn("access log: records were dropped", "records", n)
 		}
 		return nil
 	case <-ctx.Done():
@@ -281,14 +298,7 @@ func (r *Recorder) append(batch []storage.AccessRecord) {
 	}
 	recs := batch
 	if lost > 0 {
-		note := storage.AccessRecord{
-			Time:      r.now(),
-			Principal: storage.PrincipalSystem,
-			Action:    storage.ActionDropped,
-			Result:    storage.ResultFailed,
-			Detail:    fmt.Sprintf("%d access records were lost (buffer full, store failing or recorder closed)", lost),
-		}
-		recs = append([]storage.AccessRecord{note}, batch...)
+		recs = append([]storage.AccessRecord{dropNote(r.now(), lost)}, batch...)
 	}
 	if _, err := r.store.AppendAccess(context.Background(), recs...); err != nil {
 		r.log.Error("access log: append failed; records lost", "records", len(batch), "err", err)
@@ -299,6 +309,18 @@ func (r *Recorder) append(batch []storage.AccessRecord) {
 	r.appended.Add(uint64(len(recs)))
 	if lost > 0 {
 		r.log.Warn("access log: records were dropped", "records", lost)
+	}
+}
+
+// dropNote is the record of a gap: n records lost. It goes through the
+// same append as every record (a leaf like any other).
+func dropNote(now time.Time, n uint64) storage.AccessRecord {
+	return storage.AccessRecord{
+		Time:      now,
+		Principal: storage.PrincipalSystem,
+		Action:    storage.ActionDropped,
+		Result:    storage.ResultFailed,
+		Detail:    fmt.Sprintf("%d access records were lost (buffer full, store failing or recorder closed)", n),
 	}
 }
 

@@ -224,8 +224,20 @@ func TestRecorder_Closed(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec.Record(t.Context(), pull(1)) // no panic, dropped
-	if err := rec.Close(t.Context()); err == nil {
-		t.Error("second Close after a dropped record: no error")
+	// The second Close notes the drop in the log itself.
+	if err := rec.Close(t.Context()); err != nil {
+		t.Errorf("second Close after a dropped record: %v", err)
+	}
+	if got := all(t, db, storage.AccessFilter{}); len(got) != 1 || got[0].Action != storage.ActionDropped || !strings.HasPrefix(got[0].Detail, "1 ") {
+		t.Errorf("log after a record dropped after Close: %+v, want one note of 1 record lost", got)
+	}
+	// With the store failing, Close says the drop was not noted.
+	store := &countingLog{AccessLog: openLog(t)}
+	store.fail.Store(100)
+	failing := accesslog.New(store, accesslog.Options{Logger: quiet})
+	failing.Record(t.Context(), pull(1))
+	if err := failing.Close(t.Context()); err == nil || !strings.Contains(err.Error(), "not noted") {
+		t.Errorf("Close with the store failing: %v, want records not noted", err)
 	}
 	if err := rec.Flush(t.Context()); err != nil {
 		t.Errorf("Flush after Close: %v", err)

@@ -5,12 +5,17 @@ import (
 	"crypto/sha256"
 	"encoding"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
+	"syscall"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -62,7 +67,7 @@ func (c *Cache) Fetch(ctx context.Context, r *Remote, desc ocispec.Descriptor, p
 		progress(off)
 	}
 	if off < desc.Size || desc.Size == 0 {
-		if err := r.download(ctx, f, &off, h, desc, tmp+".state", progress); err != nil {
+		if err := r.downloadRetrying(ctx, f, &off, h, desc, tmp+".state", progress); err != nil {
 			return "", false, err
 		}
 	}
@@ -125,8 +130,80 @@ func putUint64(v uint64) []byte {
 	return b
 }
 
-// download appends the blob's bytes from *off on to f, hashing them.
-func (r *Remote) download(ctx context.Context, f *os.File, off *int64, h stateHash, desc ocispec.Descriptor, statePath string, progress func(int64)) error {
+// downloadRetrying is download, tried again (resuming from where it got)
+// when it stalled or the connection broke, up to DownloadAttempts times
+// with a backoff: a read of immutable content is always safe to retry.
+func (r *Remote) downloadRetrying(ctx context.Context, f *os.File, off *int64, h stateHash, desc ocispec.Descriptor, statePath string, progress func(int64)) error {
+	backoff := time.Second
+	for attempt := 1; ; attempt++ {
+		err := r.download(ctx, f, off, h, desc, statePath, progress)
+		if err == nil || ctx.Err() != nil || !retryable(err) {
+			return err
+		}
+		if attempt == DownloadAttempts {
+			var se *StallError
+			if errors.As(err, &se) {
+				se.Attempts = attempt
+			}
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(backoff):
+		}
+		backoff *= 2
+	}
+}
+
+// retryable reports whether a download failed in a way another try may
+// not: a stall, a cut connection, a 5xx answer.
+func retryable(err error) bool {
+	var se *StatusError
+	var ne net.Error
+	return errors.Is(err, ErrStalled) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &ne) || (errors.As(err, &se) && se.Status >= 500)
+}
+
+// stallReader fails reads once the watchdog fired.
+type stallReader struct {
+	r     io.Reader
+	touch func()
+}
+
+func (s *stallReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if n > 0 {
+		s.touch()
+	}
+	return n, err
+}
+
+// download appends the blob's bytes from *off on to f, hashing them. If
+// nothing arrives for the stall timeout, the request is cancelled with a
+// *StallError.
+func (r *Remote) download(ctx context.Context, f *os.File, off *int64, h stateHash, desc ocispec.Descriptor, statePath string, progress func(int64)) (err error) {
+	stall := r.stallTimeout()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var got atomic.Int64
+	got.Store(*off)
+	watchdog := time.AfterFunc(stall, func() {
+		cancel(&StallError{Digest: desc.Digest, Got: got.Load(), Size: desc.Size, After: stall, Attempts: 1})
+	})
+	defer watchdog.Stop()
+	defer func() {
+		if cause := context.Cause(ctx); err != nil && errors.Is(cause, ErrStalled) {
+			err = cause
+		}
+	}()
+	userProgress := progress
+	progress = func(n int64) {
+		got.Add(n)
+		if userProgress != nil {
+			userProgress(n)
+		}
+	}
 	hdr := http.Header{}
 	if *off > 0 {
 		hdr.Set("Range", fmt.Sprintf("bytes=%d-", *off))
@@ -155,7 +232,7 @@ func (r *Remote) download(ctx context.Context, f *os.File, off *int64, h stateHa
 	// Read at most one byte more than the descriptor allows: a registry
 	// that sends more is caught by the size check, not allowed to fill the
 	// disk.
-	body := io.LimitReader(resp.Body, desc.Size-*off+1)
+	body := io.LimitReader(&stallReader{r: resp.Body, touch: func() { watchdog.Reset(stall) }}, desc.Size-*off+1)
 	start := *off
 	checkpoint := func(n int64) {
 		if st, err := h.MarshalBinary(); err == nil {

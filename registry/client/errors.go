@@ -3,6 +3,7 @@ package client
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -64,3 +65,25 @@ var ErrUnauthorized = errors.New("unauthorized")
 // ErrForbidden means the credential is good but does not allow the call,
 // e.g. an admin API call by someone who is not an administrator.
 var ErrForbidden = errors.New("forbidden")
+
+// ErrStalled means a transfer received nothing for longer than the stall
+// timeout (Remote.StallTimeout): the registry or its storage stopped
+// answering. Test for it with errors.Is; the error is a *StallError.
+var ErrStalled = errors.New("transfer stalled")
+
+// StallError names the blob whose transfer stalled and how far it got.
+type StallError struct {
+	Digest digest.Digest
+	// Got and Size are the bytes received and the blob's size.
+	Got, Size int64
+	// After is how long nothing arrived.
+	After time.Duration
+	// Attempts is how many times the transfer was tried.
+	Attempts int
+}
+
+func (e *StallError) Error() string {
+	return fmt.Sprintf("blob %s: no progress for %s at %d of %d bytes (%d attempts): the registry or its storage stopped answering", e.Digest, e.After, e.Got, e.Size, e.Attempts)
+}
+
+func (e *StallError) Unwrap() error { return ErrStalled }

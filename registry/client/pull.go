@@ -105,6 +105,14 @@ func (r *PullResult) NotScanned() []string {
 // the config and the bundles attached to the manifest. The repository whose
 // rule applies is the reference's: the operator named it.
 func LoadTarget(ctx context.Context, r *Repository) (*agent.Target, error) {
+	return LoadTargetFor(ctx, r, nil)
+}
+
+// LoadTargetFor is LoadTarget reading first the bundles that can verify
+// under ag's rule for the repository (agent.Agent.Selection), so that a
+// flood of other referrers cannot push a good signature out of what is
+// read. A nil ag reads the newest first.
+func LoadTargetFor(ctx context.Context, r *Repository, ag *agent.Agent) (*agent.Target, error) {
 	desc, manifest, err := r.FetchManifest(ctx)
 	if err != nil {
 		return nil, err
@@ -122,13 +130,18 @@ func LoadTarget(ctx context.Context, r *Repository) (*agent.Target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	bundles, err := attest.CollectBundles(ctx, r.Repo, desc)
+	var sel attest.Selection
+	if ag != nil {
+		sel = ag.Selection(ref.Registry + "/" + ref.Repository)
+	}
+	col, err := attest.Collect(ctx, r.Repo, desc, sel)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ref, err)
 	}
 	t := &agent.Target{
 		Reference: ref.String(), Registry: ref.Registry, Repository: ref.Repository,
-		ByDigest: r.ByDigest(), Desc: desc, Manifest: manifest, Config: config, Files: files, Bundles: bundles,
+		ByDigest: r.ByDigest(), Desc: desc, Manifest: manifest, Config: config, Files: files,
+		Bundles: col.Bundles, Collected: col,
 	}
 	if !t.ByDigest {
 		t.Tag = ref.Reference
@@ -161,7 +174,7 @@ func Pull(ctx context.Context, r *Repository, dir string, o PullOptions) (*PullR
 	if o.Agent != nil {
 		res.Receipt = &agent.Receipt{}
 	}
-	t, err := LoadTarget(ctx, r)
+	t, err := LoadTargetFor(ctx, r, o.Agent)
 	if err != nil {
 		if res.Receipt != nil && errors.Is(err, verify.ErrVerification) {
 			res.Receipt.Reference = r.Repo.Reference.String()
@@ -475,9 +488,28 @@ func checkDestination(ctx context.Context, dir, staging string, expected map[str
 // writeRecord writes dir/.cairn: the manifest and config as pulled, the
 // referrers with their small blobs, and pull.json.
 func writeRecord(ctx context.Context, r *Repository, dir string, rec agent.Record, t *agent.Target) error {
-	refs, _, err := listReferrers(ctx, r.Repo, t.Desc)
+	listed, _, err := listReferrers(ctx, r.Repo, t.Desc)
 	if err != nil {
 		return err
+	}
+	// The referrers whose bundles the agent read come first, so that a
+	// flood of others cannot push them out of the record.
+	var refs []ocispec.Descriptor
+	seen := map[digest.Digest]bool{}
+	for _, b := range t.Bundles {
+		if !seen[b.Referrer.Digest] {
+			seen[b.Referrer.Digest] = true
+			refs = append(refs, b.Referrer)
+		}
+	}
+	for _, d := range listed {
+		if len(refs) >= agent.MaxRecordedReferrers {
+			break
+		}
+		if !seen[d.Digest] {
+			seen[d.Digest] = true
+			refs = append(refs, d)
+		}
 	}
 	blobs := map[digest.Digest][]byte{}
 	for _, d := range refs {

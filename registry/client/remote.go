@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
@@ -21,6 +22,26 @@ type Remote struct {
 	Base string
 	// Repository is the repository name.
 	Repository string
+	// StallTimeout fails a blob download that receives nothing for this
+	// long (a *StallError naming the blob), after DownloadAttempts tries,
+	// each resuming where the last stopped; zero means
+	// DefaultStallTimeout.
+	StallTimeout time.Duration
+}
+
+// DefaultStallTimeout is how long a download may receive nothing before
+// it is retried, then failed.
+const DefaultStallTimeout = 30 * time.Second
+
+// DownloadAttempts is how many times a stalled or cut download is tried
+// (resuming with a range request), with a backoff of 1 s, 2 s, 4 s between.
+const DownloadAttempts = 4
+
+func (r *Remote) stallTimeout() time.Duration {
+	if r.StallTimeout > 0 {
+		return r.StallTimeout
+	}
+	return DefaultStallTimeout
 }
 
 // maxErrorBody bounds how much of an error answer is read.

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -156,11 +157,29 @@ func (o Options) HTTPClient(host string) (remote.Client, error) {
 	return c, nil
 }
 
+// OutagePolicy is how DefaultClient retries: oras-go's predicate (5xx,
+// 408, 429, dial timeouts, cut connections) but not 507 (the registry's
+// storage is full: retrying will not help), with an exponential backoff
+// from 250 ms up to 5 s between tries, 8 retries: about 23 s, so that a
+// registry whose database or blob store restarts is waited for.
+var OutagePolicy retry.Policy = &retry.GenericPolicy{
+	Retryable: func(resp *http.Response, err error) (bool, error) {
+		if err == nil && (resp.StatusCode == http.StatusInsufficientStorage || resp.StatusCode == http.StatusNotImplemented) {
+			return false, nil
+		}
+		return retry.DefaultPredicate(resp, err)
+	},
+	Backoff:  retry.DefaultBackoff,
+	MinWait:  200 * time.Millisecond,
+	MaxWait:  5 * time.Second,
+	MaxRetry: 8,
+}
+
 // DefaultClient returns an HTTP client that retries, caches tokens and
 // authenticates with the docker-style credential store shared with oras
 // and docker.
 func DefaultClient() *auth.Client {
-	c := &auth.Client{Client: retry.DefaultClient, Cache: auth.NewCache()}
+	c := &auth.Client{Client: &http.Client{Transport: &retry.Transport{Policy: func() retry.Policy { return OutagePolicy }}}, Cache: auth.NewCache()}
 	if store, err := credentials.NewStoreFromDocker(credentials.StoreOptions{}); err == nil {
 		c.Credential = credentials.Credential(store)
 	}

@@ -170,12 +170,15 @@ func (g *Gate) version(ctx context.Context, repo string, m *storage.Manifest, by
 	if err != nil {
 		return fmt.Errorf("read signatures: %w", err)
 	}
-	key := fmt.Sprintf("%s@%s %t", repo, m.Digest, byDigest)
+	// The key names the bundle referrers by a hash of their digests: a
+	// flood of referrers must not make every key as large as the flood.
+	h := digest.SHA256.Digester()
 	for _, r := range refs {
 		if r.ArtifactType == attest.MediaTypeBundle {
-			key += " " + string(r.Digest)
+			h.Hash().Write([]byte(r.Digest + " "))
 		}
 	}
+	key := fmt.Sprintf("%s@%s %t %s", repo, m.Digest, byDigest, h.Digest())
 	now := g.now()
 	g.mu.Lock()
 	v, ok := g.cache[key]
@@ -200,10 +203,10 @@ func (g *Gate) check(ctx context.Context, repo string, m *storage.Manifest, byDi
 		return err
 	}
 	desc := ocispec.Descriptor{MediaType: m.MediaType, Digest: m.Digest, Size: m.Size}
-	bundles, err := attest.CollectBundles(ctx, &storage.ContentSource{Meta: g.meta, Blobs: g.blobs, Repository: repo}, desc)
+	col, err := attest.Collect(ctx, &storage.ContentSource{Meta: g.meta, Blobs: g.blobs, Repository: repo}, desc, attest.SelectionFor(rule.Trust()))
 	if err != nil {
 		return err
 	}
-	_, err = rule.Evaluate(desc, attest.BundleData(bundles), g.now())
-	return err
+	_, err = rule.Evaluate(desc, attest.BundleData(col.Bundles), g.now())
+	return col.Explain(err, rule.Trust())
 }

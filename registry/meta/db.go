@@ -34,6 +34,9 @@ type Options struct {
 	LockTimeout time.Duration
 	// NoSync skips fsync on commit; only for tests and benchmarks.
 	NoSync bool
+	// Now is the clock of link and session times; nil means time.Now.
+	// Tests set it to the registry's clock (registry.Config.Now).
+	Now func() time.Time
 }
 
 // Open opens or creates the database at path and migrates it to the current
@@ -54,6 +57,9 @@ func Open(path string, opts *Options) (*DB, error) {
 		return nil, fmt.Errorf("meta: open %s: %w", path, err)
 	}
 	db := &DB{db: bdb, now: time.Now}
+	if opts.Now != nil {
+		db.now = opts.Now
+	}
 	if err := db.migrate(); err != nil {
 		bdb.Close()
 		return nil, err
@@ -360,6 +366,44 @@ func (db *DB) Referrers(ctx context.Context, repo string, subject digest.Digest)
 		return nil
 	})
 	return out, err
+}
+
+var _ storage.ReferrerPager = (*DB)(nil)
+
+// ReferrersPage implements storage.ReferrerPager: a cursor from last, so a
+// page decodes only the referrers it looks at.
+func (db *DB) ReferrersPage(ctx context.Context, repo string, subject digest.Digest, artifactType, last string, n int) ([]ocispec.Descriptor, bool, error) {
+	out := []ocispec.Descriptor{}
+	more := false
+	err := db.db.View(func(tx *bolt.Tx) error {
+		rb := repoBucket(tx, repo)
+		if rb == nil {
+			return nil
+		}
+		prefix := []byte(string(subject) + "\x00")
+		c := rb.Bucket(bucketReferrers).Cursor()
+		k, _ := c.Seek(append(bytes.Clone(prefix), last...))
+		for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			d := string(k[len(prefix):])
+			if last != "" && d <= last {
+				continue
+			}
+			m, err := decodeManifest(rb, digest.Digest(d), false)
+			if err != nil {
+				return err
+			}
+			if artifactType != "" && m.ArtifactType != artifactType {
+				continue
+			}
+			if len(out) == n {
+				more = true
+				return nil
+			}
+			out = append(out, m.Descriptor())
+		}
+		return nil
+	})
+	return out, more, err
 }
 
 // History implements storage.Metadata.

@@ -26,16 +26,31 @@ type Server struct {
 }
 
 // NewServer starts a registry over a fresh data directory. cfg may set
-// Limits and Now; its Blobs and Meta are replaced. The server and database
+// Limits and Now (the database's clock too); its Blobs and Meta are
+// replaced. The server and database
 // are closed when the test ends.
 func NewServer(t testing.TB, cfg registry.Config) *Server {
+	t.Helper()
+	return newServer(t, cfg, false)
+}
+
+// NewServerNoSync is NewServer with the database's fsync off (meta.Options
+// NoSync): for tests that push thousands of manifests, where a commit's
+// fsync is all the time spent and durability is not what is tested.
+func NewServerNoSync(t testing.TB, cfg registry.Config) *Server {
+	t.Helper()
+	return newServer(t, cfg, true)
+}
+
+func newServer(t testing.TB, cfg registry.Config, noSync bool) *Server {
 	t.Helper()
 	dir := t.TempDir()
 	blobs, err := cas.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := meta.Open(filepath.Join(dir, "meta.db"), nil)
+	// The database keeps link times by the registry's clock.
+	db, err := meta.Open(filepath.Join(dir, "meta.db"), &meta.Options{Now: cfg.Now, NoSync: noSync})
 	if err != nil {
 		t.Fatal(err)
 	}

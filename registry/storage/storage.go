@@ -207,3 +207,13 @@ type Metadata interface {
 type LivePreviewer interface {
 	PreviewLiveBlobs(ctx context.Context, cutoff time.Time) (map[digest.Digest]bool, error)
 }
+
+// ReferrerPager is a Metadata that lists referrers a page at a time, so
+// that one page of the referrers API costs what is on it, not the whole
+// list. The registry uses it when the store has it (an interface upgrade).
+type ReferrerPager interface {
+	// ReferrersPage lists at most n referrers of subject in repo, in digest
+	// order, with digests after last (all when last is empty), of
+	// artifactType when it is not empty, and whether more follow.
+	ReferrersPage(ctx context.Context, repo string, subject digest.Digest, artifactType, last string, n int) ([]ocispec.Descriptor, bool, error)
+}

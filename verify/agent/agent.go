@@ -68,6 +68,20 @@ type Target struct {
 	// reference means (a rule that says transparency: required demands
 	// it): see verify/tlogproof.Evidence.
 	Transparency *tlogproof.Evidence
+	// Collected says how many bundle referrers there were and how many
+	// were read (attest.Collect), for a refusal to say; nil when unknown.
+	Collected *attest.Collection
+}
+
+// Selection is what the rule for the repository name (HOST/REPO) trusts,
+// as attest.Collect orders a subject's bundles by it: the bundles that can
+// verify are read first. A name without a rule gives the zero Selection.
+func (a *Agent) Selection(name string) attest.Selection {
+	rule, err := a.Policy.Rule(name)
+	if err != nil {
+		return attest.Selection{}
+	}
+	return attest.SelectionFor(rule.Trust())
 }
 
 // Name is HOST/REPO, what policy rules match.
@@ -119,7 +133,7 @@ func (a *Agent) CheckMetadata(t *Target, rc *Receipt) (*verify.Rule, error) {
 	}
 	if err != nil {
 		if ev.Failed == "signature" {
-			err = fmt.Errorf("%s@%s: %w", t.Name(), t.Desc.Digest, err)
+			err = fmt.Errorf("%s@%s: %w", t.Name(), t.Desc.Digest, t.Collected.Explain(err, rule.Trust()))
 		}
 		return nil, rc.fail(ev.Failed, err)
 	}

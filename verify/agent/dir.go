@@ -280,9 +280,10 @@ func LoadDir(ctx context.Context, dir string) (*Target, *Record, error) {
 	} else if !errors.Is(err, ErrNotPulled) {
 		return nil, nil, err
 	}
-	if t.Bundles, err = attest.CollectBundles(ctx, src, t.Desc); err != nil {
+	if t.Collected, err = attest.Collect(ctx, src, t.Desc, attest.Selection{}); err != nil {
 		return nil, nil, err
 	}
+	t.Bundles = t.Collected.Bundles
 	if t.Transparency, err = loadEvidence(dir); err != nil {
 		return nil, nil, err
 	}

@@ -24,3 +24,8 @@ const (
 // MaxReferrerManifest is the largest referrer manifest, in bytes, read to
 // find its bundle layers (the registry's own manifest limit).
 const MaxReferrerManifest = 4 << 20
+
+// MaxCandidates is the most bundle referrers of one subject listed to
+// choose the MaxCount that are read: a flood beyond it is reported, not
+// read.
+const MaxCandidates = 100_000
