@@ -1,0 +1,236 @@
+package promote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2"
+	"oras.land/oras-go/v2/content"
+	"oras.land/oras-go/v2/registry/remote"
+
+	"cairn.dev/cairn/registry/client"
+	"cairn.dev/cairn/verify/agent"
+)
+
+// Limits on the graph of referrers one copy follows: anyone who may push
+// to the source may attach referrers to a version.
+const (
+	// MaxReferrerDepth is how far referrers of referrers are followed (a
+	// signature of an attestation of the version is at depth 2).
+	MaxReferrerDepth = 4
+	// MaxReferrers is the most referrers of one manifest.
+	MaxReferrers = 1000
+	// MaxNodes is the most manifests (the version and its referrers, at
+	// every depth) of one copy.
+	MaxNodes = 10000
+)
+
+// CopyOptions configure Copy. The zero value copies the version and all
+// its referrers without a policy, three transfers at a time.
+type CopyOptions struct {
+	// Agent, when set, is the promotion gate: the version is copied only
+	// if the agent's metadata checks accept it at the source (see the
+	// package documentation).
+	Agent *agent.Agent
+	// Concurrency is how many blobs and manifests transfer at once; zero
+	// means oras-go's default (3).
+	Concurrency int
+	// OnCopied, when set, is told of each blob or manifest sent (from
+	// several goroutines at once).
+	OnCopied func(ocispec.Descriptor)
+}
+
+// CopyResult is what Copy did.
+type CopyResult struct {
+	// Desc is the version's manifest, as checked and copied.
+	Desc ocispec.Descriptor
+	// Tag is the tag set at the destination, or "" (copied by digest).
+	Tag string
+	// Receipt records the gate's checks (with CopyOptions.Agent).
+	Receipt *agent.Receipt
+	// Referrers counts the referrer manifests found at the source, at
+	// every depth.
+	Referrers int
+	// Copied counts the blobs and manifests sent, Mounted those mounted
+	// from the source repository, Skipped those the destination had
+	// (whole sub-graphs count once: the manifest at their root).
+	Copied, Mounted, Skipped int
+	// Bytes counts the bytes sent.
+	Bytes int64
+}
+
+// Copy copies the version src's reference names, with every referrer, to
+// dst; dst's reference names the destination tag (without one, the
+// source's tag, if any; with a digest, it must be the source's). See the
+// package documentation for what is checked. A refusal of the gate
+// wraps verify.ErrVerification and nothing is written to dst.
+func Copy(ctx context.Context, src, dst *client.Repository, o CopyOptions) (*CopyResult, error) {
+	res := &CopyResult{}
+	if o.Agent != nil {
+		res.Receipt = &agent.Receipt{}
+		t, err := client.LoadTarget(ctx, src)
+		if err != nil {
+			return res, err
+		}
+		if err := client.AddTransparency(ctx, src, t, o.Agent, res.Receipt); err != nil {
+			return res, err
+		}
+		if _, err := o.Agent.CheckMetadata(t, res.Receipt); err != nil {
+			return res, err
+		}
+		res.Receipt.Verified = true
+		res.Desc = t.Desc
+	} else {
+		desc, err := src.Repo.Resolve(ctx, src.Repo.Reference.Reference)
+		if err != nil {
+			return res, fmt.Errorf("%s: %w", src.Repo.Reference, err)
+		}
+		res.Desc = desc
+	}
+	tag, err := destinationTag(src, dst, res)
+	if err != nil {
+		return res, err
+	}
+	res.Tag = tag
+
+	g := &graph{repo: src.Repo}
+	opts := oras.ExtendedCopyGraphOptions{Depth: MaxReferrerDepth, FindPredecessors: g.predecessors}
+	opts.Concurrency = o.Concurrency
+	var copied, mounted, skipped atomic.Int64
+	var bytes atomic.Int64
+	opts.PostCopy = func(_ context.Context, d ocispec.Descriptor) error {
+		copied.Add(1)
+		bytes.Add(d.Size)
+		if o.OnCopied != nil {
+			o.OnCopied(d)
+		}
+		return nil
+	}
+	opts.OnMounted = func(context.Context, ocispec.Descriptor) error { mounted.Add(1); return nil }
+	opts.OnCopySkipped = func(context.Context, ocispec.Descriptor) error { skipped.Add(1); return nil }
+	if src.Remote.Base == dst.Remote.Base && src.Repo.Reference.Repository != dst.Repo.Reference.Repository {
+		from := src.Repo.Reference.Repository
+		opts.MountFrom = func(context.Context, ocispec.Descriptor) ([]string, error) { return []string{from}, nil }
+	}
+	err = oras.ExtendedCopyGraph(ctx, g, dst.Repo, res.Desc, opts)
+	res.Copied, res.Mounted, res.Skipped, res.Bytes = int(copied.Load()), int(mounted.Load()), int(skipped.Load()), bytes.Load()
+	res.Referrers = g.referrers()
+	if err != nil {
+		return res, fmt.Errorf("copy %s@%s to %s: %w", src.Repo.Reference.Repository, res.Desc.Digest, dst.Repo.Reference.Registry+"/"+dst.Repo.Reference.Repository, err)
+	}
+	if tag != "" {
+		if err := dst.Repo.Tag(ctx, res.Desc, tag); err != nil {
+			return res, fmt.Errorf("tag %s: %w", tag, err)
+		}
+	}
+	return res, nil
+}
+
+// destinationTag is the tag the copy sets at dst.
+func destinationTag(src, dst *client.Repository, res *CopyResult) (string, error) {
+	if dst.ByDigest() {
+		if dst.Digest() != res.Desc.Digest {
+			return "", fmt.Errorf("%w: %s names %s, the source is %s", ErrDestination, dst.Repo.Reference, dst.Digest(), res.Desc.Digest)
+		}
+		return "", nil
+	}
+	if dst.Repo.Reference.Reference != "" {
+		return dst.Repo.Reference.Reference, nil
+	}
+	if !src.ByDigest() {
+		return src.Repo.Reference.Reference, nil
+	}
+	return "", nil
+}
+
+// graph is the source as ExtendedCopyGraph reads it: every read is
+// checked against its descriptor as it streams, and the referrers listed
+// are bounded.
+type graph struct {
+	repo  *remote.Repository
+	nodes atomic.Int64
+	mu    sync.Mutex
+	seen  map[digest.Digest]bool // the referrers listed
+}
+
+func (g *graph) referrers() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.seen)
+}
+
+func (g *graph) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	rc, err := g.repo.Fetch(ctx, desc)
+	if err != nil {
+		return nil, err
+	}
+	return &verifyingReader{vr: content.NewVerifyReader(rc, desc), c: rc}, nil
+}
+
+func (g *graph) Exists(ctx context.Context, desc ocispec.Descriptor) (bool, error) {
+	return g.repo.Exists(ctx, desc)
+}
+
+func (g *graph) Predecessors(ctx context.Context, desc ocispec.Descriptor) ([]ocispec.Descriptor, error) {
+	return g.predecessors(ctx, g, desc)
+}
+
+// errTooMany stops a referrers listing.
+var errTooMany = errors.New("too many")
+
+// predecessors lists desc's referrers, at most MaxReferrers, and counts
+// the manifests of the graph against MaxNodes.
+func (g *graph) predecessors(ctx context.Context, _ content.ReadOnlyGraphStorage, desc ocispec.Descriptor) ([]ocispec.Descriptor, error) {
+	if n := g.nodes.Add(1); n > MaxNodes {
+		return nil, fmt.Errorf("%w: more than %d manifests in the graph of referrers", ErrTooManyReferrers, MaxNodes)
+	}
+	var out []ocispec.Descriptor
+	err := g.repo.Referrers(ctx, desc, "", func(page []ocispec.Descriptor) error {
+		out = append(out, page...)
+		if len(out) > MaxReferrers {
+			return errTooMany
+		}
+		return nil
+	})
+	if errors.Is(err, errTooMany) {
+		return nil, fmt.Errorf("%w: %s has more than %d", ErrTooManyReferrers, desc.Digest, MaxReferrers)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("referrers of %s: %w", desc.Digest, err)
+	}
+	g.mu.Lock()
+	if g.seen == nil {
+		g.seen = map[digest.Digest]bool{}
+	}
+	for _, d := range out {
+		g.seen[d.Digest] = true
+	}
+	g.mu.Unlock()
+	return out, nil
+}
+
+// verifyingReader ends with the verdict of its VerifyReader: at the end
+// of the content, a digest or size that does not match is the error, so
+// the upload it feeds fails instead of completing.
+type verifyingReader struct {
+	vr *content.VerifyReader
+	c  io.Closer
+}
+
+func (r *verifyingReader) Read(p []byte) (int, error) {
+	n, err := r.vr.Read(p)
+	if err == io.EOF {
+		if verr := r.vr.Verify(); verr != nil {
+			return n, verr
+		}
+	}
+	return n, err
+}
+
+func (r *verifyingReader) Close() error { return r.c.Close() }
