@@ -15,6 +15,7 @@ import (
 	"oras.land/oras-go/v2/registry/remote"
 
 	"cairn.dev/cairn/registry/client"
+	"cairn.dev/cairn/verify"
 	"cairn.dev/cairn/verify/agent"
 )
 
@@ -49,27 +50,32 @@ type CopyOptions struct {
 // CopyResult is what Copy did.
 type CopyResult struct {
 	// Desc is the version's manifest, as checked and copied.
-	Desc ocispec.Descriptor
+	Desc ocispec.Descriptor `json:"desc"`
 	// Tag is the tag set at the destination, or "" (copied by digest).
-	Tag string
+	Tag string `json:"tag,omitempty"`
 	// Receipt records the gate's checks (with CopyOptions.Agent).
-	Receipt *agent.Receipt
+	Receipt *agent.Receipt `json:"receipt,omitempty"`
 	// Referrers counts the referrer manifests found at the source, at
 	// every depth.
-	Referrers int
+	Referrers int `json:"referrers"`
 	// Copied counts the blobs and manifests sent, Mounted those mounted
 	// from the source repository, Skipped those the destination had
 	// (whole sub-graphs count once: the manifest at their root).
-	Copied, Mounted, Skipped int
+	Copied  int `json:"copied"`
+	Mounted int `json:"mounted"`
+	Skipped int `json:"skipped"`
 	// Bytes counts the bytes sent.
-	Bytes int64
+	Bytes int64 `json:"bytes"`
 }
 
 // Copy copies the version src's reference names, with every referrer, to
 // dst; dst's reference names the destination tag (without one, the
 // source's tag, if any; with a digest, it must be the source's). See the
 // package documentation for what is checked. A refusal of the gate
-// wraps verify.ErrVerification and nothing is written to dst.
+// wraps verify.ErrVerification and nothing is written to dst; so does a
+// blob or manifest of the source that does not match its digest (then
+// the version is not tagged at dst, and what was copied before the
+// mismatch stays there, as content no tag names).
 func Copy(ctx context.Context, src, dst *client.Repository, o CopyOptions) (*CopyResult, error) {
 	res := &CopyResult{}
 	if o.Agent != nil {
@@ -121,6 +127,10 @@ func Copy(ctx context.Context, src, dst *client.Repository, o CopyOptions) (*Cop
 	err = oras.ExtendedCopyGraph(ctx, g, dst.Repo, res.Desc, opts)
 	res.Copied, res.Mounted, res.Skipped, res.Bytes = int(copied.Load()), int(mounted.Load()), int(skipped.Load()), bytes.Load()
 	res.Referrers = g.referrers()
+	if errors.Is(err, content.ErrMismatchedDigest) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, content.ErrTrailingData) {
+		// The source served other bytes than its manifests name.
+		err = fmt.Errorf("%w: %w", verify.ErrVerification, err)
+	}
 	if err != nil {
 		return res, fmt.Errorf("copy %s@%s to %s: %w", src.Repo.Reference.Repository, res.Desc.Digest, dst.Repo.Reference.Registry+"/"+dst.Repo.Reference.Repository, err)
 	}

@@ -308,7 +308,7 @@ func TestCopy_TamperedSource(t *testing.T) {
 	}
 	_, err := promote.Copy(t.Context(), open(t, m.ref), open(t, b.Host+"/prod/tiny:v1"), promote.CopyOptions{})
 	// The client's own check refuses it, not only the destination's.
-	if !errors.Is(err, content.ErrMismatchedDigest) {
+	if !errors.Is(err, content.ErrMismatchedDigest) || !errors.Is(err, verify.ErrVerification) {
 		t.Fatalf("copy: %v, want %v", err, content.ErrMismatchedDigest)
 	}
 	if ok, _ := open(t, b.Host+"/prod/tiny").Repo.Exists(t.Context(), m.desc); ok {
