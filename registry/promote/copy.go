@@ -127,11 +127,8 @@ func Copy(ctx context.Context, src, dst *client.Repository, o CopyOptions) (*Cop
 	err = oras.ExtendedCopyGraph(ctx, g, dst.Repo, res.Desc, opts)
 	res.Copied, res.Mounted, res.Skipped, res.Bytes = int(copied.Load()), int(mounted.Load()), int(skipped.Load()), bytes.Load()
 	res.Referrers = g.referrers()
-	if errors.Is(err, content.ErrMismatchedDigest) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, content.ErrTrailingData) {
-		// The source served other bytes than its manifests name.
-		err = fmt.Errorf("%w: %w", verify.ErrVerification, err)
-	}
 	if err != nil {
+		err = verifyErr(err)
 		return res, fmt.Errorf("copy %s@%s to %s: %w", src.Repo.Reference.Repository, res.Desc.Digest, dst.Repo.Reference.Registry+"/"+dst.Repo.Reference.Repository, err)
 	}
 	if tag != "" {
@@ -166,13 +163,25 @@ type graph struct {
 	repo  *remote.Repository
 	nodes atomic.Int64
 	mu    sync.Mutex
-	seen  map[digest.Digest]bool // the referrers listed
+	seen  map[digest.Digest]ocispec.Descriptor // the referrers listed
+	order []digest.Digest
 }
 
 func (g *graph) referrers() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return len(g.seen)
+}
+
+// listed returns the referrers listed, in the order they were found.
+func (g *graph) listed() []ocispec.Descriptor {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]ocispec.Descriptor, len(g.order))
+	for i, d := range g.order {
+		out[i] = g.seen[d]
+	}
+	return out
 }
 
 func (g *graph) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
@@ -216,10 +225,13 @@ func (g *graph) predecessors(ctx context.Context, _ content.ReadOnlyGraphStorage
 	}
 	g.mu.Lock()
 	if g.seen == nil {
-		g.seen = map[digest.Digest]bool{}
+		g.seen = map[digest.Digest]ocispec.Descriptor{}
 	}
 	for _, d := range out {
-		g.seen[d.Digest] = true
+		if _, ok := g.seen[d.Digest]; !ok {
+			g.seen[d.Digest] = d
+			g.order = append(g.order, d.Digest)
+		}
 	}
 	g.mu.Unlock()
 	return out, nil
@@ -244,3 +256,12 @@ func (r *verifyingReader) Read(p []byte) (int, error) {
 }
 
 func (r *verifyingReader) Close() error { return r.c.Close() }
+
+// verifyErr makes a digest mismatch of the source a failed check: the
+// source served other bytes than its manifests name.
+func verifyErr(err error) error {
+	if errors.Is(err, content.ErrMismatchedDigest) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, content.ErrTrailingData) {
+		return fmt.Errorf("%w: %w", verify.ErrVerification, err)
+	}
+	return err
+}
