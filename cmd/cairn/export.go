@@ -24,8 +24,9 @@ func newExportCmd() *cobra.Command {
 FILE: one OCI image layout as a tar (index.json at its root), which
 oras (--oci-layout) and skopeo (oci-archive:) read. Blobs stream from the
 registry into the file, each checked against its digest. index.json
-names each version REPO:TAG (org.opencontainers.image.ref.name) and its
-source (dev.cairn.source); its referrers are listed beside it.
+names each version by its tag (org.opencontainers.image.ref.name; a tag
+already taken by an earlier REF is left out: use the digest) and its source
+reference (dev.cairn.source); its referrers are listed beside it.
 
 With --policy (or --key), every version is checked at the source first, as
 cairn copy does, and nothing is written unless all pass. A rule that says

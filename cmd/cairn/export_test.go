@@ -5,12 +5,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"cairn.dev/cairn/registry"
@@ -123,5 +126,132 @@ func TestExportImport_AirGap(t *testing.T) {
 	}
 	if _, err := os.Stat(marker); err != nil {
 		t.Fatalf("the workload did not run: %v\n%s", err, out)
+	}
+}
+
+// editLayout rewrites the index.json of the tar at src with fn, which may
+// add blobs (returned by name).
+func editLayout(t *testing.T, src string, fn func(idx *ocispec.Index, blob func(digest.Digest) []byte) map[string][]byte) string {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs := map[string][]byte{}
+	var names []string
+	tr := tar.NewReader(bytes.NewReader(b))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		blobs[h.Name], _ = io.ReadAll(tr)
+		names = append(names, h.Name)
+	}
+	var idx ocispec.Index
+	if err := json.Unmarshal(blobs["index.json"], &idx); err != nil {
+		t.Fatal(err)
+	}
+	added := fn(&idx, func(d digest.Digest) []byte { return blobs["blobs/sha256/"+d.Encoded()] })
+	blobs["index.json"], _ = json.Marshal(idx)
+	for n, d := range added {
+		blobs[n] = d
+		names = append([]string{n}, names...)
+	}
+	var out bytes.Buffer
+	tw := tar.NewWriter(&out)
+	for _, n := range names {
+		tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: n, Size: int64(len(blobs[n])), Mode: 0o644})
+		tw.Write(blobs[n])
+	}
+	tw.Close()
+	p := filepath.Join(t.TempDir(), "edited.tar")
+	os.WriteFile(p, out.Bytes(), 0o644)
+	return p
+}
+
+// Under transparency: required, export carries the log's checkpoint and
+// inclusion proof of the tag's move, and import checks them offline (the
+// source is stopped): a proof for another tag, or none, is refused.
+func TestExportImport_Transparency(t *testing.T) {
+	e := newTransparencyEnv(t)
+	t.Setenv("CAIRN_CONFIG_DIR", t.TempDir())
+	e.serve(t, e.data)
+	e.push(t, "v1", "one")
+	policy := e.policy(t, true)
+	file := filepath.Join(t.TempDir(), "m.tar")
+	if code, out, errs := runCode(t, "", "export", e.host+"/models/m:v1", "-o", file, "--policy", policy); code != exitOK || !strings.Contains(errs, "ok   transparency") {
+		t.Fatalf("export: exit %d\n%s%s", code, out, errs)
+	}
+	e.stop()
+	b := registrytest.NewServer(t, registry.Config{})
+	before := tagsOf(t, b)
+
+	const cpKey, incKey = "dev.cairn.transparency.checkpoint", "dev.cairn.transparency.inclusion"
+	otherTag := editLayout(t, file, func(idx *ocispec.Index, blob func(digest.Digest) []byte) map[string][]byte {
+		v := &idx.Manifests[0]
+		inc := strings.Replace(string(blob(digest.Digest(v.Annotations[incKey]))), `\"v1\"`, `\"v2\"`, 1)
+		d := digest.FromString(inc)
+		v.Annotations[incKey] = d.String()
+		return map[string][]byte{"blobs/sha256/" + d.Encoded(): []byte(inc)}
+	})
+	noProof := editLayout(t, file, func(idx *ocispec.Index, _ func(digest.Digest) []byte) map[string][]byte {
+		delete(idx.Manifests[0].Annotations, cpKey)
+		delete(idx.Manifests[0].Annotations, incKey)
+		return nil
+	})
+	for name, f := range map[string]string{"a proof of another tag": otherTag, "no proof": noProof} {
+		code, out, errs := runCode(t, "", "import", f, b.Host+"/mirror", "--policy", policy)
+		if code != exitRefused || !strings.Contains(errs, "FAIL transparency") {
+			t.Fatalf("import with %s: exit %d\n%s%s", name, code, out, errs)
+		}
+		if after := tagsOf(t, b); !slices.Equal(after, before) {
+			t.Fatalf("import with %s changed the catalog: %v", name, after)
+		}
+	}
+	code, out, errs := runCode(t, "", "import", file, b.Host+"/mirror", "--policy", policy)
+	if code != exitOK || !strings.Contains(errs, "ok   transparency") {
+		t.Fatalf("import: exit %d\n%s%s", code, out, errs)
+	}
+	if got := tagsOf(t, b); !slices.Contains(got, "mirror/models/m:v1") {
+		t.Fatalf("destination: %v", got)
+	}
+}
+
+// oras and skopeo read an exported file, when they are installed.
+func TestExport_ReadByOrasAndSkopeo(t *testing.T) {
+	oras, _ := exec.LookPath("oras")
+	skopeo, _ := exec.LookPath("skopeo")
+	if oras == "" && skopeo == "" {
+		t.Skip("neither oras nor skopeo on PATH")
+	}
+	srv := registrytest.NewServer(t, registry.Config{})
+	dir := t.TempDir()
+	files := map[string][]byte{"config.json": []byte(`{"model_type":"tiny"}`), "notes.txt": random(4096)}
+	writeTree(t, dir, files)
+	mustRun(t, "push", dir, srv.Host+"/models/m:v1", "--cache", t.TempDir())
+	file := filepath.Join(t.TempDir(), "m.tar")
+	mustRun(t, "export", srv.Host+"/models/m:v1", "-o", file)
+	if oras != "" {
+		out := t.TempDir()
+		if b, err := exec.Command(oras, "pull", "--oci-layout", file+":v1", "-o", out).CombinedOutput(); err != nil {
+			t.Fatalf("oras pull: %v\n%s", err, b)
+		}
+		if got := readTree(t, out); string(got["notes.txt"]) != string(files["notes.txt"]) {
+			t.Fatalf("oras pulled %v", slices.Collect(maps.Keys(got)))
+		}
+	} else {
+		t.Log("oras not on PATH")
+	}
+	if skopeo != "" {
+		b, err := exec.Command(skopeo, "inspect", "--raw", "oci-archive:"+file+":v1").CombinedOutput()
+		if err != nil || !strings.Contains(string(b), `"artifactType"`) {
+			t.Fatalf("skopeo inspect: %v\n%s", err, b)
+		}
+	} else {
+		t.Log("skopeo not on PATH")
 	}
 }

@@ -49,9 +49,10 @@ type ExportResult struct {
 // blob (each once, streamed from the registry and checked against its
 // digest as it is written: nothing is stored on the local disk), and,
 // last, index.json. index.json lists every manifest: each version with
-// the org.opencontainers.image.ref.name annotation REPO:TAG (or REPO when
-// named by digest) and AnnotationSource, then its referrers, which have
-// neither. When the agent's rule for a version requires the transparency
+// AnnotationSource (its reference) and the org.opencontainers.image.ref.name
+// annotation TAG (what oras and skopeo name it by; a tag already used by an
+// earlier version of the file, or a version named by digest, has none:
+// reach it by digest), then its referrers, which have neither. When the agent's rule for a version requires the transparency
 // log, its checkpoint and inclusion proof are blobs of the layout named by
 // the version's AnnotationCheckpoint and AnnotationInclusion. The layout
 // is readable by oras (--oci-layout) and skopeo (oci-archive:).
@@ -68,6 +69,7 @@ func Export(ctx context.Context, w io.Writer, srcs []*client.Repository, o Expor
 	}
 	// Every version is checked before a byte is written.
 	var versions []version
+	tags := map[string]bool{}
 	for _, src := range srcs {
 		v := version{src: src}
 		if o.Agent != nil {
@@ -96,11 +98,11 @@ func Export(ctx context.Context, w io.Writer, srcs []*client.Repository, o Expor
 			v.desc = desc
 		}
 		ref := src.Repo.Reference
-		name := ref.Repository
-		if !src.ByDigest() {
-			name += ":" + ref.Reference
+		v.ann = map[string]string{AnnotationSource: ref.String()}
+		if tag := ref.Reference; !src.ByDigest() && !tags[tag] {
+			tags[tag] = true
+			v.ann[ocispec.AnnotationRefName] = tag
 		}
-		v.ann = map[string]string{ocispec.AnnotationRefName: name, AnnotationSource: ref.String()}
 		versions = append(versions, v)
 	}
 
