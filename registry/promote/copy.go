@@ -189,7 +189,7 @@ func (g *graph) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadClos
 	if err != nil {
 		return nil, err
 	}
-	return &verifyingReader{vr: content.NewVerifyReader(rc, desc), c: rc}, nil
+	return newVerifyingReader(rc, desc)
 }
 
 func (g *graph) Exists(ctx context.Context, desc ocispec.Descriptor) (bool, error) {
@@ -237,25 +237,85 @@ func (g *graph) predecessors(ctx context.Context, _ content.ReadOnlyGraphStorage
 	return out, nil
 }
 
-// verifyingReader ends with the verdict of its VerifyReader: at the end
-// of the content, a digest or size that does not match is the error, so
-// the upload it feeds fails instead of completing.
+// verifyingReader checks what it reads against its descriptor: more
+// bytes than the size fail at once, and at the end a short read or
+// another digest is the error instead of io.EOF, so the upload it feeds
+// fails instead of completing. The hashing runs in its own goroutine, on
+// copies of the bytes read, so that it overlaps the network transfer
+// instead of adding to it.
 type verifyingReader struct {
-	vr *content.VerifyReader
-	c  io.Closer
+	r    io.Reader
+	c    io.Closer
+	desc ocispec.Descriptor
+	n    int64
+	err  error
+
+	ch   chan []byte
+	sum  chan digest.Digest
+	once sync.Once
 }
 
-func (r *verifyingReader) Read(p []byte) (int, error) {
-	n, err := r.vr.Read(p)
-	if err == io.EOF {
-		if verr := r.vr.Verify(); verr != nil {
-			return n, verr
+// hashBuffers is how many chunks read may wait for the hasher.
+const hashBuffers = 16
+
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+func newVerifyingReader(rc io.ReadCloser, desc ocispec.Descriptor) (*verifyingReader, error) {
+	if err := desc.Digest.Validate(); err != nil {
+		rc.Close()
+		return nil, fmt.Errorf("%s: %w", desc.Digest, err)
+	}
+	v := &verifyingReader{r: rc, c: rc, desc: desc, ch: make(chan []byte, hashBuffers), sum: make(chan digest.Digest, 1)}
+	go func() {
+		h := desc.Digest.Algorithm().Hash()
+		for b := range v.ch {
+			h.Write(b)
+			b = b[:0]
+			chunkPool.Put(&b)
 		}
+		v.sum <- digest.NewDigest(desc.Digest.Algorithm(), h)
+	}()
+	return v, nil
+}
+
+func (v *verifyingReader) finish() { v.once.Do(func() { close(v.ch) }) }
+
+func (v *verifyingReader) Read(p []byte) (int, error) {
+	if v.err != nil {
+		return 0, v.err
+	}
+	n, err := v.r.Read(p)
+	v.n += int64(n)
+	if v.n > v.desc.Size {
+		v.finish()
+		v.err = fmt.Errorf("%s: more than %d bytes: %w", v.desc.Digest, v.desc.Size, content.ErrTrailingData)
+		return 0, v.err
+	}
+	if n > 0 {
+		bp := chunkPool.Get().(*[]byte)
+		v.ch <- append((*bp)[:0], p[:n]...)
+	}
+	if err == io.EOF {
+		v.finish()
+		got := <-v.sum
+		switch {
+		case v.n < v.desc.Size:
+			err = fmt.Errorf("%s: %d of %d bytes: %w", v.desc.Digest, v.n, v.desc.Size, io.ErrUnexpectedEOF)
+		case got != v.desc.Digest:
+			err = fmt.Errorf("%s: the content is %s: %w", v.desc.Digest, got, content.ErrMismatchedDigest)
+		}
+		v.err = err
+	} else if err != nil {
+		v.finish()
+		v.err = err
 	}
 	return n, err
 }
 
-func (r *verifyingReader) Close() error { return r.c.Close() }
+func (v *verifyingReader) Close() error {
+	v.finish()
+	return v.c.Close()
+}
 
 // verifyErr makes a digest mismatch of the source a failed check: the
 // source served other bytes than its manifests name.
