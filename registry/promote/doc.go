@@ -1,7 +1,9 @@
 // Package promote moves model versions between registries with everything
-// attached to them, the journeys behind `cairn copy`: a version, its
-// signatures, attestations, OMS bundles and any other referrer (and their
-// referrers, to MaxReferrerDepth), copied registry to registry.
+// attached to them, the journeys behind `cairn copy`, `cairn export` and
+// `cairn import`: a version, its signatures, attestations, OMS bundles and
+// any other referrer (and their referrers, to MaxReferrerDepth), copied
+// registry to registry (Copy) or through a file across an air gap (Export,
+// then ReadLayout and Import).
 //
 // Copy streams every blob from the source straight into the destination
 // (nothing is written to the local disk) through oras-go's
@@ -29,4 +31,31 @@
 // unchecked version through. The files' formats are not scanned by the
 // gate (that needs their bytes on this machine): a pull or `cairn run`
 // at the destination scans them.
+//
+// # The export file
+//
+// Export writes one OCI image layout as a tar: oci-layout, each blob once
+// as blobs/sha256/<hex> (streamed from the registry, checked against its
+// digest), and index.json last. index.json lists every manifest of the
+// file: each version, with AnnotationSource (the reference it was
+// exported from) and org.opencontainers.image.ref.name (its tag, unless an
+// earlier version of the file took it), and each referrer, with neither.
+// The transparency evidence of a version (with an Agent whose rule says
+// transparency: required) is two more blobs, the log's signed checkpoint
+// and the inclusion proof in the JSON form of
+// tlogproof.Evidence.MarshalInclusion, named by the version's
+// AnnotationCheckpoint and AnnotationInclusion: blobs, so that they are
+// covered by the same digest checks and the layout stays one that oras
+// and skopeo read.
+//
+// ReadLayout reads such a tar as untrusted input, under the MaxLayout
+// limits, and checks every digest and that every manifest is complete
+// before Import looks at it. Import then checks every version with the
+// agent and pushes nothing unless all pass. The policy rule that applies
+// to a version on import is the one of its source repository, as
+// AnnotationSource names it: the name the signatures and the log's proofs
+// speak of, and the rule `cairn copy` would apply at the source. That name
+// comes from the file; a policy for imports should deny what it does not
+// name (rules deny by default) and require the transparency log where the
+// name matters.
 package promote

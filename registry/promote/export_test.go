@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"cairn.dev/cairn/registry"
@@ -176,3 +177,25 @@ func TestImport_Refused(t *testing.T) {
 		t.Fatal("not imported")
 	}
 }
+
+// An export whose source serves a blob that does not match its digest
+// fails as a failed check.
+func TestExport_TamperedSource(t *testing.T) {
+	a := registrytest.NewServer(t, registry.Config{})
+	m := pushModel(t, a.Host+"/train/tiny:v1", nil)
+	st, _ := os.ReadFile(filepath.Join(m.dir, "model.safetensors"))
+	p := filepath.Join(a.Dir, "blobs", "sha256", digestOf(st))
+	bad := bytes.Clone(st)
+	bad[10] ^= 1
+	os.Chmod(p, 0o644)
+	if err := os.WriteFile(p, bad, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	_, err := promote.Export(t.Context(), &buf, []*client.Repository{open(t, m.ref)}, promote.ExportOptions{})
+	if !errors.Is(err, verify.ErrVerification) {
+		t.Fatalf("export: %v, want a failed check", err)
+	}
+}
+
+func digestOf(b []byte) string { return digest.FromBytes(b).Encoded() }
