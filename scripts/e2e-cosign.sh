@@ -2,7 +2,8 @@
 # End-to-end signature interoperability with cosign v3 (issue 4, acceptance
 # point 2), offline: cairn signs and cosign verifies; cosign signs and cairn
 # verifies; a signature by the other key is refused by both; cairn attests
-# SLSA provenance and cosign verify-attestation accepts it. Runs against a
+# SLSA provenance and cosign verify-attestation accepts it; cairn copy
+# promotes a signed model through distribution and back (issue 17). Runs against a
 # fresh cairn serve on loopback; no Rekor, Fulcio, TSA or TUF is contacted.
 #
 #   CAIRN=/path/to/cairn scripts/e2e-cosign.sh
@@ -225,6 +226,41 @@ refuse "gate: the reader's GET of a blob only the unsigned v2 has is refused wit
 check "gate: a blob v2 shares with the signed v1 stays readable" oras blob fetch --plain-http -u reader -p "$READER_PASS" --output "$TMP/shared.blob" "$REG2/gated/m@$shared"
 refuse "gate: cairn pull of the unsigned v2 as a reader: exit 1 with the registry's reason" 1 "no signature" "$CAIRN" pull "$REG2/gated/m:v2" "$TMP/pulled-g3"
 export DOCKER_CONFIG=$TMP/home/.docker
+
+# (f) Promotion across a registry of another make (issue 17, acceptance
+# point 1): cairn copy of model a (cairn's signature and SLSA provenance)
+# from cairn to distribution and back to cairn, each hop through the
+# policy gate; at the end cosign and cairn verify --policy accept the
+# signature and the provenance, and the files pull byte-identical. Needs
+# the distribution registry: $REGISTRY or `registry` on PATH (GOBIN=.tools/bin
+# go install github.com/distribution/distribution/v3/cmd/registry@v3.1.2).
+DIST_BIN=${REGISTRY:-$(command -v registry || true)}
+if [[ -z $DIST_BIN ]]; then
+	printf 'skip - promotion through distribution: no distribution registry (set REGISTRY)\n'
+else
+	PORT3=$((10000 + RANDOM % 22000))
+	while [[ $PORT3 == "$PORT" || $PORT3 == "$PORT2" ]] || (exec 3<>"/dev/tcp/127.0.0.1/$PORT3") 2>/dev/null; do PORT3=$((10000 + RANDOM % 22000)); done
+	DIST=127.0.0.1:$PORT3
+	printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\n' "$TMP/dist" "$DIST" >dist.yml
+	"$DIST_BIN" serve dist.yml >"$TMP/dist.log" 2>&1 &
+	DIST_PID=$!
+	trap 'kill $DIST_PID $SERVER2_PID 2>/dev/null; cleanup' EXIT
+	for _ in $(seq 100); do curl -fsS --noproxy '*' -o /dev/null "http://$DIST/v2/" 2>/dev/null && break; sleep 0.2; done
+	printf 'version: 1\nrules:\n  - match: "**"\n    signers:\n      - key: cairn.pub\n    attestations:\n      - type: https://slsa.dev/provenance/v1\n' >promote-policy.yaml
+	check "promote: cairn copy cairn -> distribution --policy" "$CAIRN" copy "$REG/e2e/a:v1" "$DIST/mirror/a:v1" --policy promote-policy.yaml
+	check "promote: cairn copy distribution -> cairn --policy" "$CAIRN" copy "$DIST/mirror/a:v1" "$REG/prod/a:v1" --policy promote-policy.yaml
+	check "promote: cosign verify --key cairn.pub at the end" cosign_verify cairn.pub "$REG/prod/a@$da"
+	check "promote: cosign verify-attestation of the provenance at the end" cosign_verify_att cairn.pub "$REG/prod/a@$da"
+	check "promote: cairn verify --policy at the end" "$CAIRN" verify "$REG/prod/a:v1" --policy promote-policy.yaml
+	if "$CAIRN" pull "$REG/prod/a:v1" "$TMP/promoted" --policy promote-policy.yaml >/dev/null 2>"$TMP/promoted.err" &&
+		cmp -s a/model.safetensors "$TMP/promoted/model.safetensors" && cmp -s a/config.json "$TMP/promoted/config.json"; then
+		ok "promote: the files pull byte-identical at the end"
+	else
+		bad "promote: the files pull byte-identical at the end" "$(tail -3 "$TMP/promoted.err")"
+	fi
+	refuse "promote: cairn copy of unsigned-by-cairn model b is refused: exit 1" 1 "signature" "$CAIRN" copy "$REG/e2e/b:v1" "$DIST/mirror/b:v1" --policy promote-policy.yaml
+	refuse "promote: and distribution has no mirror/b" nonzero "404|not found|NAME_UNKNOWN|MANIFEST_UNKNOWN" oras resolve --plain-http "$DIST/mirror/b:v1"
+fi
 
 printf '\ne2e-cosign: %d passed, %d failed\n' "$pass" "$fail"
 [[ $fail == 0 ]]

@@ -4,13 +4,13 @@
 # the seed corpus. New crashers are written to the package's
 # testdata/fuzz/FuzzName/ and fail the run.
 #
-#   scripts/fuzz.sh [PKG...]          default: the parsers of untrusted weights, directories and witness requests
+#   scripts/fuzz.sh [PKG...]          default: the parsers of untrusted weights, directories, witness requests and OCI layout tars
 #   FUZZTIME=30s scripts/fuzz.sh ./verify/scan
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fuzztime=${FUZZTIME:-5s}
 pkgs=("$@")
-[ ${#pkgs[@]} -gt 0 ] || pkgs=(./verify/scan ./verify/model ./verify/agent ./verify/tlogproof ./registry/tlog/witness)
+[ ${#pkgs[@]} -gt 0 ] || pkgs=(./verify/scan ./verify/model ./verify/agent ./verify/tlogproof ./registry/tlog/witness ./registry/promote)
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 for pkg in "${pkgs[@]}"; do
