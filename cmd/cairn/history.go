@@ -31,7 +31,10 @@ or --log-key), a consistency proof from the last checkpoint this client saw
 of that registry (kept in the user configuration directory, cairn/tlog, or
 $CAIRN_CONFIG_DIR/tlog), and an inclusion proof for every move. A registry
 that serves an older tree (rollback), a tree that does not extend the one
-seen before (fork) or a move that is not its leaf makes it exit 1.`,
+seen before (fork) or a move that is not its leaf makes it exit 1. With
+--policy, the rule for the repository gives the log key (logKey) and the
+witnesses that must have cosigned the checkpoint (witnesses), so that a
+client that has never seen the log is protected too.`,
 		Example: `  cairn history 127.0.0.1:5000/models/llama:v1
   cairn history 127.0.0.1:5000/models/llama --json
   cairn history reg.example/models/llama:v1 --verify`,
@@ -62,7 +65,7 @@ seen before (fork) or a move that is not its leaf makes it exit 1.`,
 			if tv.verify {
 				// The checkpoint is fetched after the history, so it
 				// covers every leaf the history names.
-				v, err := tv.update(cmd.Context(), &ro, ref.Registry)
+				v, err := tv.update(cmd.Context(), &ro, ref.Registry, ref.Repository)
 				if err != nil {
 					return err
 				}

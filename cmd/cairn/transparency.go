@@ -20,6 +20,8 @@ import (
 	"cairn.dev/cairn/registry/client"
 	"cairn.dev/cairn/registry/storage"
 	"cairn.dev/cairn/registry/tlog"
+	"cairn.dev/cairn/verify"
+	"cairn.dev/cairn/verify/tlogproof"
 )
 
 // logKeyFile is the default place of the log's signing key, under --data.
@@ -134,17 +136,34 @@ func accessTransparencyLogAPI(next http.Handler, names *tlog.Server, rec *access
 type tlogVerifyOptions struct {
 	verify bool
 	key    string // --log-key: a verifier key, or a file holding one
+	policy string // --policy: its rule's logKey and witnesses apply
 }
 
 func (o *tlogVerifyOptions) addFlags(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&o.verify, "verify", false, "check every move against the registry's transparency log (exit 1 on a rollback, a fork or an entry not in the log)")
-	cmd.Flags().StringVar(&o.key, "log-key", "", "the log's verifier key (NAME+HASH+BASE64) or a file holding it (default: pinned on first use)")
+	cmd.Flags().StringVar(&o.key, "log-key", "", "the log's verifier key (NAME+HASH+BASE64) or a file holding it (default: the policy's logKey, else pinned on first use)")
+	cmd.Flags().StringVar(&o.policy, "policy", "", "a policy file: the logKey and witnesses of the rule for the repository apply to --verify")
 }
 
 // update fetches and checks the log of names of registry host and stores
 // the newer checkpoint. Failed checks exit 1.
-func (o *tlogVerifyOptions) update(ctx context.Context, ro *remoteOptions, host string) (*tlog.Verified, error) {
+func (o *tlogVerifyOptions) update(ctx context.Context, ro *remoteOptions, host, repository string) (*tlog.Verified, error) {
 	key := o.key
+	var w tlogproof.Witnesses
+	if o.policy != "" {
+		p, err := verify.LoadPolicy(o.policy)
+		if err != nil {
+			return nil, err
+		}
+		rule, err := p.Rule(host + "/" + repository)
+		if err != nil {
+			return nil, refused(err)
+		}
+		if key == "" {
+			key = rule.LogKey
+		}
+		w = tlogproof.Witnesses{Keys: rule.Witnesses, Threshold: rule.WitnessThreshold}
+	}
 	if key != "" && !strings.Contains(key, "+") {
 		b, err := os.ReadFile(key)
 		if err != nil {
@@ -155,7 +174,7 @@ func (o *tlogVerifyOptions) update(ctx context.Context, ro *remoteOptions, host 
 	if _, err := client.ConfigDir(); err != nil {
 		return nil, err
 	}
-	v, err := client.UpdateTransparencyLog(ctx, host, key, ro.options())
+	v, err := client.UpdateTransparencyLog(ctx, host, key, w, ro.options())
 	if errors.Is(err, tlog.ErrVerification) {
 		return nil, refused(fmt.Errorf("%s: %w", host, err))
 	}

@@ -154,6 +154,11 @@ func TestServe_WitnessFork(t *testing.T) {
 	if code != exitRefused || !strings.Contains(out, "witness") {
 		t.Fatalf("a fresh client requiring a witness: exit %d, want 1 naming the witness\n%s", code, out)
 	}
+	// cairn history --verify takes the same rule.
+	t.Setenv("CAIRN_CONFIG_DIR", t.TempDir())
+	if code, _, errs := runCode(t, "", "history", e.host+"/models/m:v1", "--verify", "--policy", withWitness); code != exitRefused || !strings.Contains(errs, "witness") {
+		t.Fatalf("history --verify, a fresh client requiring a witness: exit %d, want 1 naming the witness\n%s", code, errs)
+	}
 	t.Setenv("CAIRN_CONFIG_DIR", t.TempDir())
 	if code, out, _ := e.pull(t, without, "v1"); code != exitOK {
 		t.Fatalf("a fresh client without witnesses (it cannot tell the fork): exit %d\n%s", code, out)
@@ -165,6 +170,10 @@ func TestServe_WitnessFork(t *testing.T) {
 	t.Setenv("CAIRN_CONFIG_DIR", t.TempDir())
 	if code, out, _ := e.pull(t, withWitness, "v1"); code != exitOK {
 		t.Fatalf("a fresh client, the honest registry: exit %d\n%s", code, out)
+	}
+	t.Setenv("CAIRN_CONFIG_DIR", t.TempDir())
+	if code, _, errs := runCode(t, "", "history", e.host+"/models/m:v1", "--verify", "--policy", withWitness); code != exitOK {
+		t.Fatalf("history --verify, a fresh client, the honest registry: exit %d\n%s", code, errs)
 	}
 }
 

@@ -32,10 +32,11 @@ func ConfigDir() (string, error) {
 // UpdateTransparencyLog fetches and checks the log of names of the
 // registry at host (tlog.Client.Update) against key (a verifier key;
 // empty: the key pinned on first use) and the last checkpoint this user
-// saw of it, kept under ConfigDir()/tlog, and stores the newer one. A
-// failed check is an error wrapping tlog.ErrVerification.
-func UpdateTransparencyLog(ctx context.Context, host, key string, o Options) (*tlog.Verified, error) {
-	return updateLog(ctx, host, key, tlogproof.Witnesses{}, o)
+// saw of it, kept under ConfigDir()/tlog, and stores the newer one; w is
+// what the checkpoint's witnesses must have cosigned (the zero value:
+// nothing). A failed check is an error wrapping tlog.ErrVerification.
+func UpdateTransparencyLog(ctx context.Context, host, key string, w tlogproof.Witnesses, o Options) (*tlog.Verified, error) {
+	return updateLog(ctx, host, key, w, o)
 }
 
 // logState is the directory of the client state of the log of names of

@@ -14,6 +14,7 @@ import (
 	"cairn.dev/cairn/registry/backend"
 	"cairn.dev/cairn/registry/client"
 	"cairn.dev/cairn/registry/tlog"
+	"cairn.dev/cairn/verify/tlogproof"
 )
 
 // cairn history --verify: the first check of a registry's log pins its
@@ -61,7 +62,7 @@ func ExampleUpdateTransparencyLog() {
 			fmt.Println("push:", err)
 			return
 		}
-		v, err := client.UpdateTransparencyLog(ctx, host, "", client.Options{})
+		v, err := client.UpdateTransparencyLog(ctx, host, "", tlogproof.Witnesses{}, client.Options{})
 		if err != nil {
 			fmt.Println(err)
 			return
