@@ -157,7 +157,7 @@ func TestBrowser_Pages(t *testing.T) {
 	screenshot(t, ctx, "index")
 
 	text = visit(t, ctx, e.URL+"/r/models/llama")
-	mustContain(t, "repository", text, "Versions", "Tag history", s.v1[:19], s.v2[:19], "created")
+	mustContain(t, "repository", text, "Versions", "Tag timeline", s.v1[:19], s.v2[:19], "created")
 	for _, d := range []string{s.v1, s.v2} {
 		if n := count(t, ctx, `a[href="/r/models/llama@`+d+`"]`); n < 2 {
 			t.Errorf("repository page: %d links to %s, want the version and its tag move", n, d)

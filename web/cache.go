@@ -252,6 +252,7 @@ func (u *UI) newRefreshers() {
 		compute: func(ctx context.Context) (*registry.LineageIndex, error) {
 			return registry.NewLineageIndex(ctx, u.cfg.Meta)
 		}}
+	u.search = &refresher[searchIndex]{ttl: SummaryTTL, now: u.now, log: logErr("build the search index"), compute: u.buildSearchIndex}
 	if u.access == nil {
 		return
 	}

@@ -1,7 +1,9 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"errors"
 	"net/http"
 	"slices"
@@ -39,6 +41,8 @@ type indexRow struct {
 	*summary
 	Pulls    int
 	HasPulls bool
+	// Match says what a search matched, when not the name.
+	Match string
 }
 
 type indexPage struct {
@@ -51,19 +55,25 @@ type indexPage struct {
 	ShowPulls bool
 	// Counting is true while the pulls are first counted.
 	Counting bool
+	// NamesOnly is true when the search index was not ready: only
+	// repository names were searched.
+	NamesOnly bool
 }
 
 // query reads a bounded query parameter.
 func query(c echo.Context, name string) (string, error) {
 	s := strings.TrimSpace(c.QueryParam(name))
 	if len(s) > maxQuery || !utf8.ValidString(s) {
-		return "", ErrBadRequest
+		return "", &Error{Code: http.StatusBadRequest, Msg: fmt.Sprintf("Bad request: ?%s= must be UTF-8 text of at most %d bytes.", name, maxQuery)}
 	}
 	return s, nil
 }
 
 // index lists the repositories the viewer may read, 100 at a time, with
-// search by substring (?q=) and paging by name (?after=).
+// search (?q=) and paging by name (?after=). A search matches a
+// repository by its name, one of its tags (substrings, letter case
+// ignored), the prefix of a version's digest (sha256:HEX or HEX, at least
+// minDigestPrefix digits) or its config's architecture or format.
 func (u *UI) index(c echo.Context) error {
 	ctx := c.Request().Context()
 	v := viewerOf(c)
@@ -81,10 +91,26 @@ func (u *UI) index(c echo.Context) error {
 	}
 	p := indexPage{Query: q, Host: c.Request().Host, ShowPulls: u.pulls != nil}
 	needle := strings.ToLower(q)
+	var ix searchIndex
+	if needle != "" {
+		var ok bool
+		ix, _, ok = u.search.get(ctx, searchWait)
+		p.NamesOnly = !ok && ix == nil
+	}
 	var shown []string
+	matches := map[string]string{}
 	for _, n := range names {
-		if !v.canRead(n) || (needle != "" && !strings.Contains(n, needle)) {
+		if !v.canRead(n) {
 			continue
+		}
+		if needle != "" {
+			m := ix.match(n, needle)
+			if m == "" {
+				continue
+			}
+			if m != "name" {
+				matches[n] = m
+			}
 		}
 		p.Total++
 		if n > after && len(shown) <= reposPerPage {
@@ -96,22 +122,8 @@ func (u *UI) index(c echo.Context) error {
 		p.Next = "/?" + urlValues("q", q, "after", shown[len(shown)-1])
 	}
 	p.Empty = p.Total == 0 && q == ""
-	var pulls map[string]int
-	if u.pulls != nil {
-		var ok bool
-		pulls, _, ok = u.pulls.get(ctx, pullsWait)
-		p.Counting = !ok && pulls == nil
-	}
-	host := u.policyHost(c.Request())
-	for _, n := range shown {
-		s, err := u.summaryOf(ctx, host, n)
-		if err != nil {
-			return err
-		}
-		if s == nil {
-			continue
-		}
-		p.Rows = append(p.Rows, indexRow{summary: s, Pulls: pulls[n], HasPulls: p.ShowPulls && !p.Counting})
+	if p.Rows, p.Counting, err = u.indexRows(ctx, u.policyHost(c.Request()), shown, matches); err != nil {
+		return err
 	}
 	title := "Repositories"
 	if q != "" {
@@ -120,16 +132,47 @@ func (u *UI) index(c echo.Context) error {
 	return u.render(c, http.StatusOK, "index", title, p)
 }
 
+// indexRows are the summaries of the repositories named, with their pull
+// counts; counting is true while the pulls are first counted.
+func (u *UI) indexRows(ctx context.Context, host string, names []string, matches map[string]string) (rows []indexRow, counting bool, err error) {
+	var pulls map[string]int
+	if u.pulls != nil {
+		var ok bool
+		pulls, _, ok = u.pulls.get(ctx, pullsWait)
+		counting = !ok && pulls == nil
+	}
+	for _, n := range names {
+		s, err := u.summaryOf(ctx, host, n)
+		if err != nil {
+			return nil, false, err
+		}
+		if s == nil {
+			continue
+		}
+		rows = append(rows, indexRow{summary: s, Pulls: pulls[n], HasPulls: u.pulls != nil && !counting, Match: matches[n]})
+	}
+	return rows, counting, nil
+}
+
 // repository serves /r/REPO, /r/REPO@DIGEST and /r/REPO:TAG (a redirect to
 // the digest the tag points at).
 func (u *UI) repository(c echo.Context) error {
 	rest := strings.TrimSuffix(strings.TrimPrefix(c.Request().URL.Path, "/r/"), "/")
 	if name, ref, ok := strings.Cut(rest, "@"); ok {
+		ref, sub, _ := strings.Cut(ref, "/")
 		d, err := registry.ParseDigest(ref)
 		if err != nil || !registry.ValidName(name) {
 			return ErrNotFound
 		}
-		return u.version(c, name, d)
+		switch {
+		case sub == "":
+			return u.version(c, name, d)
+		case sub == "compare":
+			return u.compare(c, name, d)
+		case strings.HasPrefix(sub, "raw/"):
+			return u.raw(c, name, d, strings.TrimPrefix(sub, "raw/"))
+		}
+		return ErrNotFound
 	}
 	if i := strings.LastIndexByte(rest, ':'); i > 0 && !strings.Contains(rest[i:], "/") {
 		name, tag := rest[:i], rest[i+1:]
@@ -151,90 +194,6 @@ func (u *UI) repository(c echo.Context) error {
 	return u.repoPage(c, rest)
 }
 
-// versionRow is one version on a repository page.
-type versionRow struct {
-	*version
-	Verdict      *verdict
-	Signatures   int
-	Attestations int
-	Quarantine   *storage.Quarantine
-}
-
-// tagHistory is every move of one tag, newest first.
-type tagHistory struct {
-	Tag     string
-	Current digest.Digest
-	Moves   []storage.TagMove
-}
-
-type repoPage struct {
-	Name     string
-	Host     string
-	Versions []versionRow
-	Tags     []tagHistory
-	Pulls    int
-	HasPulls bool
-}
-
-func (u *UI) repoPage(c echo.Context, name string) error {
-	ctx := c.Request().Context()
-	if !viewerOf(c).canRead(name) {
-		return ErrNotFound
-	}
-	vs, err := u.repoVersions(ctx, name)
-	if errors.Is(err, storage.ErrNameUnknown) {
-		return ErrNotFound
-	}
-	if err != nil {
-		return err
-	}
-	host := u.policyHost(c.Request())
-	quarantined := map[digest.Digest]*storage.Quarantine{}
-	if u.quar != nil {
-		qs, err := u.quar.ListQuarantines(ctx, name)
-		if err != nil {
-			return err
-		}
-		for i := range qs {
-			quarantined[qs[i].Digest] = &qs[i]
-		}
-	}
-	p := repoPage{Name: name, Host: host}
-	for _, v := range vs {
-		vd, err := u.verdictOf(ctx, host, name, v.M, v.Referrers, quarantined[v.M.Digest])
-		if err != nil {
-			return err
-		}
-		sigs, atts := v.signatures()
-		p.Versions = append(p.Versions, versionRow{version: v.sized(), Verdict: vd, Signatures: sigs, Attestations: atts, Quarantine: quarantined[v.M.Digest]})
-	}
-	moves, err := u.cfg.Meta.History(ctx, name, "")
-	if err != nil {
-		return err
-	}
-	byTag := map[string]*tagHistory{}
-	for _, m := range moves {
-		h := byTag[m.Tag]
-		if h == nil {
-			h = &tagHistory{Tag: m.Tag}
-			byTag[m.Tag] = h
-		}
-		h.Moves = append(h.Moves, m)
-		h.Current = m.New
-	}
-	for _, h := range byTag {
-		slices.Reverse(h.Moves)
-		p.Tags = append(p.Tags, *h)
-	}
-	slices.SortFunc(p.Tags, func(a, b tagHistory) int { return strings.Compare(a.Tag, b.Tag) })
-	if u.pulls != nil {
-		if pulls, _, _ := u.pulls.get(ctx, pullsWait); pulls != nil {
-			p.Pulls, p.HasPulls = pulls[name], true
-		}
-	}
-	return u.render(c, http.StatusOK, "repo", name, p)
-}
-
 // fileRow is one file of a version, with its scan.
 type fileRow struct {
 	model.File
@@ -242,6 +201,13 @@ type fileRow struct {
 	Name      string // an archive layer's name
 	Scan      *scanResult
 	ScanNote  string
+	// Href downloads the file (the layer's blob), when pulls are allowed.
+	Href string
+	// Listing is an archive layer's members.
+	Listing *listing
+	// MemberHref is the download URL of an archive's members, without the
+	// member's path.
+	MemberHref string
 }
 
 // Verdict is the scan's one-word state.
@@ -298,6 +264,12 @@ type versionPage struct {
 	LineageStale bool
 	SubjectURL   string
 	Children     []ocispec.Descriptor
+	// Card is the rendered model card (README.md), when there is one.
+	Card *card
+	// Version is the config's descriptor.version.
+	Version string
+	// Previous is the version pushed before this one, for the compare link.
+	Previous digest.Digest
 }
 
 func (u *UI) version(c echo.Context, repo string, d digest.Digest) error {
@@ -331,31 +303,15 @@ func (u *UI) version(c echo.Context, repo string, d digest.Digest) error {
 	slices.SortFunc(p.Annotations, func(a, b keyValue) int { return strings.Compare(a.Key, b.Key) })
 
 	// Referrers: Sigstore bundles are verified; the rest are listed.
-	descs, err := u.cfg.Meta.Referrers(ctx, repo, d)
+	var refs []*storage.Manifest
+	p.Verdict, refs, p.Quarantine, err = u.verdictFor(ctx, host, repo, m)
 	if err != nil {
 		return err
 	}
-	var refs []*storage.Manifest
-	for _, rd := range descs {
-		rm, err := u.cfg.Meta.Manifest(ctx, repo, rd.Digest)
-		if errors.Is(err, storage.ErrManifestUnknown) {
-			continue // deleted meanwhile
-		}
-		if err != nil {
-			return err
-		}
-		refs = append(refs, rm)
+	for _, rm := range refs {
 		if rm.ArtifactType != attest.MediaTypeBundle {
-			p.Others = append(p.Others, rd)
+			p.Others = append(p.Others, ocispec.Descriptor{MediaType: rm.MediaType, Digest: rm.Digest, Size: rm.Size, ArtifactType: rm.ArtifactType})
 		}
-	}
-	if u.quar != nil {
-		if p.Quarantine, err = u.quar.Quarantined(ctx, repo, d); err != nil {
-			return err
-		}
-	}
-	if p.Verdict, err = u.verdictOf(ctx, host, repo, m, refs, p.Quarantine); err != nil {
-		return err
 	}
 	p.Verdict = redact(v, p.Verdict)
 
@@ -386,6 +342,16 @@ func (u *UI) version(c echo.Context, repo string, d digest.Digest) error {
 			} else {
 				row.Base = f.Path
 			}
+			if p.Verdict.Pullable() {
+				if f.Archive {
+					row.MemberHref = rawURL(repo, d, f.Desc.Digest, "") + "/"
+				} else {
+					row.Href = rawURL(repo, d, f.Desc.Digest, "")
+				}
+			}
+			if f.Archive {
+				row.Listing = u.listArchive(ctx, f)
+			}
 			row.Scan, row.ScanNote = u.scanBlob(ctx, f, &budget)
 			if row.Scan != nil && !row.Scan.Report.Safe() {
 				p.Unsafe++
@@ -393,6 +359,17 @@ func (u *UI) version(c echo.Context, repo string, d digest.Digest) error {
 			p.Files = append(p.Files, row)
 		}
 		slices.SortStableFunc(p.Files, func(a, b fileRow) int { return strings.Compare(a.Path, b.Path) })
+		if cf, ok := cardFile(files); ok {
+			p.Card = u.cardOf(ctx, cf)
+		}
+		for _, kv := range p.Config {
+			if kv.Key == "descriptor.version" {
+				p.Version = kv.Value
+			}
+		}
+		if p.Previous, err = u.previousVersion(ctx, repo, m); err != nil {
+			return err
+		}
 	}
 
 	ix, _, ok := u.lineage.get(ctx, lineageWait)
