@@ -515,7 +515,7 @@ type accessPage struct {
 	Admin     bool
 }
 
-var accessActions = []string{storage.ActionPull, storage.ActionPush, storage.ActionDelete, storage.ActionCatalog, storage.ActionLogin,
+var accessActions = []string{storage.ActionPull, storage.ActionDownload, storage.ActionPush, storage.ActionDelete, storage.ActionCatalog, storage.ActionLogin,
 	storage.ActionToken, storage.ActionDenied, storage.ActionAdmin, storage.ActionQuarantine, storage.ActionPrune, storage.ActionDropped}
 
 var accessResults = []string{storage.ResultOK, storage.ResultDenied, storage.ResultRefused, storage.ResultFailed}

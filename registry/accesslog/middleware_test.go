@@ -173,6 +173,8 @@ func TestMiddleware_Registry(t *testing.T) {
 	want := []row{
 		{"alice", storage.ActionPush, storage.ResultOK, "team/model", "v1", man.Digest, 201},
 		{"anonymous", storage.ActionPull, storage.ResultOK, "team/model", "v1", man.Digest, 200},
+		// The layer GET after it makes the pull a download (counted).
+		{"anonymous", storage.ActionDownload, storage.ResultOK, "team/model", "v1", man.Digest, 200},
 		{"anonymous", storage.ActionPull, storage.ResultFailed, "team/model", "nope", "", 404},
 		{"anonymous", storage.ActionDenied, storage.ResultDenied, "secret/model", "v1", "", 401},
 		{"bob", storage.ActionDenied, storage.ResultDenied, "secret/model", "v1", "", 403},
