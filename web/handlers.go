@@ -3,8 +3,8 @@ package web
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
