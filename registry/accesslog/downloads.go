@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/opencontainers/go-digest"
 
@@ -127,24 +129,63 @@ func blobGet(req *http.Request, status int) (repo string, d digest.Digest, ok bo
 	return rt.Name, d, true
 }
 
-// captureWriter keeps a copy of a manifest body as it is written, up to
-// maxManifestCapture bytes.
+// maxReasonCapture is how much of a refusal's error body is read for its
+// reason, and maxReason the longest reason recorded.
+const (
+	maxReasonCapture = 8 << 10
+	maxReason        = 1024
+)
+
+// captureWriter keeps a copy of the body of a manifest GET (up to
+// maxManifestCapture bytes) or of a 401 or 403 answer (up to
+// maxReasonCapture bytes, the error envelope with the refusal's reason).
 type captureWriter struct {
 	*statusWriter
+	manifest bool
 	buf      bytes.Buffer
 	overflow bool
 }
 
 func (c *captureWriter) Write(b []byte) (int, error) {
-	if !c.overflow {
-		if c.buf.Len()+len(b) > maxManifestCapture {
+	n, err := c.statusWriter.Write(b)
+	limit := 0
+	switch {
+	case c.status == http.StatusUnauthorized || c.status == http.StatusForbidden:
+		limit = maxReasonCapture
+	case c.manifest && c.status == http.StatusOK:
+		limit = maxManifestCapture
+	}
+	if !c.overflow && limit > 0 {
+		if c.buf.Len()+n > limit {
 			c.overflow = true
 			c.buf = bytes.Buffer{}
 		} else {
-			c.buf.Write(b)
+			c.buf.Write(b[:n])
 		}
 	}
-	return c.statusWriter.Write(b)
+	return n, err
+}
+
+// refusalReason is the message of an OCI error envelope, cut to
+// maxReason bytes; "" when body is not one.
+func refusalReason(body []byte) string {
+	var e struct {
+		Errors []struct {
+			Message string `json:"message"`
+		} `json:"errors"`
+	}
+	if json.Unmarshal(body, &e) != nil || len(e.Errors) == 0 {
+		return ""
+	}
+	msg := strings.TrimSpace(e.Errors[0].Message)
+	if len(msg) > maxReason {
+		cut := maxReason
+		for cut > 0 && !utf8.RuneStart(msg[cut]) {
+			cut--
+		}
+		msg = msg[:cut] + "…"
+	}
+	return msg
 }
 
 // downloadRecord is the record of a download: the manifest pull that a

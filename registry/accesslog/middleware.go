@@ -31,19 +31,18 @@ const (
 func (r *Recorder) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		sw := &statusWriter{ResponseWriter: w}
-		var cw *captureWriter
-		var out http.ResponseWriter = sw
-		if isManifestGet(req) {
-			cw = &captureWriter{statusWriter: sw}
-			out = cw
-		}
-		next.ServeHTTP(out, req)
+		cw := &captureWriter{statusWriter: sw, manifest: isManifestGet(req)}
+		next.ServeHTTP(cw, req)
 		status := sw.status
 		if status == 0 {
 			status = http.StatusOK
 		}
-		r.RecordRequest(req, status, w.Header())
-		if cw != nil && status == http.StatusOK && !cw.overflow {
+		var reason string
+		if status == http.StatusUnauthorized || status == http.StatusForbidden {
+			reason = refusalReason(cw.buf.Bytes())
+		}
+		r.recordRequest(req, status, w.Header(), reason)
+		if cw.manifest && status == http.StatusOK && !cw.overflow {
 			r.manifestFetched(req, cw.buf.Bytes())
 		}
 	})
@@ -66,7 +65,16 @@ func (r *Recorder) manifestFetched(req *http.Request, body []byte) {
 // and the response header h: for layers in front of Middleware that answer
 // a request themselves.
 func (r *Recorder) RecordRequest(req *http.Request, status int, h http.Header) {
+	r.recordRequest(req, status, h, "")
+}
+
+// recordRequest is RecordRequest with the reason the registry gave for a
+// refusal (the message of its error body), added to the record's Detail.
+func (r *Recorder) recordRequest(req *http.Request, status int, h http.Header, reason string) {
 	rec, ok := Classify(req, status, h)
+	if ok && reason != "" && rec.Action == storage.ActionDenied {
+		rec.Detail += ": " + reason
+	}
 	if !ok {
 		repo, blob, isBlob := blobGet(req, status)
 		if !isBlob {
