@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
@@ -491,96 +489,6 @@ func archiveName(f model.File) string {
 		}
 	}
 	return ""
-}
-
-// accessRow is one access record, with what the viewer may follow.
-type accessRow struct {
-	storage.AccessRecord
-	// Readable is true when the record's repository may be linked.
-	Readable bool
-}
-
-type accessPage struct {
-	Available bool
-	Filter    storage.AccessFilter
-	Rows      []accessRow
-	Next      string
-	Stopped   bool
-	Chain     storage.AccessChainState
-	ChainAt   time.Time
-	// Verifying is true while the chain is first verified.
-	Verifying bool
-	Actions   []string
-	Results   []string
-	Admin     bool
-}
-
-var accessActions = []string{storage.ActionPull, storage.ActionDownload, storage.ActionPush, storage.ActionDelete, storage.ActionCatalog, storage.ActionLogin,
-	storage.ActionToken, storage.ActionDenied, storage.ActionAdmin, storage.ActionQuarantine, storage.ActionPrune, storage.ActionDropped}
-
-var accessResults = []string{storage.ResultOK, storage.ResultDenied, storage.ResultRefused, storage.ResultFailed}
-
-// accessLog shows the access log newest first, filtered, 100 records a
-// page (?before=SEQ pages back), with the hash chain's state. Viewers who
-// are not admins see only the records of repositories they may read, and
-// their own.
-func (u *UI) accessLog(c echo.Context) error {
-	ctx := c.Request().Context()
-	v := viewerOf(c)
-	p := accessPage{Available: u.access != nil, Actions: accessActions, Results: accessResults, Admin: v.Admin}
-	if u.access == nil {
-		return u.render(c, http.StatusOK, "access", "Access log", p)
-	}
-	var err error
-	f := &p.Filter
-	for _, fld := range []struct {
-		name string
-		dst  *string
-	}{{"repository", &f.Repository}, {"principal", &f.Principal}, {"action", &f.Action}, {"result", &f.Result}} {
-		if *fld.dst, err = query(c, fld.name); err != nil {
-			return err
-		}
-	}
-	if s := c.QueryParam("before"); s != "" {
-		if f.Before, err = strconv.ParseUint(s, 10, 64); err != nil {
-			return ErrBadRequest
-		}
-	}
-	walk := *f
-	if v.Admin {
-		walk.Limit = accessPerPage + 1
-	}
-	examined, lastSeen := 0, uint64(0)
-	err = u.access.Access(ctx, walk, func(r storage.AccessRecord) error {
-		examined++
-		lastSeen = r.Seq
-		readable := r.Repository != "" && v.canRead(r.Repository)
-		if !v.Admin && !readable && r.Principal != v.Principal {
-			if examined >= maxAccessExamined {
-				p.Stopped = true
-				return errStop
-			}
-			return nil
-		}
-		if len(p.Rows) == accessPerPage {
-			p.Next = accessURL("repository", f.Repository, "principal", f.Principal, "action", f.Action, "result", f.Result,
-				"before", strconv.FormatUint(p.Rows[len(p.Rows)-1].Seq, 10))
-			return errStop
-		}
-		p.Rows = append(p.Rows, accessRow{AccessRecord: r, Readable: readable})
-		return nil
-	})
-	if err != nil && !errors.Is(err, errStop) {
-		return err
-	}
-	if p.Stopped {
-		p.Next = accessURL("repository", f.Repository, "principal", f.Principal, "action", f.Action, "result", f.Result,
-			"before", strconv.FormatUint(lastSeen, 10))
-	}
-	var ok bool
-	p.Chain, p.ChainAt, ok = u.chain.get(ctx, chainWait)
-	p.Verifying = !ok && p.ChainAt.IsZero()
-	return u.render(c, http.StatusOK, "access", "Access log", p)
 }
 
 // urlValues encodes name, value pairs, leaving out empty values.

@@ -206,7 +206,7 @@ func TestPages_Paging(t *testing.T) {
 	if got := follow("/?q=repo-2", rows); !slices.Equal(got, []int{5}) {
 		t.Errorf("search pages %v, want [5]", got)
 	}
-	records := func(body string) int { return strings.Count(body, `<td class="num">`) }
+	records := func(body string) int { return strings.Count(body, `<td data-label="When">`) }
 	if got := follow("/access", records); !slices.Equal(got, []int{100, 100, 50}) {
 		t.Errorf("access pages %v, want [100 100 50]", got)
 	}
