@@ -24,10 +24,11 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// ContentSecurityPolicy is sent with every response: no scripts at all,
-// styles and images only from /static (and data: images), forms only to
-// this site, never framed.
-const ContentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+// ContentSecurityPolicy is sent with every response: scripts, styles and
+// images only from /static (and data: images), never inline, forms only
+// to this site, never framed. The one script, static/copy.js, adds the
+// copy buttons; every page works without it.
+const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // maxFormBody bounds a form post.
 const maxFormBody = "16K"
@@ -135,6 +136,16 @@ func (u *UI) routes() *echo.Echo {
 	e.IPExtractor = echo.ExtractIPDirect()
 	e.HTTPErrorHandler = u.handleError
 	e.Use(securityHeaders)
+	// Pages and static files are gzipped for clients that accept it;
+	// downloads (file bytes, already compressed weights) are sent as
+	// they are.
+	e.Use(middleware.GzipWithConfig(middleware.GzipConfig{
+		Level:     5,
+		MinLength: 1024,
+		Skipper: func(c echo.Context) bool {
+			return strings.Contains(c.Request().URL.Path, "/raw/")
+		},
+	}))
 	e.Use(middleware.BodyLimit(maxFormBody))
 	e.Use(u.csrf())
 	e.Use(u.identify)
@@ -151,7 +162,9 @@ func (u *UI) routes() *echo.Echo {
 		if strings.HasSuffix(c.Request().URL.Path, "/") {
 			return ErrNotFound // no directory listings
 		}
-		c.Response().Header().Set("Cache-Control", "public, max-age=3600")
+		// Static files change only with the binary: cached for a day and
+		// revalidated by Last-Modified (the build time) after that.
+		c.Response().Header().Set("Cache-Control", "public, max-age=86400")
 		fileServer.ServeHTTP(c.Response(), c.Request())
 		return nil
 	})
