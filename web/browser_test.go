@@ -44,6 +44,12 @@ func findChromium() string {
 // is none. CI installs Debian's chromium (scripts/test), so there it runs.
 func browser(t *testing.T) context.Context {
 	t.Helper()
+	return browserWithin(t, 60*time.Second)
+}
+
+// browserWithin is browser with the time the whole test may take.
+func browserWithin(t *testing.T, limit time.Duration) context.Context {
+	t.Helper()
 	path := findChromium()
 	if path == "" {
 		if os.Getenv("CI") != "" {
@@ -68,7 +74,7 @@ func browser(t *testing.T) context.Context {
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+	ctx, cancelTimeout := context.WithTimeout(ctx, limit)
 	t.Cleanup(func() {
 		cancelTimeout()
 		cancelCtx()
