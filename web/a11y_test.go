@@ -180,4 +180,3 @@ func TestBrowser_Accessibility(t *testing.T) {
 		}
 	}
 }
-

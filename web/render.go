@@ -24,6 +24,23 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
+// staticETags are the ETags of the static files: a hash of each.
+var staticETags = func() map[string]string {
+	m := map[string]string{}
+	fs.WalkDir(staticFS, "static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := staticFS.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		m[strings.TrimPrefix(p, "static/")] = `"` + digest.FromBytes(b).Encoded()[:16] + `"`
+		return nil
+	})
+	return m
+}()
+
 // ContentSecurityPolicy is sent with every response: scripts, styles and
 // images only from /static (and data: images), never inline, forms only
 // to this site, never framed. The one script, static/copy.js, adds the
@@ -163,8 +180,11 @@ func (u *UI) routes() *echo.Echo {
 			return ErrNotFound // no directory listings
 		}
 		// Static files change only with the binary: cached for a day and
-		// revalidated by Last-Modified (the build time) after that.
+		// revalidated by their ETag (a hash of the content) after that.
 		c.Response().Header().Set("Cache-Control", "public, max-age=86400")
+		if tag, ok := staticETags[strings.TrimPrefix(c.Request().URL.Path, "/static/")]; ok {
+			c.Response().Header().Set("ETag", tag)
+		}
 		fileServer.ServeHTTP(c.Response(), c.Request())
 		return nil
 	})
