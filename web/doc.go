@@ -128,7 +128,8 @@
 // repository, digest and referrers, scan reports by blob digest, the
 // lineage index (registry.LineageIndex, rebuilt after a provenance push or
 // SummaryTTL), the search index (tags, digests, config fields; rebuilt
-// after a push or SummaryTTL), rendered model cards and archive listings
+// in the background every SummaryTTL, so a search never waits for it but
+// the first), rendered model cards and archive listings
 // by blob digest, pull counts read incrementally from the access log, and
 // the chain state (ChainTTL). Changes made by another node show within
 // SummaryTTL.

@@ -94,6 +94,11 @@ var funcs = template.FuncMap{
 		}
 		return visible(fmt.Sprint(v))
 	},
+	// wbr is visible, escaped, with a line break opportunity after each
+	// slash: long repository names wrap between their elements.
+	"wbr": func(s string) template.HTML {
+		return template.HTML(strings.ReplaceAll(template.HTMLEscapeString(visible(s)), "/", "/<wbr>"))
+	},
 	"plural": func(n int, one, many string) string {
 		if n == 1 {
 			return "1 " + one

@@ -227,7 +227,6 @@ func (u *UI) Watch(api http.Handler) http.Handler {
 // changed drops what the caches know about repo after a write.
 func (u *UI) changed(ctx context.Context, repo, dgst, method string) {
 	u.summaries.drop(repo)
-	u.search.invalidate()
 	if method != http.MethodPut || dgst == "" {
 		u.lineage.invalidate()
 		return
