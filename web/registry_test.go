@@ -228,11 +228,36 @@ var hrefRe = regexp.MustCompile(`(?:href|src)="([^"]*)"`)
 // TestCrawl follows every link of every page of the populated registry,
 // from the index: each answers 200 (a tag's page 303 to its version,
 // which is then followed), and none points off the site but the card's
-// own link.
+// own link. With authentication on, a user who may read team-a only
+// crawls without meeting a link she cannot follow, and an anonymous
+// visitor meets the login redirect.
 func TestCrawl(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	populate(t, e)
-	c := client(t)
+	if n := crawl(t, e, client(t)); n < 300 {
+		t.Errorf("crawled %d pages; the populated registry has more", n)
+	}
+
+	a := newEnv(t, envOptions{Auth: teamAuth()})
+	populate(t, a)
+	anon := client(t)
+	if code, h, _ := get(t, anon, a.URL+"/"); code != http.StatusSeeOther || !strings.HasPrefix(h.Get("Location"), "/login") {
+		t.Errorf("anonymous /: %d to %q, want the login redirect", code, h.Get("Location"))
+	}
+	alice := client(t)
+	if resp := login(t, alice, a.URL, "alice", "ecila"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login: %d", resp.StatusCode)
+	}
+	if n := crawl(t, a, alice); n < 10 {
+		t.Errorf("alice crawled %d pages", n)
+	}
+}
+
+// crawl follows every same-site link from / with c and returns how many
+// pages and resources it fetched; every one must answer 200, a 303 to a
+// version (followed) or the login redirect.
+func crawl(t *testing.T, e *env, c *http.Client) int {
+	t.Helper()
 	seen := map[string]string{"/": "start"}
 	queue := []string{"/"}
 	const maxPages = 6000
@@ -253,9 +278,11 @@ func TestCrawl(t *testing.T) {
 			body = readAll(t, resp)
 		}
 		resp.Body.Close()
+		loc := resp.Header.Get("Location")
 		switch {
-		case resp.StatusCode == http.StatusSeeOther && strings.HasPrefix(resp.Header.Get("Location"), "/r/"):
-			loc := resp.Header.Get("Location")
+		case resp.StatusCode == http.StatusSeeOther && strings.HasPrefix(loc, "/login"):
+			continue
+		case resp.StatusCode == http.StatusSeeOther && strings.HasPrefix(loc, "/r/"):
 			if _, ok := seen[loc]; !ok {
 				seen[loc] = u
 				queue = append(queue, loc)
@@ -281,10 +308,8 @@ func TestCrawl(t *testing.T) {
 			}
 		}
 	}
-	if pages < 300 {
-		t.Errorf("crawled %d pages; the populated registry has more", pages)
-	}
 	t.Logf("crawled %d pages and resources", pages)
+	return pages
 }
 
 func readAll(t *testing.T, resp *http.Response) []byte {
