@@ -98,7 +98,8 @@ func browserWithin(t *testing.T, limit time.Duration) context.Context {
 }
 
 // screenshot saves a full-page PNG under $CAIRN_SCREENSHOTS when it is
-// set (relative to the repository root).
+// set (relative to the repository root); a name ending in -top saves the
+// first screen only, under the name without it.
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
 	dir := os.Getenv("CAIRN_SCREENSHOTS")
@@ -108,7 +109,13 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	if !filepath.IsAbs(dir) {
 		dir = filepath.Join("..", dir)
 	}
-	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	shot := chromedp.FullScreenshot(100)
+	if strings.HasSuffix(name, "-top") {
+		// Long pages (a full access log, 25 versions as cards): the first
+		// screen shows the design; the whole would weigh megabytes.
+		name, shot = strings.TrimSuffix(name, "-top"), chromedp.CaptureScreenshot()
+	}
+	buf, err := chromedp.Run(ctx, shot)
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}

@@ -205,7 +205,7 @@ func TestBrowser_Registry(t *testing.T) {
 	visit(t, ctx, e.URL+"/")
 	screenshot(t, ctx, "index")
 	visit(t, ctx, e.URL+"/access")
-	screenshot(t, ctx, "access")
+	screenshot(t, ctx, "access-top")
 
 	// The phone's width: cards, no sideways scrolling.
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile)); err != nil {
@@ -213,9 +213,9 @@ func TestBrowser_Registry(t *testing.T) {
 	}
 	for _, pg := range []struct{ path, shot string }{
 		{"/", "index-phone"},
-		{"/r/models/big", "repository-phone"},
+		{"/r/models/big", "repository-phone-top"},
 		{"/r/models/big@" + string(newest.Digest), "version-phone"},
-		{"/access", "access-phone"},
+		{"/access", "access-phone-top"},
 	} {
 		visit(t, ctx, e.URL+pg.path)
 		screenshot(t, ctx, pg.shot)
