@@ -178,8 +178,13 @@ const (
 	chainWait   = 50 * time.Millisecond
 )
 
-// pullCounter counts the successful pulls recorded in the access log, by
-// repository. It reads each record once: every refresh walks the log from
+// pullCounter counts the pulls recorded in the access log, by repository.
+// A pull is a download record (storage.ActionDownload): a manifest GET
+// followed by a GET of one of its layers by the same client, written by
+// the recorder once per manifest GET. Reading a manifest alone (cairn tag,
+// which reads it to push it under another tag; cairn inspect; clients
+// that have every layer cached), a HEAD, a tag list and the versions
+// endpoint cairn ls reads are never counted. It reads each record once: every refresh walks the log from
 // the newest record back to the newest one it had already counted. It is
 // only called by its refresher, one call at a time. Records removed by
 // retention stay counted until the process restarts.
@@ -214,7 +219,7 @@ func (p *pullCounter) count(ctx context.Context) (map[string]int, error) {
 	}
 	var newest uint64
 	add := map[string]int{}
-	err = p.log.Access(ctx, storage.AccessFilter{Action: storage.ActionPull}, func(r storage.AccessRecord) error {
+	err = p.log.Access(ctx, storage.AccessFilter{Action: storage.ActionDownload}, func(r storage.AccessRecord) error {
 		if r.Seq <= p.lastSeq {
 			return errStop
 		}
@@ -252,6 +257,7 @@ func (u *UI) newRefreshers() {
 		compute: func(ctx context.Context) (*registry.LineageIndex, error) {
 			return registry.NewLineageIndex(ctx, u.cfg.Meta)
 		}}
+	u.search = &refresher[searchIndex]{ttl: SummaryTTL, now: u.now, log: logErr("build the search index"), compute: u.buildSearchIndex}
 	if u.access == nil {
 		return
 	}

@@ -8,17 +8,32 @@
 //
 //	GET  /                     repositories the visitor may read: latest version, size,
 //	                           signature state, last push, pulls; ?q= searches names,
+//	                           tags, digest prefixes and config architecture and format,
 //	                           ?after=NAME pages (100 a page)
-//	GET  /r/REPO               versions newest first, and every tag's history (each move,
-//	                           when, by whom)
-//	GET  /r/REPO@DIGEST        one version: its verdict, files, ModelPack config,
+//	GET  /r/REPO               versions (25 a page, ?page=N, ?sort=time|time-asc|size|
+//	                           size-asc|tag), with descriptor.version and a compare link;
+//	                           one tag timeline merging every tag's moves, newest first
+//	                           (?moves=all for more than 30), tags set once folded apart
+//	GET  /r/NAMESPACE          the repositories under NAMESPACE/ (when it is no repository)
+//	GET  /r/REPO@DIGEST        one version: its verdict, model card (README.md rendered),
+//	                           files (archive layers with their members), ModelPack config,
 //	                           signatures and attestations with their signers' key ids,
 //	                           scan findings, the pull command (not for a refused or
 //	                           quarantined version), the lineage graph
+//	GET  /r/REPO@DIGEST/compare  what changed from the version before (or ?with=DIGEST):
+//	                           files, config fields, annotations, by client.DiffManifests,
+//	                           the code of cairn diff
+//	GET  /r/REPO@DIGEST/raw/LAYER[/MEMBER]  a file's bytes as an attachment, only when a
+//	                           pull of the version would be allowed (read permission,
+//	                           pull gate, quarantine)
 //	GET  /r/REPO:TAG           303 to /r/REPO@DIGEST of the tag's current digest
 //	GET  /access               the access log newest first, filtered by ?repository=,
-//	                           ?principal=, ?action=, ?result=, paged by ?before=SEQ
-//	                           (100 a page), with the hash chain's state
+//	                           ?principal=, ?action= (what the request asked: a refused
+//	                           pull is action pull, result denied), ?result=, paged by
+//	                           ?before=SEQ (100 a page), anonymous 401 challenges folded
+//	                           unless ?challenges=show; each refusal names its reason
+//	                           (scope, credentials, policy, quarantine); bad parameters
+//	                           get a 400 page saying which and why
 //	GET  /login, POST /login   the login form (only with an Authorizer)
 //	POST /logout
 //	GET  /static/...           the stylesheet and icon, embedded
@@ -55,13 +70,18 @@
 //     controls and bytes that are not UTF-8 as escapes (\u202e), so that
 //     a file's extension cannot be spoofed.
 //   - Every response carries Content-Security-Policy: default-src 'none';
-//     style-src 'self'; img-src 'self' data:; form-action 'self';
-//     frame-ancestors 'none'; base-uri 'none'. No script runs, not even
-//     ours: the UI needs none (the pull command is selected whole by a
-//     click through CSS user-select). Also X-Content-Type-Options: nosniff,
+//     script-src 'self'; style-src 'self'; img-src 'self' data:;
+//     form-action 'self'; frame-ancestors 'none'; base-uri 'none'. The one
+//     script, static/copy.js, only adds a copy button to the pull command;
+//     every page works without it (the command is focusable and selected
+//     whole by a click through CSS user-select). No inline script, and no
+//     script from a model card: cards are rendered by goldmark with raw
+//     HTML dropped and sanitised again by bluemonday. Also
+//     X-Content-Type-Options: nosniff,
 //     Referrer-Policy: no-referrer, X-Frame-Options: DENY,
 //     Cross-Origin-Opener-Policy and Cross-Origin-Resource-Policy:
-//     same-origin, and Cache-Control: no-store on pages.
+//     same-origin, and Cache-Control: no-store on pages. Pages are gzipped
+//     for clients that accept it; static files are cached for a day.
 //   - Every form post (login and logout included) is checked against
 //     cross-site request forgery by echo's CSRF middleware: a browser that
 //     sends Sec-Fetch-Site must say same-origin (same-site and cross-site
@@ -89,6 +109,17 @@
 //     and configs are read up to verify's limits, the access log page reads
 //     at most 200,000 records while filtering.
 //
+// # Pull counts
+//
+// A pull is counted when a manifest GET is followed by a GET of one of its
+// layers by the same principal and address (the access log's "download"
+// record, written once per manifest GET by registry/accesslog). Reading a
+// manifest alone is not a pull: cairn tag reads the manifest to push it
+// under the new tag, cairn inspect and diff read manifests and configs, a
+// HEAD reads nothing, and cairn ls reads the versions endpoint, which is
+// not recorded. A client that already holds every layer fetches none and
+// is not counted either.
+//
 // # Caches
 //
 // Pages stay fast on large registries through in-memory caches, all
@@ -96,7 +127,10 @@
 // a push or delete, else kept SummaryTTL), verification verdicts by
 // repository, digest and referrers, scan reports by blob digest, the
 // lineage index (registry.LineageIndex, rebuilt after a provenance push or
-// SummaryTTL), pull counts read incrementally from the access log, and
+// SummaryTTL), the search index (tags, digests, config fields; rebuilt
+// in the background every SummaryTTL, so a search never waits for it but
+// the first), rendered model cards and archive listings
+// by blob digest, pull counts read incrementally from the access log, and
 // the chain state (ChainTTL). Changes made by another node show within
 // SummaryTTL.
 package web

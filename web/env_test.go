@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -263,8 +264,19 @@ func (e *env) pull(name, ref string) {
 		e.t.Fatal(err)
 	}
 	defer rc.Close()
-	if _, err := io.ReadAll(rc); err != nil {
+	b, err := io.ReadAll(rc)
+	if err != nil {
 		e.t.Fatal(err)
+	}
+	// A pull fetches the layers too: the first one makes it a download.
+	var m ocispec.Manifest
+	if json.Unmarshal(b, &m) == nil && len(m.Layers) > 0 {
+		lrc, err := r.Blobs().Fetch(context.Background(), m.Layers[0])
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		io.Copy(io.Discard, lrc)
+		lrc.Close()
 	}
 	_ = desc
 }

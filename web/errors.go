@@ -41,6 +41,8 @@ var (
 	ErrNotFound = &Error{Code: http.StatusNotFound, Msg: "Not found: no such page, repository or version (or you may not read it)."}
 	// ErrBadRequest is shown for a malformed query or form.
 	ErrBadRequest = &Error{Code: http.StatusBadRequest, Msg: "Bad request."}
+	// ErrCardTooLarge means a model card is larger than MaxCardSize.
+	ErrCardTooLarge = errors.New("model card too large")
 	// errLoginFailed is what a refused login shows, whatever the cause.
 	errLoginFailed = &Error{Code: http.StatusUnauthorized, Msg: "Wrong user name or password."}
 )

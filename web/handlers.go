@@ -1,13 +1,13 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
@@ -39,6 +39,8 @@ type indexRow struct {
 	*summary
 	Pulls    int
 	HasPulls bool
+	// Match says what a search matched, when not the name.
+	Match string
 }
 
 type indexPage struct {
@@ -51,19 +53,25 @@ type indexPage struct {
 	ShowPulls bool
 	// Counting is true while the pulls are first counted.
 	Counting bool
+	// NamesOnly is true when the search index was not ready: only
+	// repository names were searched.
+	NamesOnly bool
 }
 
 // query reads a bounded query parameter.
 func query(c echo.Context, name string) (string, error) {
 	s := strings.TrimSpace(c.QueryParam(name))
 	if len(s) > maxQuery || !utf8.ValidString(s) {
-		return "", ErrBadRequest
+		return "", &Error{Code: http.StatusBadRequest, Msg: fmt.Sprintf("Bad request: ?%s= must be UTF-8 text of at most %d bytes.", name, maxQuery)}
 	}
 	return s, nil
 }
 
 // index lists the repositories the viewer may read, 100 at a time, with
-// search by substring (?q=) and paging by name (?after=).
+// search (?q=) and paging by name (?after=). A search matches a
+// repository by its name, one of its tags (substrings, letter case
+// ignored), the prefix of a version's digest (sha256:HEX or HEX, at least
+// minDigestPrefix digits) or its config's architecture or format.
 func (u *UI) index(c echo.Context) error {
 	ctx := c.Request().Context()
 	v := viewerOf(c)
@@ -81,10 +89,26 @@ func (u *UI) index(c echo.Context) error {
 	}
 	p := indexPage{Query: q, Host: c.Request().Host, ShowPulls: u.pulls != nil}
 	needle := strings.ToLower(q)
+	var ix searchIndex
+	if needle != "" {
+		var ok bool
+		ix, _, ok = u.search.get(ctx, searchWait)
+		p.NamesOnly = !ok && ix == nil
+	}
 	var shown []string
+	matches := map[string]string{}
 	for _, n := range names {
-		if !v.canRead(n) || (needle != "" && !strings.Contains(n, needle)) {
+		if !v.canRead(n) {
 			continue
+		}
+		if needle != "" {
+			m := ix.match(n, needle)
+			if m == "" {
+				continue
+			}
+			if m != "name" {
+				matches[n] = m
+			}
 		}
 		p.Total++
 		if n > after && len(shown) <= reposPerPage {
@@ -96,22 +120,8 @@ func (u *UI) index(c echo.Context) error {
 		p.Next = "/?" + urlValues("q", q, "after", shown[len(shown)-1])
 	}
 	p.Empty = p.Total == 0 && q == ""
-	var pulls map[string]int
-	if u.pulls != nil {
-		var ok bool
-		pulls, _, ok = u.pulls.get(ctx, pullsWait)
-		p.Counting = !ok && pulls == nil
-	}
-	host := u.policyHost(c.Request())
-	for _, n := range shown {
-		s, err := u.summaryOf(ctx, host, n)
-		if err != nil {
-			return err
-		}
-		if s == nil {
-			continue
-		}
-		p.Rows = append(p.Rows, indexRow{summary: s, Pulls: pulls[n], HasPulls: p.ShowPulls && !p.Counting})
+	if p.Rows, p.Counting, err = u.indexRows(ctx, u.policyHost(c.Request()), shown, matches); err != nil {
+		return err
 	}
 	title := "Repositories"
 	if q != "" {
@@ -120,16 +130,47 @@ func (u *UI) index(c echo.Context) error {
 	return u.render(c, http.StatusOK, "index", title, p)
 }
 
+// indexRows are the summaries of the repositories named, with their pull
+// counts; counting is true while the pulls are first counted.
+func (u *UI) indexRows(ctx context.Context, host string, names []string, matches map[string]string) (rows []indexRow, counting bool, err error) {
+	var pulls map[string]int
+	if u.pulls != nil {
+		var ok bool
+		pulls, _, ok = u.pulls.get(ctx, pullsWait)
+		counting = !ok && pulls == nil
+	}
+	for _, n := range names {
+		s, err := u.summaryOf(ctx, host, n)
+		if err != nil {
+			return nil, false, err
+		}
+		if s == nil {
+			continue
+		}
+		rows = append(rows, indexRow{summary: s, Pulls: pulls[n], HasPulls: u.pulls != nil && !counting, Match: matches[n]})
+	}
+	return rows, counting, nil
+}
+
 // repository serves /r/REPO, /r/REPO@DIGEST and /r/REPO:TAG (a redirect to
 // the digest the tag points at).
 func (u *UI) repository(c echo.Context) error {
 	rest := strings.TrimSuffix(strings.TrimPrefix(c.Request().URL.Path, "/r/"), "/")
 	if name, ref, ok := strings.Cut(rest, "@"); ok {
+		ref, sub, _ := strings.Cut(ref, "/")
 		d, err := registry.ParseDigest(ref)
 		if err != nil || !registry.ValidName(name) {
 			return ErrNotFound
 		}
-		return u.version(c, name, d)
+		switch {
+		case sub == "":
+			return u.version(c, name, d)
+		case sub == "compare":
+			return u.compare(c, name, d)
+		case strings.HasPrefix(sub, "raw/"):
+			return u.raw(c, name, d, strings.TrimPrefix(sub, "raw/"))
+		}
+		return ErrNotFound
 	}
 	if i := strings.LastIndexByte(rest, ':'); i > 0 && !strings.Contains(rest[i:], "/") {
 		name, tag := rest[:i], rest[i+1:]
@@ -151,90 +192,6 @@ func (u *UI) repository(c echo.Context) error {
 	return u.repoPage(c, rest)
 }
 
-// versionRow is one version on a repository page.
-type versionRow struct {
-	*version
-	Verdict      *verdict
-	Signatures   int
-	Attestations int
-	Quarantine   *storage.Quarantine
-}
-
-// tagHistory is every move of one tag, newest first.
-type tagHistory struct {
-	Tag     string
-	Current digest.Digest
-	Moves   []storage.TagMove
-}
-
-type repoPage struct {
-	Name     string
-	Host     string
-	Versions []versionRow
-	Tags     []tagHistory
-	Pulls    int
-	HasPulls bool
-}
-
-func (u *UI) repoPage(c echo.Context, name string) error {
-	ctx := c.Request().Context()
-	if !viewerOf(c).canRead(name) {
-		return ErrNotFound
-	}
-	vs, err := u.repoVersions(ctx, name)
-	if errors.Is(err, storage.ErrNameUnknown) {
-		return ErrNotFound
-	}
-	if err != nil {
-		return err
-	}
-	host := u.policyHost(c.Request())
-	quarantined := map[digest.Digest]*storage.Quarantine{}
-	if u.quar != nil {
-		qs, err := u.quar.ListQuarantines(ctx, name)
-		if err != nil {
-			return err
-		}
-		for i := range qs {
-			quarantined[qs[i].Digest] = &qs[i]
-		}
-	}
-	p := repoPage{Name: name, Host: host}
-	for _, v := range vs {
-		vd, err := u.verdictOf(ctx, host, name, v.M, v.Referrers, quarantined[v.M.Digest])
-		if err != nil {
-			return err
-		}
-		sigs, atts := v.signatures()
-		p.Versions = append(p.Versions, versionRow{version: v.sized(), Verdict: vd, Signatures: sigs, Attestations: atts, Quarantine: quarantined[v.M.Digest]})
-	}
-	moves, err := u.cfg.Meta.History(ctx, name, "")
-	if err != nil {
-		return err
-	}
-	byTag := map[string]*tagHistory{}
-	for _, m := range moves {
-		h := byTag[m.Tag]
-		if h == nil {
-			h = &tagHistory{Tag: m.Tag}
-			byTag[m.Tag] = h
-		}
-		h.Moves = append(h.Moves, m)
-		h.Current = m.New
-	}
-	for _, h := range byTag {
-		slices.Reverse(h.Moves)
-		p.Tags = append(p.Tags, *h)
-	}
-	slices.SortFunc(p.Tags, func(a, b tagHistory) int { return strings.Compare(a.Tag, b.Tag) })
-	if u.pulls != nil {
-		if pulls, _, _ := u.pulls.get(ctx, pullsWait); pulls != nil {
-			p.Pulls, p.HasPulls = pulls[name], true
-		}
-	}
-	return u.render(c, http.StatusOK, "repo", name, p)
-}
-
 // fileRow is one file of a version, with its scan.
 type fileRow struct {
 	model.File
@@ -242,6 +199,13 @@ type fileRow struct {
 	Name      string // an archive layer's name
 	Scan      *scanResult
 	ScanNote  string
+	// Href downloads the file (the layer's blob), when pulls are allowed.
+	Href string
+	// Listing is an archive layer's members.
+	Listing *listing
+	// MemberHref is the download URL of an archive's members, without the
+	// member's path.
+	MemberHref string
 }
 
 // Verdict is the scan's one-word state.
@@ -298,6 +262,12 @@ type versionPage struct {
 	LineageStale bool
 	SubjectURL   string
 	Children     []ocispec.Descriptor
+	// Card is the rendered model card (README.md), when there is one.
+	Card *card
+	// Version is the config's descriptor.version.
+	Version string
+	// Previous is the version pushed before this one, for the compare link.
+	Previous digest.Digest
 }
 
 func (u *UI) version(c echo.Context, repo string, d digest.Digest) error {
@@ -331,31 +301,15 @@ func (u *UI) version(c echo.Context, repo string, d digest.Digest) error {
 	slices.SortFunc(p.Annotations, func(a, b keyValue) int { return strings.Compare(a.Key, b.Key) })
 
 	// Referrers: Sigstore bundles are verified; the rest are listed.
-	descs, err := u.cfg.Meta.Referrers(ctx, repo, d)
+	var refs []*storage.Manifest
+	p.Verdict, refs, p.Quarantine, err = u.verdictFor(ctx, host, repo, m)
 	if err != nil {
 		return err
 	}
-	var refs []*storage.Manifest
-	for _, rd := range descs {
-		rm, err := u.cfg.Meta.Manifest(ctx, repo, rd.Digest)
-		if errors.Is(err, storage.ErrManifestUnknown) {
-			continue // deleted meanwhile
-		}
-		if err != nil {
-			return err
-		}
-		refs = append(refs, rm)
+	for _, rm := range refs {
 		if rm.ArtifactType != attest.MediaTypeBundle {
-			p.Others = append(p.Others, rd)
+			p.Others = append(p.Others, ocispec.Descriptor{MediaType: rm.MediaType, Digest: rm.Digest, Size: rm.Size, ArtifactType: rm.ArtifactType})
 		}
-	}
-	if u.quar != nil {
-		if p.Quarantine, err = u.quar.Quarantined(ctx, repo, d); err != nil {
-			return err
-		}
-	}
-	if p.Verdict, err = u.verdictOf(ctx, host, repo, m, refs, p.Quarantine); err != nil {
-		return err
 	}
 	p.Verdict = redact(v, p.Verdict)
 
@@ -386,6 +340,16 @@ func (u *UI) version(c echo.Context, repo string, d digest.Digest) error {
 			} else {
 				row.Base = f.Path
 			}
+			if p.Verdict.Pullable() {
+				if f.Archive {
+					row.MemberHref = rawURL(repo, d, f.Desc.Digest, "") + "/"
+				} else {
+					row.Href = rawURL(repo, d, f.Desc.Digest, "")
+				}
+			}
+			if f.Archive {
+				row.Listing = u.listArchive(ctx, f)
+			}
 			row.Scan, row.ScanNote = u.scanBlob(ctx, f, &budget)
 			if row.Scan != nil && !row.Scan.Report.Safe() {
 				p.Unsafe++
@@ -393,6 +357,17 @@ func (u *UI) version(c echo.Context, repo string, d digest.Digest) error {
 			p.Files = append(p.Files, row)
 		}
 		slices.SortStableFunc(p.Files, func(a, b fileRow) int { return strings.Compare(a.Path, b.Path) })
+		if cf, ok := cardFile(files); ok {
+			p.Card = u.cardOf(ctx, cf)
+		}
+		for _, kv := range p.Config {
+			if kv.Key == "descriptor.version" {
+				p.Version = kv.Value
+			}
+		}
+		if p.Previous, err = u.previousVersion(ctx, repo, m); err != nil {
+			return err
+		}
 	}
 
 	ix, _, ok := u.lineage.get(ctx, lineageWait)
@@ -514,96 +489,6 @@ func archiveName(f model.File) string {
 		}
 	}
 	return ""
-}
-
-// accessRow is one access record, with what the viewer may follow.
-type accessRow struct {
-	storage.AccessRecord
-	// Readable is true when the record's repository may be linked.
-	Readable bool
-}
-
-type accessPage struct {
-	Available bool
-	Filter    storage.AccessFilter
-	Rows      []accessRow
-	Next      string
-	Stopped   bool
-	Chain     storage.AccessChainState
-	ChainAt   time.Time
-	// Verifying is true while the chain is first verified.
-	Verifying bool
-	Actions   []string
-	Results   []string
-	Admin     bool
-}
-
-var accessActions = []string{storage.ActionPull, storage.ActionPush, storage.ActionDelete, storage.ActionCatalog, storage.ActionLogin,
-	storage.ActionToken, storage.ActionDenied, storage.ActionAdmin, storage.ActionQuarantine, storage.ActionPrune, storage.ActionDropped}
-
-var accessResults = []string{storage.ResultOK, storage.ResultDenied, storage.ResultRefused, storage.ResultFailed}
-
-// accessLog shows the access log newest first, filtered, 100 records a
-// page (?before=SEQ pages back), with the hash chain's state. Viewers who
-// are not admins see only the records of repositories they may read, and
-// their own.
-func (u *UI) accessLog(c echo.Context) error {
-	ctx := c.Request().Context()
-	v := viewerOf(c)
-	p := accessPage{Available: u.access != nil, Actions: accessActions, Results: accessResults, Admin: v.Admin}
-	if u.access == nil {
-		return u.render(c, http.StatusOK, "access", "Access log", p)
-	}
-	var err error
-	f := &p.Filter
-	for _, fld := range []struct {
-		name string
-		dst  *string
-	}{{"repository", &f.Repository}, {"principal", &f.Principal}, {"action", &f.Action}, {"result", &f.Result}} {
-		if *fld.dst, err = query(c, fld.name); err != nil {
-			return err
-		}
-	}
-	if s := c.QueryParam("before"); s != "" {
-		if f.Before, err = strconv.ParseUint(s, 10, 64); err != nil {
-			return ErrBadRequest
-		}
-	}
-	walk := *f
-	if v.Admin {
-		walk.Limit = accessPerPage + 1
-	}
-	examined, lastSeen := 0, uint64(0)
-	err = u.access.Access(ctx, walk, func(r storage.AccessRecord) error {
-		examined++
-		lastSeen = r.Seq
-		readable := r.Repository != "" && v.canRead(r.Repository)
-		if !v.Admin && !readable && r.Principal != v.Principal {
-			if examined >= maxAccessExamined {
-				p.Stopped = true
-				return errStop
-			}
-			return nil
-		}
-		if len(p.Rows) == accessPerPage {
-			p.Next = accessURL("repository", f.Repository, "principal", f.Principal, "action", f.Action, "result", f.Result,
-				"before", strconv.FormatUint(p.Rows[len(p.Rows)-1].Seq, 10))
-			return errStop
-		}
-		p.Rows = append(p.Rows, accessRow{AccessRecord: r, Readable: readable})
-		return nil
-	})
-	if err != nil && !errors.Is(err, errStop) {
-		return err
-	}
-	if p.Stopped {
-		p.Next = accessURL("repository", f.Repository, "principal", f.Principal, "action", f.Action, "result", f.Result,
-			"before", strconv.FormatUint(lastSeen, 10))
-	}
-	var ok bool
-	p.Chain, p.ChainAt, ok = u.chain.get(ctx, chainWait)
-	p.Verifying = !ok && p.ChainAt.IsZero()
-	return u.render(c, http.StatusOK, "access", "Access log", p)
 }
 
 // urlValues encodes name, value pairs, leaving out empty values.

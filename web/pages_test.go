@@ -89,7 +89,7 @@ func TestPages_HTTP(t *testing.T) {
 	if code != http.StatusOK {
 		t.Fatalf("/: %d\n%s", code, body)
 	}
-	if got := h.Get("Content-Security-Policy"); got != "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'" {
+	if got := h.Get("Content-Security-Policy"); got != "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'" {
 		t.Errorf("CSP %q", got)
 	}
 	for k, want := range map[string]string{"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"} {
@@ -206,7 +206,7 @@ func TestPages_Paging(t *testing.T) {
 	if got := follow("/?q=repo-2", rows); !slices.Equal(got, []int{5}) {
 		t.Errorf("search pages %v, want [5]", got)
 	}
-	records := func(body string) int { return strings.Count(body, `<td class="num">`) }
+	records := func(body string) int { return strings.Count(body, `<td data-label="When">`) }
 	if got := follow("/access", records); !slices.Equal(got, []int{100, 100, 50}) {
 		t.Errorf("access pages %v, want [100 100 50]", got)
 	}

@@ -24,10 +24,28 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// ContentSecurityPolicy is sent with every response: no scripts at all,
-// styles and images only from /static (and data: images), forms only to
-// this site, never framed.
-const ContentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+// staticETags are the ETags of the static files: a hash of each.
+var staticETags = func() map[string]string {
+	m := map[string]string{}
+	fs.WalkDir(staticFS, "static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := staticFS.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		m[strings.TrimPrefix(p, "static/")] = `"` + digest.FromBytes(b).Encoded()[:16] + `"`
+		return nil
+	})
+	return m
+}()
+
+// ContentSecurityPolicy is sent with every response: scripts, styles and
+// images only from /static (and data: images), never inline, forms only
+// to this site, never framed. The one script, static/copy.js, adds the
+// copy buttons; every page works without it.
+const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // maxFormBody bounds a form post.
 const maxFormBody = "16K"
@@ -39,7 +57,7 @@ const csrfKey = "cairn.csrf"
 const csrfCookie = "cairn_csrf"
 
 // pageNames are the templates/NAME.html files rendered inside layout.html.
-var pageNames = []string{"index", "repo", "version", "access", "login", "error"}
+var pageNames = []string{"index", "repo", "version", "access", "login", "error", "compare", "namespace"}
 
 var funcs = template.FuncMap{
 	"size":    humanSize,
@@ -50,7 +68,21 @@ var funcs = template.FuncMap{
 	"versionURL": func(repo string, d digest.Digest) string {
 		return versionURL(repo, d)
 	},
-	"accessURL": accessURL,
+	"accessURL":  accessURL,
+	"rawURL":     rawURL,
+	"clip":       clip,
+	"pathEscape": escapePath,
+	"add":        func(a, b int) int { return a + b },
+	"pageQuery": func(sort string, page int) string {
+		if sort == "time" {
+			sort = ""
+		}
+		return urlValues("sort", sort, "page", strconv.Itoa(page))
+	},
+	"maxMembers": func() int { return MaxArchiveMembers },
+	"compareURL": func(repo string, d digest.Digest) string {
+		return versionURL(repo, d) + "/compare"
+	},
 	// visible escapes invisible and bidirectional characters (see
 	// visible): every string a user chose goes through it.
 	"visible": func(v any) string {
@@ -62,6 +94,11 @@ var funcs = template.FuncMap{
 		}
 		return visible(fmt.Sprint(v))
 	},
+	// wbr is visible, escaped, with a line break opportunity after each
+	// slash: long repository names wrap between their elements.
+	"wbr": func(s string) template.HTML {
+		return template.HTML(strings.ReplaceAll(template.HTMLEscapeString(visible(s)), "/", "/<wbr>"))
+	},
 	"plural": func(n int, one, many string) string {
 		if n == 1 {
 			return "1 " + one
@@ -70,10 +107,11 @@ var funcs = template.FuncMap{
 	},
 }
 
-func parsePages() (map[string]*template.Template, error) {
+func parsePages(now func() time.Time) (map[string]*template.Template, error) {
 	pages := map[string]*template.Template{}
+	ago := template.FuncMap{"ago": func(t time.Time) string { return relativeTime(t, now()) }}
 	for _, name := range pageNames {
-		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		t, err := template.New(name).Funcs(funcs).Funcs(ago).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web: template %s: %w", name, err)
 		}
@@ -84,6 +122,8 @@ func parsePages() (map[string]*template.Template, error) {
 
 // page is what layout.html gets: the page's own data in Data.
 type page struct {
+	// Now is when the page is rendered, for relative times.
+	Now   time.Time
 	Title string
 	V     *viewer
 	Nav   string
@@ -102,7 +142,7 @@ func (u *UI) render(c echo.Context, code int, name, title string, data any) erro
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer bufPool.Put(buf)
-	if err := t.ExecuteTemplate(buf, "layout", page{Title: visible(title), V: viewerOf(c), Nav: name, Data: data}); err != nil {
+	if err := t.ExecuteTemplate(buf, "layout", page{Now: u.now(), Title: visible(title), V: viewerOf(c), Nav: name, Data: data}); err != nil {
 		return fmt.Errorf("web: render %s: %w", name, err)
 	}
 	return c.HTMLBlob(code, buf.Bytes())
@@ -118,6 +158,16 @@ func (u *UI) routes() *echo.Echo {
 	e.IPExtractor = echo.ExtractIPDirect()
 	e.HTTPErrorHandler = u.handleError
 	e.Use(securityHeaders)
+	// Pages and static files are gzipped for clients that accept it;
+	// downloads (file bytes, already compressed weights) are sent as
+	// they are.
+	e.Use(middleware.GzipWithConfig(middleware.GzipConfig{
+		Level:     5,
+		MinLength: 1024,
+		Skipper: func(c echo.Context) bool {
+			return strings.Contains(c.Request().URL.Path, "/raw/")
+		},
+	}))
 	e.Use(middleware.BodyLimit(maxFormBody))
 	e.Use(u.csrf())
 	e.Use(u.identify)
@@ -134,7 +184,12 @@ func (u *UI) routes() *echo.Echo {
 		if strings.HasSuffix(c.Request().URL.Path, "/") {
 			return ErrNotFound // no directory listings
 		}
-		c.Response().Header().Set("Cache-Control", "public, max-age=3600")
+		// Static files change only with the binary: cached for a day and
+		// revalidated by their ETag (a hash of the content) after that.
+		c.Response().Header().Set("Cache-Control", "public, max-age=86400")
+		if tag, ok := staticETags[strings.TrimPrefix(c.Request().URL.Path, "/static/")]; ok {
+			c.Response().Header().Set("ETag", tag)
+		}
 		fileServer.ServeHTTP(c.Response(), c.Request())
 		return nil
 	})
@@ -217,11 +272,38 @@ func shortDigest(d digest.Digest) string {
 	return s[:i+13]
 }
 
+// formatTime is the exact time, to the second, in UTC.
 func formatTime(t time.Time) string {
 	if t.IsZero() {
 		return "—"
 	}
-	return t.UTC().Format("2006-01-02 15:04 UTC")
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+// relativeTime says how long before now t was, in the largest whole unit
+// ("3 minutes ago", "2 days ago"); pages show it with the exact time
+// (formatTime) on hover and to screen readers.
+func relativeTime(t, now time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	d := now.Sub(t)
+	if d < 0 {
+		return "in the future"
+	}
+	for _, u := range []struct {
+		d    time.Duration
+		name string
+	}{{365 * 24 * time.Hour, "year"}, {30 * 24 * time.Hour, "month"}, {7 * 24 * time.Hour, "week"}, {24 * time.Hour, "day"},
+		{time.Hour, "hour"}, {time.Minute, "minute"}, {time.Second, "second"}} {
+		if n := int(d / u.d); n >= 1 {
+			if n == 1 {
+				return "1 " + u.name + " ago"
+			}
+			return strconv.Itoa(n) + " " + u.name + "s ago"
+		}
+	}
+	return "just now"
 }
 
 // repoURL is the page of a repository. Names are validated repository

@@ -408,3 +408,32 @@ func clipTo(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// verdictFor reads a version's referrers and quarantine and returns its
+// verdict: what its page shows, and what decides whether the UI serves its
+// files (the same answer the pull gate gives).
+func (u *UI) verdictFor(ctx context.Context, host, repo string, m *storage.Manifest) (*verdict, []*storage.Manifest, *storage.Quarantine, error) {
+	descs, err := u.cfg.Meta.Referrers(ctx, repo, m.Digest)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var refs []*storage.Manifest
+	for _, rd := range descs {
+		rm, err := u.cfg.Meta.Manifest(ctx, repo, rd.Digest)
+		if errors.Is(err, storage.ErrManifestUnknown) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		refs = append(refs, rm)
+	}
+	var q *storage.Quarantine
+	if u.quar != nil {
+		if q, err = u.quar.Quarantined(ctx, repo, m.Digest); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	vd, err := u.verdictOf(ctx, host, repo, m, refs, q)
+	return vd, refs, q, err
+}

@@ -141,6 +141,10 @@ type UI struct {
 	verdicts  *boundedCache[*bundleSet]
 	scrub     *strings.Replacer
 	scans     *boundedCache[*scanResult]
+	cards     *boundedCache[*card]
+	listings  *boundedCache[*listing]
+	configs   *boundedCache[*configSummary]
+	search    *refresher[searchIndex]
 	lineage   *refresher[*registry.LineageIndex]
 	pulls     *refresher[map[string]int]           // nil without an access log
 	chain     *refresher[storage.AccessChainState] // nil without an access log
@@ -175,13 +179,16 @@ func New(cfg Config) (*UI, error) {
 		verdicts:  newBoundedCache[*bundleSet](maxVerdicts),
 		scrub:     newScrubber(cfg.Policy),
 		scans:     newBoundedCache[*scanResult](maxScans),
+		cards:     newBoundedCache[*card](maxCards),
+		listings:  newBoundedCache[*listing](maxListings),
+		configs:   newBoundedCache[*configSummary](maxVerdicts),
 	}
 	if u.access == nil {
 		u.access, _ = cfg.Meta.(AccessReader)
 	}
 	u.newRefreshers()
 	u.quar, _ = cfg.Meta.(storage.Quarantines)
-	pages, err := parsePages()
+	pages, err := parsePages(u.now)
 	if err != nil {
 		return nil, err
 	}

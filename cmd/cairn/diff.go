@@ -26,8 +26,10 @@ func newDiffCmd() *cobra.Command {
 		Short: "Show the files added, removed and changed between two model versions",
 		Long: `Compare the files of two models (or two versions of one) by path: files only
 in REF2 are added, files only in REF1 are removed, and files at the same path
-with a different digest are changed. Nothing but the two manifests is
-fetched, and each is checked against its digest.
+with a different digest are changed; the manifests' annotations that differ
+are listed too. Nothing but the two manifests is fetched, and each is checked
+against its digest. The web UI's compare view makes the same comparison
+(client.DiffManifests), with the config's fields as well.
 
 An archive layer (a tar of several files) is compared as one file named
 "[archive] NAME". diff exits 0 whatever it finds; with --exit-code it exits 1
@@ -82,6 +84,9 @@ func printDiff(w io.Writer, res *client.Difference) error {
 	}
 	for _, c := range res.Changed {
 		fmt.Fprintf(tw, "changed\t%s\t%s -> %s\t%s -> %s\n", c.Path, humanSize(c.From.Size), humanSize(c.To.Size), shortDigest(c.From.Digest), shortDigest(c.To.Digest))
+	}
+	for _, a := range res.Annotations {
+		fmt.Fprintf(tw, "annotation\t%s\t%s -> %s\n", clean(a.Key), clean(a.From), clean(a.To))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

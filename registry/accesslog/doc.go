@@ -27,6 +27,12 @@
 //	DELETE /v2/<name>/blobs/<digest>    delete
 //	GET    /v2/_catalog                 catalog
 //	any request answered 401 or 403     denied   (Status, method and path in Detail)
+//	GET    /v2/<name>/blobs/<digest>    download (once per manifest GET: the first GET of
+//	                                    one of its layers by the same principal and address
+//	                                    within DownloadWindow; Digest is the manifest's)
+//
+// A download is what pull counts count: a manifest read alone (cairn tag,
+// inspect, diff) is a pull record but not a download.
 //
 // with result ok below 400, failed otherwise (a pull of an unknown tag is a
 // failed pull with status 404). Not recorded: blob GETs and HEADs (a pull

@@ -31,22 +31,61 @@ const (
 func (r *Recorder) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, req)
+		cw := &captureWriter{statusWriter: sw, manifest: isManifestGet(req)}
+		next.ServeHTTP(cw, req)
 		status := sw.status
 		if status == 0 {
 			status = http.StatusOK
 		}
-		r.RecordRequest(req, status, w.Header())
+		var reason string
+		if status == http.StatusUnauthorized || status == http.StatusForbidden {
+			reason = refusalReason(cw.buf.Bytes())
+		}
+		r.recordRequest(req, status, w.Header(), reason)
+		if cw.manifest && status == http.StatusOK && !cw.overflow {
+			r.manifestFetched(req, cw.buf.Bytes())
+		}
 	})
+}
+
+// manifestFetched remembers a manifest a client fetched, so that its
+// first layer GET records a download.
+func (r *Recorder) manifestFetched(req *http.Request, body []byte) {
+	layers := manifestLayers(body)
+	if layers == nil {
+		return
+	}
+	rt, _ := registry.ParseRoute(req.URL.EscapedPath())
+	d := digest.FromBytes(body)
+	key := pullKey(registry.Principal(req.Context()), ClientAddress(req.RemoteAddr, req.Header.Values("X-Forwarded-For"), r.trusted), rt.Name)
+	r.downloads.manifest(key, &pendingPull{digest: d, reference: rt.Arg, layers: layers, at: r.now()})
 }
 
 // RecordRequest records what Middleware would for req answered with status
 // and the response header h: for layers in front of Middleware that answer
 // a request themselves.
 func (r *Recorder) RecordRequest(req *http.Request, status int, h http.Header) {
+	r.recordRequest(req, status, h, "")
+}
+
+// recordRequest is RecordRequest with the reason the registry gave for a
+// refusal (the message of its error body), added to the record's Detail.
+func (r *Recorder) recordRequest(req *http.Request, status int, h http.Header, reason string) {
 	rec, ok := Classify(req, status, h)
+	if ok && reason != "" && rec.Action == storage.ActionDenied {
+		rec.Detail += ": " + reason
+	}
 	if !ok {
-		return
+		repo, blob, isBlob := blobGet(req, status)
+		if !isBlob {
+			return
+		}
+		key := pullKey(registry.Principal(req.Context()), ClientAddress(req.RemoteAddr, req.Header.Values("X-Forwarded-For"), r.trusted), repo)
+		p, done := r.downloads.layer(key, blob, r.now())
+		if !done {
+			return
+		}
+		rec = downloadRecord(repo, p)
 	}
 	rec.Time = r.now()
 	rec.Principal = registry.Principal(req.Context())

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
@@ -173,6 +174,8 @@ func TestMiddleware_Registry(t *testing.T) {
 	want := []row{
 		{"alice", storage.ActionPush, storage.ResultOK, "team/model", "v1", man.Digest, 201},
 		{"anonymous", storage.ActionPull, storage.ResultOK, "team/model", "v1", man.Digest, 200},
+		// The layer GET after it makes the pull a download (counted).
+		{"anonymous", storage.ActionDownload, storage.ResultOK, "team/model", "v1", man.Digest, 200},
 		{"anonymous", storage.ActionPull, storage.ResultFailed, "team/model", "nope", "", 404},
 		{"anonymous", storage.ActionDenied, storage.ResultDenied, "secret/model", "v1", "", 401},
 		{"bob", storage.ActionDenied, storage.ResultDenied, "secret/model", "v1", "", 403},
@@ -313,5 +316,57 @@ func TestMiddleware_TrustedProxy(t *testing.T) {
 	got := all(t, s.Meta, storage.AccessFilter{})
 	if len(got) != 1 || got[0].Address != "203.0.113.5" {
 		t.Fatalf("records = %+v", got)
+	}
+}
+
+// TestMiddleware_RefusalReason: a pull the registry refuses (here a
+// quarantine) is recorded with the registry's reason, and a manifest read
+// without a layer GET is no download while one with two layer GETs is one.
+func TestMiddleware_RefusalReason(t *testing.T) {
+	s := newRecordedServer(t, accesslog.Options{})
+	ctx := t.Context()
+	alice := s.repo(t, "team/model", "alice")
+	man := pushImage(t, alice, "v1", []byte("weights"))
+	bad := pushImage(t, alice, "bad", []byte("other weights"))
+	if err := s.Meta.SetQuarantine(ctx, storage.Quarantine{Repository: "team/model", Digest: bad.Digest, Reason: "licence withdrawn", By: "security", Time: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	anon := s.repo(t, "team/model", "")
+	if _, _, err := anon.FetchReference(ctx, "bad"); err == nil {
+		t.Fatal("the quarantined version was served")
+	}
+	// A manifest read alone (as cairn tag does), then a pull: two layer
+	// GETs after one manifest GET make one download.
+	if _, _, err := anon.FetchReference(ctx, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	_, rc, err := anon.FetchReference(ctx, "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m ocispec.Manifest
+	json.NewDecoder(rc).Decode(&m)
+	rc.Close()
+	for range 2 {
+		b, err := anon.Fetch(ctx, m.Layers[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, b)
+		b.Close()
+	}
+	if err := s.rec.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	denied := all(t, s.Meta, storage.AccessFilter{Action: storage.ActionDenied})
+	if len(denied) != 1 || !strings.Contains(denied[0].Detail, "quarantined: licence withdrawn") {
+		t.Errorf("denied records %+v, want one naming the quarantine's reason", denied)
+	}
+	downloads := all(t, s.Meta, storage.AccessFilter{Action: storage.ActionDownload})
+	if len(downloads) != 1 || downloads[0].Digest != man.Digest {
+		t.Errorf("download records %+v, want one of %s", downloads, man.Digest)
+	}
+	if n := len(all(t, s.Meta, storage.AccessFilter{Action: storage.ActionPull})); n != 2 {
+		t.Errorf("%d pull records, want 2 (every manifest GET)", n)
 	}
 }

@@ -89,6 +89,9 @@ type Recorder struct {
 	mu     sync.RWMutex
 	closed bool
 
+	// downloads pairs manifest GETs with the layer GETs that follow.
+	downloads downloads
+
 	recorded, appended, dropped atomic.Uint64
 	// unnoted counts drops not yet written to the log.
 	unnoted atomic.Uint64

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -11,7 +12,9 @@ import (
 	"cairn.dev/cairn/verify/model"
 )
 
-// Difference is how two models' files differ, by path. It is the JSON of
+// Difference is how two models differ: their files by path, and the
+// changes of their manifests' annotations and (when both configs were
+// read) of their ModelPack config fields. It is the JSON of
 // `cairn diff --json`.
 type Difference struct {
 	From      DiffSide     `json:"from"`
@@ -20,6 +23,20 @@ type Difference struct {
 	Removed   []DiffFile   `json:"removed"`
 	Changed   []DiffChange `json:"changed"`
 	Unchanged int          `json:"unchanged"`
+	// Annotations are the manifest annotations added, removed or changed.
+	Annotations []DiffValue `json:"annotations,omitempty"`
+	// Config are the config fields ("descriptor.version",
+	// "config.architecture") added, removed or changed; empty when a
+	// config was not compared.
+	Config []DiffValue `json:"config,omitempty"`
+}
+
+// DiffValue is a named value that differs: From is empty when it was
+// added, To when it was removed.
+type DiffValue struct {
+	Key  string `json:"key"`
+	From string `json:"from,omitempty"`
+	To   string `json:"to,omitempty"`
 }
 
 // DiffSide names one of the two models.
@@ -44,9 +61,20 @@ type DiffChange struct {
 	To   DiffFile `json:"to"`
 }
 
-// Empty reports whether the two models hold the same files.
+// Empty reports whether the two models hold the same files (annotation
+// and config changes aside).
 func (d *Difference) Empty() bool {
 	return len(d.Added) == 0 && len(d.Removed) == 0 && len(d.Changed) == 0
+}
+
+// DiffSource is one side of DiffManifests: a manifest's bytes and,
+// optionally, its config's.
+type DiffSource struct {
+	Side     DiffSide
+	Manifest []byte
+	// Config is the config blob; nil leaves the config out of the
+	// comparison.
+	Config []byte
 }
 
 // Diff compares the files of the models two repositories' references name:
@@ -55,15 +83,32 @@ func (d *Difference) Empty() bool {
 // are fetched, each checked against its digest; the lists are sorted by
 // path. Errors are as for Inspect.
 func Diff(ctx context.Context, from, to *Repository) (*Difference, error) {
-	fs, a, err := modelFiles(ctx, from)
+	a, err := fetchSource(ctx, from)
 	if err != nil {
 		return nil, err
 	}
-	ts, b, err := modelFiles(ctx, to)
+	b, err := fetchSource(ctx, to)
 	if err != nil {
 		return nil, err
 	}
-	res := &Difference{From: fs, To: ts, Added: []DiffFile{}, Removed: []DiffFile{}, Changed: []DiffChange{}}
+	return DiffManifests(a, b)
+}
+
+// DiffManifests compares two models given as manifests (the comparison
+// Diff makes, and the web UI's compare view): files by path (an archive
+// layer is one file, "[archive] NAME"), manifest annotations, and, when
+// both sides carry a config, the fields of its descriptor and config
+// sections. A manifest that does not list files is a *ModelError.
+func DiffManifests(from, to DiffSource) (*Difference, error) {
+	a, err := manifestFiles(from)
+	if err != nil {
+		return nil, err
+	}
+	b, err := manifestFiles(to)
+	if err != nil {
+		return nil, err
+	}
+	res := &Difference{From: from.Side, To: to.Side, Added: []DiffFile{}, Removed: []DiffFile{}, Changed: []DiffChange{}}
 	for p, fa := range a {
 		fb, ok := b[p]
 		switch {
@@ -84,23 +129,83 @@ func Diff(ctx context.Context, from, to *Repository) (*Difference, error) {
 	slices.SortFunc(res.Added, byPath)
 	slices.SortFunc(res.Removed, byPath)
 	slices.SortFunc(res.Changed, func(x, y DiffChange) int { return strings.Compare(x.Path, y.Path) })
+	res.Annotations = diffValues(manifestAnnotations(from.Manifest), manifestAnnotations(to.Manifest))
+	if from.Config != nil && to.Config != nil {
+		res.Config = diffValues(configFields(from.Config), configFields(to.Config))
+	}
 	return res, nil
 }
 
-// modelFiles resolves a repository's reference and returns its digest and
-// files by label.
-func modelFiles(ctx context.Context, r *Repository) (DiffSide, map[string]DiffFile, error) {
+// diffValues lists the keys whose values differ, sorted.
+func diffValues(a, b map[string]string) []DiffValue {
+	var out []DiffValue
+	for k, va := range a {
+		if vb, ok := b[k]; !ok || va != vb {
+			out = append(out, DiffValue{Key: k, From: va, To: vb})
+		}
+	}
+	for k, vb := range b {
+		if _, ok := a[k]; !ok {
+			out = append(out, DiffValue{Key: k, To: vb})
+		}
+	}
+	slices.SortFunc(out, func(x, y DiffValue) int { return strings.Compare(x.Key, y.Key) })
+	return out
+}
+
+// manifestAnnotations are a manifest's annotations; nil when it does not
+// parse (manifestFiles reports that).
+func manifestAnnotations(manifest []byte) map[string]string {
+	var m struct {
+		Annotations map[string]string `json:"annotations"`
+	}
+	json.Unmarshal(manifest, &m)
+	return m.Annotations
+}
+
+// configFields flattens a ModelPack config's descriptor and config
+// sections to "descriptor.KEY" and "config.KEY" with JSON values (strings
+// unquoted); nil when it does not parse.
+func configFields(b []byte) map[string]string {
+	mi, err := parseModelConfig(b)
+	if err != nil {
+		return nil
+	}
+	out := map[string]string{}
+	for _, s := range []struct {
+		name   string
+		fields map[string]any
+	}{{"descriptor", mi.Descriptor}, {"config", mi.Config}} {
+		for k, v := range s.fields {
+			val, ok := v.(string)
+			if !ok {
+				j, _ := json.Marshal(v)
+				val = string(j)
+			}
+			out[s.name+"."+k] = val
+		}
+	}
+	return out
+}
+
+// fetchSource resolves a repository's reference and fetches its manifest.
+func fetchSource(ctx context.Context, r *Repository) (DiffSource, error) {
 	ref := r.Repo.Reference.String()
 	if r.Repo.Reference.Reference == "" {
-		return DiffSide{}, nil, fmt.Errorf("%s: name a tag or digest", ref)
+		return DiffSource{}, fmt.Errorf("%s: name a tag or digest", ref)
 	}
 	desc, manifest, err := r.FetchManifest(ctx)
 	if err != nil {
-		return DiffSide{}, nil, err
+		return DiffSource{}, err
 	}
-	_, files, err := model.Files(manifest)
+	return DiffSource{Side: DiffSide{Reference: ref, Digest: desc.Digest}, Manifest: manifest}, nil
+}
+
+// manifestFiles returns a manifest's files by label.
+func manifestFiles(s DiffSource) (map[string]DiffFile, error) {
+	_, files, err := model.Files(s.Manifest)
 	if err != nil {
-		return DiffSide{}, nil, &ModelError{Ref: ref, Err: err}
+		return nil, &ModelError{Ref: s.Side.Reference, Err: err}
 	}
 	byPath := make(map[string]DiffFile, len(files))
 	for _, f := range files {
@@ -111,5 +216,5 @@ func modelFiles(ctx context.Context, r *Repository) (DiffSide, map[string]DiffFi
 		}
 		byPath[p] = DiffFile{Path: p, Kind: f.Kind, Size: f.Desc.Size, Digest: f.Desc.Digest}
 	}
-	return DiffSide{Reference: ref, Digest: desc.Digest}, byPath, nil
+	return byPath, nil
 }

@@ -32,6 +32,12 @@ const (
 	// ActionDropped is written by a recorder that could not keep up or could
 	// not write: Detail says how many records were lost.
 	ActionDropped = "dropped"
+	// ActionDownload is a pull that fetched content: a layer GET that
+	// followed a manifest GET (a "pull" record) of the same repository by
+	// the same principal and address within accesslog.DownloadWindow, one
+	// record per manifest GET. Pull counts count these only, so reading a
+	// manifest (cairn tag, cairn inspect, a HEAD, cairn ls) is not a pull.
+	ActionDownload = "download"
 )
 
 // Results recorded in the access log.
