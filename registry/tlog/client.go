@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"cairn.dev/cairn/registry/internal/atomicfile"
+
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -130,7 +132,7 @@ func (c *Client) verifierKey(ctx context.Context) (key, previous string, pinnedN
 	switch {
 	case c.Key != "":
 		if pinned != c.Key {
-			if err := writeAtomic(file, []byte(c.Key+"\n")); err != nil {
+			if err := atomicfile.Write(file, []byte(c.Key+"\n")); err != nil {
 				return "", "", false, err
 			}
 			return c.Key, pinned, false, nil
@@ -147,7 +149,7 @@ func (c *Client) verifierKey(ctx context.Context) (key, previous string, pinnedN
 	if _, err := note.NewVerifier(key); err != nil {
 		return "", "", false, fmt.Errorf("%w: verifier key: %v", ErrMalformed, err)
 	}
-	if err := writeAtomic(file, []byte(key+"\n")); err != nil {
+	if err := atomicfile.Write(file, []byte(key+"\n")); err != nil {
 		return "", "", false, err
 	}
 	return key, "", true, nil
@@ -218,7 +220,7 @@ func (c *Client) Update(ctx context.Context) (*Verified, error) {
 			return v, nil // same tree: keep the note first seen
 		}
 	}
-	if err := writeAtomic(file, msg); err != nil {
+	if err := atomicfile.Write(file, msg); err != nil {
 		return nil, err
 	}
 	return v, nil
@@ -387,30 +389,6 @@ func (r *tileReader) SaveTiles(tiles []tlog.Tile, data [][]byte) {
 	for i, t := range tiles {
 		r.saved[t] = data[i]
 	}
-}
-
-// writeAtomic replaces file with b: a temporary file, fsync, rename.
-func writeAtomic(file string, b []byte) error {
-	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(file), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), file)
 }
 
 // CheckMoves checks that each move of a tag's history (as a registry's

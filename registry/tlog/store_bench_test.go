@@ -3,6 +3,8 @@ package tlog
 import (
 	"path/filepath"
 	"testing"
+
+	"cairn.dev/cairn/registry/internal/atomicfile"
 )
 
 // BenchmarkClient_StoreCheckpoint is the part of a client's update that
@@ -13,7 +15,7 @@ func BenchmarkClient_StoreCheckpoint(b *testing.B) {
 	file := filepath.Join(b.TempDir(), "checkpoint")
 	note := []byte("bench.example/log\n1000000\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n— bench.example/log AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n")
 	for b.Loop() {
-		if err := writeAtomic(file, note); err != nil {
+		if err := atomicfile.Write(file, note); err != nil {
 			b.Fatal(err)
 		}
 	}

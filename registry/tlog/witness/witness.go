@@ -18,6 +18,8 @@ import (
 	"strings"
 	"sync"
 
+	"cairn.dev/cairn/registry/internal/atomicfile"
+
 	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
 
@@ -228,7 +230,7 @@ func (w *Witness) AddCheckpoint(req Request) ([]byte, error) {
 		}
 	}
 	if !seen || cp.N > last.N {
-		if err := writeAtomic(w.file(cp.Origin), cp.Text()); err != nil {
+		if err := atomicfile.Write(w.file(cp.Origin), cp.Text()); err != nil {
 			return nil, err
 		}
 	}
@@ -292,25 +294,4 @@ func (w *Witness) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		w.logger.Error("witness: add-checkpoint", "err", err)
 		http.Error(rw, "internal error", http.StatusInternalServerError)
 	}
-}
-
-// writeAtomic replaces file with b: a temporary file, fsync, rename.
-func writeAtomic(file string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(file), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), file)
 }
