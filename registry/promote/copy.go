@@ -17,19 +17,21 @@ import (
 	"cairn.dev/cairn/registry/client"
 	"cairn.dev/cairn/verify"
 	"cairn.dev/cairn/verify/agent"
+	"cairn.dev/cairn/verify/bundle"
 )
 
 // Limits on the graph of referrers one copy follows: anyone who may push
 // to the source may attach referrers to a version.
 const (
-	// MaxReferrerDepth is how far referrers of referrers are followed (a
-	// signature of an attestation of the version is at depth 2).
-	MaxReferrerDepth = 4
-	// MaxReferrers is the most referrers of one manifest.
-	MaxReferrers = 1000
+	// MaxReferrerDepth is how far referrers of referrers are followed.
+	MaxReferrerDepth = bundle.MaxReferrerDepth
+	// MaxReferrers is the most referrers of one manifest: as many as the
+	// agent lists, so that a flood of junk referrers is copied as it is
+	// (a mirror is faithful) rather than stopping the promotion.
+	MaxReferrers = bundle.MaxCandidates
 	// MaxNodes is the most manifests (the version and its referrers, at
 	// every depth) of one copy.
-	MaxNodes = 10000
+	MaxNodes = 2 * bundle.MaxCandidates
 )
 
 // CopyOptions configure Copy. The zero value copies the version and all

@@ -29,3 +29,8 @@ const MaxReferrerManifest = 4 << 20
 // choose the MaxCount that are read: a flood beyond it is reported, not
 // read.
 const MaxCandidates = 100_000
+
+// MaxReferrerDepth is how far referrers of referrers are followed when a
+// version is copied with everything attached to it (cairn copy, export): a
+// signature of an attestation of the version is at depth 2.
+const MaxReferrerDepth = 4
