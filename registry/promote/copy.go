@@ -126,6 +126,11 @@ func Copy(ctx context.Context, src, dst *client.Repository, o CopyOptions) (*Cop
 		from := src.Repo.Reference.Repository
 		opts.MountFrom = func(context.Context, ocispec.Descriptor) ([]string, error) { return []string{from}, nil }
 	}
+	// On a registry without the referrers API, pushing a referrer rewrites
+	// the referrers tag's index and then deletes the old one; registries
+	// commonly refuse deletes (distribution does by default), and a copy
+	// must not need them: the old index is left for the registry's GC.
+	dst.Repo.SkipReferrersGC = true
 	err = oras.ExtendedCopyGraph(ctx, g, dst.Repo, res.Desc, opts)
 	res.Copied, res.Mounted, res.Skipped, res.Bytes = int(copied.Load()), int(mounted.Load()), int(skipped.Load()), bytes.Load()
 	res.Referrers = g.referrers()

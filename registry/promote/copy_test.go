@@ -406,8 +406,6 @@ log:
 storage:
   filesystem:
     rootdirectory: %s
-  delete:
-    enabled: true
 http:
   addr: %s
 `, filepath.Join(dir, "data"), host)), 0o644)

@@ -118,6 +118,7 @@ func Import(ctx context.Context, l *Layout, dst string, o ImportOptions) (*Impor
 			return nil
 		}
 		opts.OnCopySkipped = func(context.Context, ocispec.Descriptor) error { skipped.Add(1); return nil }
+		v.to.Repo.SkipReferrersGC = true // as in Copy: no delete needed
 		if err := oras.ExtendedCopyGraph(ctx, l, v.to.Repo, v.desc, opts); err != nil {
 			return res, fmt.Errorf("import %s: %w", v.to.Repo.Reference, err)
 		}
