@@ -231,3 +231,25 @@ func TestSync_BadArguments(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// The catalog is read page by page: a source listing two repositories a
+// page has all five synced, and the sixth, outside the pattern, not.
+func TestSync_CatalogPages(t *testing.T) {
+	a := registrytest.NewServer(t, registry.Config{Limits: registry.Limits{MaxPageSize: 2}})
+	b := registrytest.NewServer(t, registry.Config{})
+	for i := 1; i <= 5; i++ {
+		pushModel(t, fmt.Sprintf("%s/team-a/r%d:v1", a.Host, i), nil)
+	}
+	pushModel(t, a.Host+"/team-ab/r1:v1", nil)
+	res, err := promote.Sync(t.Context(), syncOpts(a.Host+"/team-a/*", b.Host+"/m"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := catalog(t, b.Host)
+	if res.Repositories != 5 || len(got) != 5 {
+		t.Fatalf("synced %d repositories: %v", res.Repositories, got)
+	}
+	for i := 1; i <= 5; i++ {
+		sameTags(t, fmt.Sprintf("%s/team-a/r%d", a.Host, i), fmt.Sprintf("%s/m/r%d", b.Host, i))
+	}
+}
