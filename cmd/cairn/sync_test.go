@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -67,5 +71,69 @@ func TestSync_CLI(t *testing.T) {
 	}
 	if second.Repositories != 1 || second.Blobs != 0 || second.Bytes != 0 {
 		t.Fatalf("second: %+v", second)
+	}
+}
+
+// kill -9 of cairn sync during a transfer, then a rerun: the destination
+// ends complete, each version verified, and the rerun sent what the killed
+// run had not.
+func TestSync_KillAndRerun(t *testing.T) {
+	t.Setenv(passwordEnv, "")
+	bin := buildCairn(t)
+	a := registrytest.NewServer(t, registry.Config{})
+	b := registrytest.NewServer(t, registry.Config{})
+	keys := t.TempDir()
+	key := writePair(t, keys, "release")
+	cache := t.TempDir()
+	const n = 8
+	for i := 1; i <= n; i++ {
+		dir := t.TempDir()
+		writeTree(t, dir, map[string][]byte{"config.json": fmt.Appendf(nil, `{"model_type":"tiny","v":%d}`, i), "weights.bin": random(4 << 20)})
+		ref := fmt.Sprintf("%s/team-a/m:v%d", a.Host, i)
+		mustRun(t, "push", dir, ref, "--cache", cache)
+		mustRun(t, "sign", ref, "--key", key+".key")
+	}
+
+	cmd := exec.Command(bin, "sync", a.Host+"/team-a/*", b.Host+"/mirror", "--concurrency", "1")
+	cmd.Env = append(os.Environ(), passwordEnv+"=")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	killed := false
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "synced ") {
+			cmd.Process.Kill()
+			killed = true
+			break
+		}
+	}
+	io.Copy(io.Discard, stderr)
+	cmd.Wait()
+	if !killed {
+		t.Fatal("cairn sync printed no progress line")
+	}
+
+	res, progress, err := runSyncJSON(t, a.Host+"/team-a/*", b.Host+"/mirror", "--key", key+".pub")
+	if err != nil {
+		t.Fatalf("rerun: %v\n%s", err, progress)
+	}
+	t.Logf("rerun after kill -9: %+v", res)
+	if res.VersionsCopied == 0 || res.VersionsCopied == n {
+		t.Fatalf("rerun copied %d of %d versions: the kill interrupted nothing, or the first run copied nothing", res.VersionsCopied, n)
+	}
+	for i := 1; i <= n; i++ {
+		ref := fmt.Sprintf("%s/mirror/m:v%d", b.Host, i)
+		if code, out := runCLI(t, "verify", ref, "--key", key+".pub", "--signatures-only"); code != 0 {
+			t.Fatalf("verify %s: exit %d: %s", ref, code, out)
+		}
+	}
+	again, _, err := runSyncJSON(t, a.Host+"/team-a/*", b.Host+"/mirror")
+	if err != nil || again.Blobs != 0 {
+		t.Fatalf("third run: %+v, %v", again, err)
 	}
 }

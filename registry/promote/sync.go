@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/errdef"
 
 	"cairn.dev/cairn/registry/client"
@@ -42,6 +43,8 @@ type SyncOptions struct {
 	Concurrency int
 	// Progress, when set, receives one line per version copied.
 	Progress io.Writer
+	// OnCopied is Copy's: told of each blob or manifest sent.
+	OnCopied func(ocispec.Descriptor)
 }
 
 // SyncResult is what Sync did.
@@ -187,7 +190,7 @@ func syncRepository(ctx context.Context, o SyncOptions, src, dst string, res *Sy
 	res.Versions += len(seen)
 	for _, d := range earlier {
 		// An earlier version may since have been deleted at the source.
-		if err := syncVersion(ctx, o, src+"@"+d.String(), dst+"@"+d.String(), res); err != nil && !errors.Is(err, errdef.ErrNotFound) {
+		if _, err := syncVersion(ctx, o, src+"@"+d.String(), dst+"@"+d.String(), res); err != nil && !errors.Is(err, errdef.ErrNotFound) {
 			return err
 		}
 	}
@@ -196,35 +199,42 @@ func syncRepository(ctx context.Context, o SyncOptions, src, dst string, res *Sy
 		want := current[t]
 		to := dst + ":" + t
 		have, err := dstRepo.Repo.Resolve(ctx, t)
+		set, moved := 0, 0
 		switch {
 		case err == nil && have.Digest == want:
 			// Tagged already: copy by digest, for referrers added since.
 			to = dst + "@" + want.String()
 		case err == nil:
-			res.TagsMoved++
+			moved = 1
 		case errors.Is(err, errdef.ErrNotFound):
-			res.TagsSet++
+			set = 1
 		default:
 			return fmt.Errorf("%s:%s: %w", dst, t, err)
 		}
-		if err := syncVersion(ctx, o, src+"@"+want.String(), to, res); err != nil {
+		copied, err := syncVersion(ctx, o, src+"@"+want.String(), to, res)
+		if err != nil {
 			return err
+		}
+		if copied {
+			res.TagsSet += set
+			res.TagsMoved += moved
 		}
 	}
 	return nil
 }
 
-// syncVersion copies one version; a refusal of the gate is recorded.
-func syncVersion(ctx context.Context, o SyncOptions, src, dst string, res *SyncResult) error {
+// syncVersion copies one version and reports whether it is now at dst; a
+// refusal of the gate is recorded, not returned.
+func syncVersion(ctx context.Context, o SyncOptions, src, dst string, res *SyncResult) (bool, error) {
 	s, err := o.Open(src)
 	if err != nil {
-		return err
+		return false, err
 	}
 	d, err := o.Open(dst)
 	if err != nil {
-		return err
+		return false, err
 	}
-	cr, err := Copy(ctx, s, d, CopyOptions{Agent: o.Agent, Concurrency: o.Concurrency})
+	cr, err := Copy(ctx, s, d, CopyOptions{Agent: o.Agent, Concurrency: o.Concurrency, OnCopied: o.OnCopied})
 	if cr != nil {
 		res.Blobs += cr.Copied
 		res.Bytes += cr.Bytes
@@ -238,12 +248,12 @@ func syncVersion(ctx context.Context, o SyncOptions, src, dst string, res *SyncR
 			if o.Progress != nil {
 				fmt.Fprintf(o.Progress, "refused %s: %s\n", src, cr.Receipt.Refusal)
 			}
-			return nil
+			return false, nil
 		}
-		return err
+		return false, err
 	}
 	if o.Progress != nil {
 		fmt.Fprintf(o.Progress, "synced %s to %s: %d sent (%d bytes), %d already there\n", src, dst, cr.Copied, cr.Bytes, cr.Skipped)
 	}
-	return nil
+	return true, nil
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/errdef"
 
 	"cairn.dev/cairn/registry"
@@ -160,29 +161,34 @@ func TestSync_Resumes(t *testing.T) {
 	}
 	cctx, cancel := context.WithCancel(t.Context())
 	o := syncOpts(a.Host+"/team-a/*", b.Host+"/mirror")
+	// A signed version is ten blobs and manifests: the cut comes in the
+	// middle of the second one, after some of its blobs landed.
 	var mu sync.Mutex
-	lines := 0
-	o.Progress = writerFunc(func(p []byte) (int, error) {
+	sent := 0
+	o.Concurrency = 1
+	o.OnCopied = func(ocispec.Descriptor) {
 		mu.Lock()
 		defer mu.Unlock()
-		if lines++; lines == 2 {
+		if sent++; sent == 13 {
 			cancel()
 		}
-		return len(p), nil
-	})
+	}
 	cut, err := promote.Sync(cctx, o)
 	cancel()
 	if err == nil {
 		t.Fatalf("the interrupted sync completed: %+v", cut)
 	}
-	if ok, _ := open(t, b.Host+"/mirror/tiny").Repo.Exists(t.Context(), versions[5].desc); ok {
-		t.Fatal("the last version arrived before the interruption: nothing was interrupted")
+	if cut.Blobs != 13 || cut.TagsSet != 1 {
+		t.Fatalf("the interrupted sync: %+v", cut)
+	}
+	if ok, _ := open(t, b.Host+"/mirror/tiny").Repo.Exists(t.Context(), versions[1].desc); ok {
+		t.Fatal("the second version is complete: nothing was interrupted")
 	}
 	done, err := promote.Sync(t.Context(), syncOpts(a.Host+"/team-a/*", b.Host+"/mirror"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if done.VersionsCopied < 4 || done.VersionsCopied > 5 {
+	if done.VersionsCopied != 5 {
 		t.Fatalf("the rerun copied %d versions, want the ones the first did not finish: %+v", done.VersionsCopied, done)
 	}
 	sameTags(t, a.Host+"/team-a/tiny", b.Host+"/mirror/tiny")
@@ -225,31 +231,5 @@ func TestSync_BadArguments(t *testing.T) {
 				t.Fatal("accepted")
 			}
 		})
-	}
-}
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
-
-// The catalog is read page by page: a source listing two repositories a
-// page has all five synced, and the sixth, outside the pattern, not.
-func TestSync_CatalogPages(t *testing.T) {
-	a := registrytest.NewServer(t, registry.Config{Limits: registry.Limits{MaxPageSize: 2}})
-	b := registrytest.NewServer(t, registry.Config{})
-	for i := 1; i <= 5; i++ {
-		pushModel(t, fmt.Sprintf("%s/team-a/r%d:v1", a.Host, i), nil)
-	}
-	pushModel(t, a.Host+"/team-ab/r1:v1", nil)
-	res, err := promote.Sync(t.Context(), syncOpts(a.Host+"/team-a/*", b.Host+"/m"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := catalog(t, b.Host)
-	if res.Repositories != 5 || len(got) != 5 {
-		t.Fatalf("synced %d repositories: %v", res.Repositories, got)
-	}
-	for i := 1; i <= 5; i++ {
-		sameTags(t, fmt.Sprintf("%s/team-a/r%d", a.Host, i), fmt.Sprintf("%s/m/r%d", b.Host, i))
 	}
 }
