@@ -233,3 +233,26 @@ func TestSync_BadArguments(t *testing.T) {
 		})
 	}
 }
+
+// cairn -> distribution -> cairn with Sync: a registry without cairn's
+// tag history is synced from its tags, referrers included.
+func TestSync_ThroughDistribution(t *testing.T) {
+	d := startDistribution(t, distribution(t))
+	a := registrytest.NewServer(t, registry.Config{})
+	c := registrytest.NewServer(t, registry.Config{})
+	key := newKey(t)
+	v1 := pushModel(t, a.Host+"/team-a/tiny:v1", key)
+	v2 := pushModel(t, a.Host+"/team-a/tiny:v2", key)
+	if _, err := promote.Sync(t.Context(), syncOpts(a.Host+"/team-a/**", d+"/mirror")); err != nil {
+		t.Fatal(err)
+	}
+	res, err := promote.Sync(t.Context(), syncOpts(d+"/mirror/*", c.Host+"/prod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Repositories != 1 || res.Versions != 2 || res.TagsSet != 2 {
+		t.Fatalf("sync from distribution: %+v", res)
+	}
+	checkAt(t, c.Host+"/prod/tiny:v1", v1, gate(t, key))
+	checkAt(t, c.Host+"/prod/tiny:v2", v2, gate(t, key))
+}
