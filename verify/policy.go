@@ -465,6 +465,21 @@ func policyRepository(s string) (string, error) {
 	return strings.ToLower(host) + "/" + path, nil
 }
 
+// MatchPattern compiles a pattern of the policy's match syntax (* within
+// a path segment, ** across segments, ? one character; lower case) into a
+// test of HOST/REPOSITORY names: the one matcher of rules, also used to
+// select the repositories cairn sync mirrors.
+func MatchPattern(pattern string) (func(repository string) bool, error) {
+	re, err := policyGlob(pattern)
+	if err != nil {
+		return nil, err
+	}
+	return func(repository string) bool {
+		name, err := policyRepository(repository)
+		return err == nil && re.MatchString(name)
+	}, nil
+}
+
 // policyGlob compiles a match pattern into an anchored regular expression.
 // Patterns are lower case (hosts are compared in lower case, repository
 // names are lower case), of the characters of hosts, ports and repository

@@ -942,3 +942,33 @@ func TestParsePolicy_Transparency(t *testing.T) {
 		t.Fatalf("rule 1 (no transparency): %+v", r)
 	}
 }
+
+func TestMatchPattern_Rules(t *testing.T) {
+	for _, tc := range []struct {
+		pattern, repo string
+		want          bool
+	}{
+		{"reg.example/team-a/**", "reg.example/team-a/llama", true},
+		{"reg.example/team-a/**", "reg.example/team-a/deep/llama", true},
+		{"reg.example/team-a/**", "reg.example/team-ab/llama", false},
+		{"reg.example/team-a/*", "reg.example/team-a/deep/llama", false},
+		{"reg.example/team-a/*", "reg.example/team-a/llama", true},
+		{"reg.example/team-a/*", "REG.example/team-a/llama", true},
+		{"reg.example/team-a/*", "reg.example/team-a/Llama", false},
+		{"reg.example/team-a/llama", "reg.example/team-a/llama:v1", false},
+		{"reg.example/team-?/x", "reg.example/team-b/x", true},
+	} {
+		match, err := verify.MatchPattern(tc.pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := match(tc.repo); got != tc.want {
+			t.Errorf("%s matches %s: %v, want %v", tc.pattern, tc.repo, got, tc.want)
+		}
+	}
+	for _, bad := range []string{"", "reg.example/***", "reg.example/Team", "reg.example//x"} {
+		if _, err := verify.MatchPattern(bad); err == nil {
+			t.Errorf("pattern %q accepted", bad)
+		}
+	}
+}

@@ -58,4 +58,14 @@
 // comes from the file; a policy for imports should deny what it does not
 // name (rules deny by default) and require the transparency log where the
 // name matters.
+//
+// Sync (`cairn sync`) mirrors the repositories of a registry's catalog that
+// a pattern matches (verify.MatchPattern, the policy's match rules): each
+// version a tag names and each earlier version a cairn source's tag history
+// names goes through Copy, so a second run sends nothing and an interrupted
+// one completes when run again. A destination tag naming another version is
+// moved with a PUT by tag; a cairn destination records the move with its
+// own time and the principal of the syncing client: the registry accepts no
+// time or principal from a client, so the source's are not carried into
+// the destination's record.
 package promote

@@ -75,3 +75,38 @@ func ExampleCopy() {
 	// tag: v1 referrers: 1
 	// refused: true
 }
+
+// Two repositories of team-a are mirrored (each version a manifest, its
+// config and one file: 9 blobs and manifests); a second run sends nothing.
+func ExampleSync() {
+	ctx := context.Background()
+	a, stopA := exampleRegistry()
+	defer stopA()
+	b, stopB := exampleRegistry()
+	defer stopB()
+	work, _ := os.MkdirTemp("", "cairn-example-")
+	defer os.RemoveAll(work)
+	cache, _ := client.OpenCache(filepath.Join(work, "cache"))
+	for _, ref := range []string{"/team-a/llama:v1", "/team-a/llama:v2", "/team-a/bert:v1", "/team-b/gpt:v1"} {
+		dir, _ := os.MkdirTemp(work, "model-")
+		os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"model_type":"`+ref+`"}`), 0o644)
+		r, _ := client.Open(a+ref, client.Options{})
+		client.Push(ctx, r, dir, client.PushOptions{Cache: cache})
+	}
+	o := promote.SyncOptions{
+		Source:      a + "/team-a/**",
+		Destination: b + "/mirror/",
+		Open:        func(ref string) (*client.Repository, error) { return client.Open(ref, client.Options{}) },
+	}
+	for range 2 {
+		res, err := promote.Sync(ctx, o)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Printf("%d repositories, %d versions, %d tags set, %d blobs sent\n", res.Repositories, res.Versions, res.TagsSet, res.Blobs)
+	}
+	// Output:
+	// 2 repositories, 3 versions, 3 tags set, 9 blobs sent
+	// 2 repositories, 3 versions, 0 tags set, 0 blobs sent
+}
