@@ -15,10 +15,13 @@ const MaxCatalog = 100000
 // following its pages), in the registry's order. A registry lists only
 // what the caller may pull.
 func (r *Repository) Catalog(ctx context.Context) ([]string, error) {
-	reg := &remote.Registry{RepositoryOptions: remote.RepositoryOptions(*r.Repo)}
-	reg.Reference.Repository, reg.Reference.Reference = "", ""
+	reg, err := remote.NewRegistry(r.Repo.Reference.Registry)
+	if err != nil {
+		return nil, err
+	}
+	reg.Client, reg.PlainHTTP = r.Repo.Client, r.Repo.PlainHTTP
 	var names []string
-	err := reg.Repositories(ctx, "", func(page []string) error {
+	err = reg.Repositories(ctx, "", func(page []string) error {
 		if len(names)+len(page) > MaxCatalog {
 			return fmt.Errorf("catalog of %s: more than %d repositories", reg.Reference.Registry, MaxCatalog)
 		}
