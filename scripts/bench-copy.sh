@@ -47,17 +47,19 @@ for i in 1 2 3 4; do
 done
 echo '{"model_type":"bench"}' >"$WORK/src/config.json"
 
-# serve NAME: a cairn server on a free port below the ephemeral range.
+# serve NAME VAR: a cairn server on a free port below the ephemeral range;
+# its address goes to VAR (not printed: a $(...) subshell would keep the
+# server's PID from the cleanup).
 serve() {
 	local port=$((10000 + RANDOM % 22000))
 	while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((10000 + RANDOM % 22000)); done
 	"$CAIRN" serve --addr 127.0.0.1:$port --data "$WORK/$1" >"$WORK/$1.log" 2>&1 &
 	PIDS+=($!)
 	for _ in $(seq 100); do curl -fsS --noproxy '*' -o /dev/null "http://127.0.0.1:$port/v2/" 2>/dev/null && break; sleep 0.1; done
-	echo "127.0.0.1:$port"
+	printf -v "$2" '%s' "127.0.0.1:$port"
 }
-A=$(serve a)
-B=$(serve b)
+serve a A
+serve b B
 ref=$A/bench/model:v1
 "$CAIRN" keygen --out "$WORK/k" >/dev/null 2>&1
 "$CAIRN" push "$WORK/src" "$ref" >/dev/null 2>&1
