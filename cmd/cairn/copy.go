@@ -1,13 +1,13 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"cairn.dev/cairn/registry/promote"
+	"cairn.dev/cairn/verify/agent"
 )
 
 type copyOptions struct {
@@ -80,25 +80,20 @@ func runCopy(cmd *cobra.Command, o copyOptions, srcRef, dstRef string) error {
 		return err
 	}
 	res, err := promote.Copy(cmd.Context(), src, dst, opts)
-	if res != nil && res.Receipt != nil {
-		if werr := saveReceipt(cmd, o.agentOptions, "", res.Receipt); werr != nil && err == nil {
-			err = werr
-		}
-		if !o.asJSON {
-			printReceipt(cmd, res.Receipt, false)
-		}
-	}
-	if o.asJSON && res != nil {
-		enc := json.NewEncoder(cmd.OutOrStdout())
-		enc.SetIndent("", "  ")
-		if jerr := enc.Encode(res); jerr != nil && err == nil {
-			err = jerr
+	var (
+		shown    any
+		receipts []*agent.Receipt
+	)
+	if res != nil {
+		shown = res
+		if res.Receipt != nil {
+			receipts = []*agent.Receipt{res.Receipt}
+			if werr := saveReceipt(cmd, o.agentOptions, "", res.Receipt); werr != nil && err == nil {
+				err = werr
+			}
 		}
 	}
-	if err != nil {
-		return agentErr(err)
-	}
-	if !o.asJSON {
+	return finishPromote(cmd, o, shown, receipts, err, func() {
 		to := dst.Repo.Reference
 		if res.Tag != "" {
 			to.Reference = res.Tag
@@ -108,6 +103,5 @@ func runCopy(cmd *cobra.Command, o copyOptions, srcRef, dstRef string) error {
 		fmt.Fprintf(cmd.ErrOrStderr(), "copied %s to %s: %d referrers; %d blobs and manifests sent (%d bytes), %d mounted, %d already there\n",
 			res.Desc.Digest, to, res.Referrers, res.Copied, res.Bytes, res.Mounted, res.Skipped)
 		fmt.Fprintln(cmd.OutOrStdout(), res.Desc.Digest)
-	}
-	return nil
+	})
 }

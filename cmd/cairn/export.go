@@ -171,7 +171,7 @@ func runImport(cmd *cobra.Command, o copyOptions, file, dst string) error {
 	if o.forRepo != "" || o.digest != "" {
 		return errors.New("--repository and --digest are for a directory; the file names the repositories and digests")
 	}
-	opts := promote.ImportOptions{Concurrency: o.concurrency, Client: client.Options{PlainHTTP: o.plainHTTP}}
+	opts := promote.ImportOptions{Concurrency: o.concurrency, Client: o.options()}
 	if o.agentOptions.enabled() {
 		ag, err := o.newAgent()
 		if err != nil {

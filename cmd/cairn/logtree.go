@@ -115,7 +115,7 @@ func (r remoteLog) accessTree(ctx context.Context, o *accessTreeOptions, _ strin
 		URL:    r.o.baseURL(host) + ctlog.AccessPathPrefix,
 		HTTP:   hc,
 		Key:    vkey,
-		State:  filepath.Join(dir, "tlog", strings.ReplaceAll(host, ":", "_"), storage.LogAccess),
+		State:  client.LogState(dir, host, storage.LogAccess),
 		Origin: ctlog.AccessOrigin,
 	}
 	v, err := c.Update(ctx)

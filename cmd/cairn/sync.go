@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -13,15 +12,8 @@ import (
 	"cairn.dev/cairn/verify"
 )
 
-type syncOptions struct {
-	remoteOptions
-	agentOptions
-	concurrency int
-	asJSON      bool
-}
-
 func newSyncCmd() *cobra.Command {
-	var o syncOptions
+	var o copyOptions
 	cmd := &cobra.Command{
 		Use:   "sync SRC-PATTERN DST [--policy F | --key PUB...]",
 		Short: "Mirror the repositories a pattern matches, every version and tag with its referrers, to another registry",
@@ -59,7 +51,7 @@ mismatch; 2 could not sync (usage, network).`,
 	return cmd
 }
 
-func runSync(cmd *cobra.Command, o syncOptions, src, dst string) error {
+func runSync(cmd *cobra.Command, o copyOptions, src, dst string) error {
 	if o.forRepo != "" || o.digest != "" {
 		return errors.New("--repository and --digest are for a directory; sync names repositories by its pattern")
 	}
@@ -78,19 +70,15 @@ func runSync(cmd *cobra.Command, o syncOptions, src, dst string) error {
 		opts.Agent = ag
 	}
 	res, err := promote.Sync(cmd.Context(), opts)
-	if o.asJSON && res != nil {
-		enc := json.NewEncoder(cmd.OutOrStdout())
-		enc.SetIndent("", "  ")
-		if jerr := enc.Encode(res); jerr != nil && err == nil {
-			err = jerr
-		}
+	var shown any
+	if res != nil {
+		shown = res
 	}
-	if err != nil {
-		return agentErr(err)
-	}
-	if !o.asJSON {
+	if err := finishPromote(cmd, o, shown, nil, err, func() {
 		fmt.Fprintf(cmd.ErrOrStderr(), "synced %d repositories: %d versions (%d copies sent something), %d tags (%d set, %d moved); %d blobs and manifests sent (%d bytes)\n",
 			res.Repositories, res.Versions, res.VersionsCopied, res.Tags, res.TagsSet, res.TagsMoved, res.Blobs, res.Bytes)
+	}); err != nil {
+		return err
 	}
 	if len(res.Refused) > 0 {
 		return refused(fmt.Errorf("%w: %d versions refused: %s", verify.ErrVerification, len(res.Refused), strings.Join(res.Refused, "; ")))

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"oras.land/oras-go/v2/registry/remote"
+
 	"cairn.dev/cairn/registry/storage"
 	"cairn.dev/cairn/registry/tlog"
 	"cairn.dev/cairn/verify"
@@ -36,13 +38,23 @@ func ConfigDir() (string, error) {
 // what the checkpoint's witnesses must have cosigned (the zero value:
 // nothing). A failed check is an error wrapping tlog.ErrVerification.
 func UpdateTransparencyLog(ctx context.Context, host, key string, w tlogproof.Witnesses, o Options) (*tlog.Verified, error) {
-	return updateLog(ctx, host, key, w, o)
+	host, o = o.WithScheme(host)
+	hc, err := o.HTTPClient(host)
+	if err != nil {
+		return nil, err
+	}
+	return updateLog(ctx, o.BaseURL(host), hc, host, key, w)
 }
 
 // logState is the directory of the client state of the log of names of
 // the registry at host.
-func logState(dir, host string) string {
-	return filepath.Join(dir, "tlog", strings.ReplaceAll(host, ":", "_"), storage.LogNames)
+func logState(dir, host string) string { return LogState(dir, host, storage.LogNames) }
+
+// LogState is the directory, under the configuration directory dir, of
+// this user's state (pinned key, last checkpoint) of the registry's log
+// named log (storage.LogNames, storage.LogAccess).
+func LogState(dir, host, log string) string {
+	return filepath.Join(dir, "tlog", strings.ReplaceAll(host, ":", "_"), log)
 }
 
 // PinnedLogKey returns the verifier key of the log of names of the
@@ -72,8 +84,6 @@ func PinnedLogKey(host string) (string, error) {
 // check wraps verify.ErrVerification; agent.Agent.CheckMetadata then
 // checks the evidence itself.
 func ProveTransparency(ctx context.Context, r *Repository, t *agent.Target, rule *verify.Rule) error {
-	plain := strings.HasPrefix(r.Remote.Base, "http://")
-	o := Options{PlainHTTP: plain, HTTPS: !plain, Client: r.Remote.Client}
 	c := tlogproof.Claim{Repository: t.Repository, Tag: t.Tag, Digest: t.Desc.Digest}
 	var moves []storage.TagMove
 	if c.Tag != "" {
@@ -87,7 +97,7 @@ func ProveTransparency(ctx context.Context, r *Repository, t *agent.Target, rule
 	}
 	// The checkpoint is fetched after the history, so it covers every
 	// leaf the history names.
-	v, err := updateLog(ctx, t.Registry, rule.LogKey, tlogproof.Witnesses{Keys: rule.Witnesses, Threshold: rule.WitnessThreshold}, o)
+	v, err := updateLog(ctx, r.Remote.Base, r.Remote.Client, t.Registry, rule.LogKey, tlogproof.Witnesses{Keys: rule.Witnesses, Threshold: rule.WitnessThreshold})
 	if err != nil {
 		return fmt.Errorf("%s: %w", t.Registry, err)
 	}
@@ -99,18 +109,16 @@ func ProveTransparency(ctx context.Context, r *Repository, t *agent.Target, rule
 	return nil
 }
 
-func updateLog(ctx context.Context, host, key string, w tlogproof.Witnesses, o Options) (*tlog.Verified, error) {
+// updateLog checks the log of names of the registry at host, reached at
+// base ("http://HOST") through hc: the one path of UpdateTransparencyLog
+// and ProveTransparency (which reuses its repository's scheme and client).
+func updateLog(ctx context.Context, base string, hc remote.Client, host, key string, w tlogproof.Witnesses) (*tlog.Verified, error) {
 	dir, err := ConfigDir()
 	if err != nil {
 		return nil, err
 	}
-	host, o = o.WithScheme(host)
-	hc, err := o.HTTPClient(host)
-	if err != nil {
-		return nil, err
-	}
 	c := &tlog.Client{
-		URL:       o.BaseURL(host) + tlog.PathPrefix,
+		URL:       base + tlog.PathPrefix,
 		HTTP:      hc,
 		Key:       key,
 		State:     logState(dir, host),
