@@ -256,11 +256,14 @@ func xzDictionary(head []byte) uint64 {
 		return 0
 	}
 	b := head[12:]
-	if b[0] == 0 || len(b) < int(b[0]+1)*4 {
+	// The header is (size byte + 1) * 4 bytes long: computed in int, as a
+	// byte of 255 would wrap to 0.
+	hlen := (int(b[0]) + 1) * 4
+	if b[0] == 0 || len(b) < hlen {
 		return 0
 	}
 	flags := b[1]
-	b = b[2 : int(b[0]+1)*4]
+	b = b[2:hlen]
 	skipVarint := func() bool {
 		for i := 0; i < len(b) && i < 9; i++ {
 			if b[i]&0x80 == 0 {
