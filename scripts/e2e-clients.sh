@@ -206,7 +206,7 @@ SRC=$TMP/src
 mkdir -p "$SRC/weights"
 printf 'cairn e2e readme\n' >"$SRC/readme.txt"
 # Random bytes so a registry that returns a wrong/partial blob cannot match.
-head -c 200000 /dev/urandom >"$SRC/weights/model.bin"
+{ printf "BIN0"; head -c 199996 /dev/urandom; } >"$SRC/weights/model.bin" # a fixed start: random bytes may begin like a pickle
 printf 'signature bytes\n' >"$SRC/sig.txt"
 
 # Digests discovered along the way; later checks depend on them.

@@ -57,7 +57,7 @@ while ((${#hdr} % 8)); do hdr+=" "; done
 for i in 0 1 2 3 4 5 6 7; do printf "\\x$(printf %02x $(((${#hdr} >> (8 * i)) & 255)))"; done >"$st"
 printf '%s' "$hdr" >>"$st"
 head -c 3000000 /dev/urandom >>"$st"
-head -c 1000 /dev/urandom >"$M/weights/extra.bin"
+{ printf "BIN0"; head -c 996 /dev/urandom; } >"$M/weights/extra.bin" # a fixed start: random bytes may begin like a pickle
 echo '{"architectures":["LlamaForCausalLM"],"torch_dtype":"bfloat16"}' >"$M/config.json"
 echo '# a model' >"$M/docs/README.md"
 
@@ -131,8 +131,8 @@ done
 # 5. A dataset of many small files.
 D=$TMP/dataset
 mkdir -p "$D/train" "$D/test"
-for i in $(seq 1 200); do head -c $((RANDOM % 2000 + 1)) /dev/urandom >"$D/train/s$i.txt"; done
-for i in $(seq 1 20); do head -c 500 /dev/urandom >"$D/test/s$i.txt"; done
+for i in $(seq 1 200); do head -c $((RANDOM % 1500 + 1)) /dev/urandom | base64 >"$D/train/s$i.txt"; done
+for i in $(seq 1 20); do head -c 375 /dev/urandom | base64 >"$D/test/s$i.txt"; done
 dd=$("$CAIRN" push --dataset "$D" "$REG/e2e/data:v1" 2>"$TMP/ds.err") || bad "cairn push --dataset" "$(cat "$TMP/ds.err")"
 nl=$(oras manifest fetch --plain-http "$REG/e2e/data:v1" | jq '.layers | length')
 [[ $nl -lt 220 ]] && ok "dataset of 220 small files packed into $nl layers" || bad "dataset grouping" "$nl layers"
